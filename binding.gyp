@@ -1,0 +1,36 @@
+{
+  "targets": [
+    {
+      "target_name": "wirecap",
+      "sources": [
+        "src-native/addon.cc",
+        "src-native/capture_handle.cc",
+        "src-native/devices.cc",
+        "src-native/errors.cc",
+        "src-native/filter.cc",
+        "src-native/pcap_api.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "10.15"
+      },
+      "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1 } },
+      "conditions": [
+        ["OS=='win'", {
+          "sources": ["src-native/platform_win.cc"],
+          "libraries": ["-lws2_32"]
+        }, {
+          "sources": ["src-native/platform_posix.cc"],
+          "libraries": ["-ldl", "-lpthread"]
+        }]
+      ]
+    }
+  ]
+}

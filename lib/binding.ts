@@ -1,0 +1,88 @@
+/**
+ * The native module's contract. Everything here trusts its arguments:
+ * the public API in the other modules validates them first.
+ */
+import path from 'node:path';
+import { WirecapError } from './errors';
+
+/** Options as CaptureHandle reads them (already validated, defaults applied). */
+export interface NativeCaptureOptions {
+  device: string;
+  snaplen: number;
+  promisc: boolean;
+  bufferSize: number;
+  timeoutMs: number;
+  immediate: boolean;
+  precision: 'micro' | 'nano';
+  direction?: 'in' | 'out' | 'inout';
+  filter?: string;
+  queueBytes: number;
+}
+
+/** A batch as read() returns it: packet bytes back to back, then header columns (see PacketBatch). */
+export type NativeBatch = [data: Buffer, meta: ArrayBuffer, count: number];
+
+export interface NativeStats {
+  /** libpcap's counters; null where the library cannot tell. */
+  received: number | null;
+  dropped: number | null;
+  ifDropped: number | null;
+  captured: number;
+  consumerDropped: number;
+  delivered: number;
+}
+
+export interface NativeDevice {
+  name: string;
+  description: string | null;
+  addresses: {
+    family: 'IPv4' | 'IPv6';
+    address: string;
+    netmask: string | null;
+    broadcast: string | null;
+    destination: string | null;
+  }[];
+  flags: {
+    loopback: boolean;
+    up: boolean;
+    running: boolean;
+    wireless: boolean;
+    connection: 'connected' | 'disconnected' | 'not-applicable' | 'unknown';
+  };
+}
+
+/** One live libpcap handle and its capture thread (src-native/capture_handle.h). */
+export declare class CaptureHandle {
+  /** Opens and activates the device, sets the filter, starts the thread. */
+  constructor(options: NativeCaptureOptions, onReadable: () => void);
+  /**
+   * The next batch; undefined when none is queued yet (onReadable is then
+   * called once one is, or the capture ends); null at the end. Throws the
+   * capture thread's error once, after every queued batch was read.
+   */
+  read(): NativeBatch | undefined | null;
+  /** Compiles and installs a filter on the capture thread; waits until it is in force. */
+  setFilter(expr: string): void;
+  inject(frame: Buffer): number;
+  stats(): NativeStats;
+  info(): { linktype: number; linktypeName: string | null; snaplen: number; precision: 'micro' | 'nano' };
+  /** Stops and joins the thread, closes the pcap_t. Idempotent. */
+  close(): void;
+  /** Whether a capture waiting for packets keeps the event loop alive (default true). */
+  setRef(ref: boolean): void;
+}
+
+export interface Binding {
+  setErrorClass(cls: typeof WirecapError): void;
+  devices(): NativeDevice[];
+  libVersion(): string;
+  /** pcap_datalink_name_to_val: -1 for an unknown name. */
+  linktypeValue(name: string): number;
+  compileFilter(expr: string, linktype: number, snaplen: number): string[];
+  CaptureHandle: typeof CaptureHandle;
+}
+
+// node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const binding: Binding = require('node-gyp-build')(path.join(__dirname, '..'));
+binding.setErrorClass(WirecapError);

@@ -1,0 +1,44 @@
+/**
+ * Every error wirecap throws on purpose is a WirecapError with a stable
+ * `code`; native code throws the same class (it is handed over at load).
+ *
+ * Codes: ELIBPCAP (no usable libpcap / Npcap), ENODEV (unknown device),
+ * EPERM (no capture permission), ENETDOWN (interface down or gone),
+ * EFILTER (invalid BPF filter), EINVAL (invalid argument), ECLOSED (the
+ * capture is closed), ENOTSUP (the library or device lacks a feature),
+ * EPCAP (any other libpcap failure, with libpcap's text).
+ */
+export type WirecapErrorCode =
+  | 'ELIBPCAP'
+  | 'ENODEV'
+  | 'EPERM'
+  | 'ENETDOWN'
+  | 'EFILTER'
+  | 'EINVAL'
+  | 'ECLOSED'
+  | 'ENOTSUP'
+  | 'EPCAP';
+
+export class WirecapError extends Error {
+  readonly code: WirecapErrorCode;
+
+  constructor(message: string, code: WirecapErrorCode) {
+    super(message);
+    this.name = 'WirecapError';
+    this.code = code;
+  }
+}
+
+/** Node's convention for aborted operations: name AbortError, code ABORT_ERR, the signal's reason as cause. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+
+  constructor(reason?: unknown) {
+    super('The operation was aborted', reason === undefined ? undefined : { cause: reason });
+    this.name = 'AbortError';
+  }
+}
+
+export function invalid(message: string): WirecapError {
+  return new WirecapError(message, 'EINVAL');
+}

@@ -1,0 +1,38 @@
+// Registration only: what the addon exports and its per-environment state.
+#include <napi.h>
+
+#include "addon.h"
+#include "capture_handle.h"
+#include "devices.h"
+
+namespace {
+
+// setErrorClass(WirecapError): native errors are then real WirecapErrors.
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  info.Env().GetInstanceData<Addon>()->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// A worker that ends, or the process exiting, closes what is still open, so
+// no capture thread outlives its environment.
+void CloseAll(Addon* addon) {
+  while (!addon->open_captures.empty()) (*addon->open_captures.begin())->Shutdown();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* addon = new Addon();
+  env.SetInstanceData(addon);
+  env.AddCleanupHook(CloseAll, addon);
+
+  exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
+  exports.Set("devices", Napi::Function::New<Devices>(env, "devices"));
+  exports.Set("libVersion", Napi::Function::New<LibVersion>(env, "libVersion"));
+  exports.Set("linktypeValue", Napi::Function::New<LinktypeValue>(env, "linktypeValue"));
+  exports.Set("compileFilter", Napi::Function::New<CompileFilterText>(env, "compileFilter"));
+  exports.Set("CaptureHandle", CaptureHandle::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(wirecap, Init)

@@ -1,0 +1,472 @@
+#include "capture_handle.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "errors.h"
+#include "filter.h"
+
+namespace {
+
+// Upper bound of one batch's packet bytes: large enough that a busy link
+// costs one JS call per thousand packets, small enough to keep latency low.
+constexpr size_t kBatchBytes = 1 << 20;
+
+std::string StringOption(const Napi::Object& options, const char* key) {
+  Napi::Value v = options.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+int64_t NumberOption(const Napi::Object& options, const char* key, int64_t fallback) {
+  Napi::Value v = options.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : fallback;
+}
+
+bool BoolOption(const Napi::Object& options, const char* key) {
+  return options.Get(key).ToBoolean().Value();
+}
+
+}  // namespace
+
+// What the JS-thread half of on_readable_ needs. Shared with every queued
+// call so a call still pending after close() never touches a freed handle.
+struct CaptureHandle::Notifier {
+  Napi::ThreadSafeFunction tsfn;
+  bool refed = false;
+  bool closed = false;
+};
+
+Napi::Function CaptureHandle::Define(Napi::Env env) {
+  return DefineClass(env, "CaptureHandle",
+                     {
+                         InstanceMethod<&CaptureHandle::Read>("read"),
+                         InstanceMethod<&CaptureHandle::SetFilter>("setFilter"),
+                         InstanceMethod<&CaptureHandle::Inject>("inject"),
+                         InstanceMethod<&CaptureHandle::Stats>("stats"),
+                         InstanceMethod<&CaptureHandle::Info>("info"),
+                         InstanceMethod<&CaptureHandle::Close>("close"),
+                         InstanceMethod<&CaptureHandle::SetRef>("setRef"),
+                     });
+}
+
+CaptureHandle::CaptureHandle(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<CaptureHandle>(info),
+      addon_(info.Env().GetInstanceData<Addon>()),
+      api_(&RequirePcap(info.Env())),
+      notifier_(std::make_shared<Notifier>()) {
+  Napi::Env env = info.Env();
+  try {
+    Open(env, info[0].As<Napi::Object>());
+  } catch (...) {
+    if (pcap_ != nullptr) api_->close(pcap_);
+    pcap_ = nullptr;
+    closed_ = true;
+    throw;
+  }
+
+  std::shared_ptr<Notifier> notifier = notifier_;
+  notifier->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(),
+                                                 "wirecap capture", 0, 1);
+  notifier->tsfn.Unref(env);  // iterating refs it (see Read), like a socket
+  StartBatch();
+  thread_running_ = true;
+  thread_ = std::thread(&CaptureHandle::Run, this);
+  addon_->open_captures.insert(this);
+}
+
+CaptureHandle::~CaptureHandle() { Shutdown(); }
+
+void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
+  device_ = StringOption(options, "device");
+  const int64_t snaplen = NumberOption(options, "snaplen", 262144);
+  const int64_t buffer_size = NumberOption(options, "bufferSize", 0);
+  const int64_t timeout_ms = NumberOption(options, "timeoutMs", 100);
+  const bool immediate = BoolOption(options, "immediate");
+  const bool want_nano = StringOption(options, "precision") == "nano";
+  const std::string direction = StringOption(options, "direction");
+  queue_limit_ = static_cast<size_t>(NumberOption(options, "queueBytes", 32 << 20));
+
+  char errbuf[PCAP_ERRBUF_SIZE] = {0};
+  pcap_ = api_->create(device_.c_str(), errbuf);
+  if (pcap_ == nullptr) throw WirecapError(env, "EPCAP", errbuf);
+
+  api_->set_snaplen(pcap_, static_cast<int>(snaplen));
+  api_->set_promisc(pcap_, BoolOption(options, "promisc") ? 1 : 0);
+  api_->set_timeout(pcap_, static_cast<int>(timeout_ms));
+  if (buffer_size > 0) api_->set_buffer_size(pcap_, static_cast<int>(buffer_size));
+  if (immediate) {
+    if (api_->set_immediate_mode == nullptr) {
+      throw WirecapError(env, "ENOTSUP", "the loaded libpcap has no immediate mode (libpcap 1.5 or newer has)");
+    }
+    api_->set_immediate_mode(pcap_, 1);
+  }
+  if (want_nano) {
+    if (api_->set_tstamp_precision == nullptr) {
+      throw WirecapError(env, "ENOTSUP",
+                         "the loaded libpcap has no nanosecond timestamps (libpcap 1.5 or newer has)");
+    }
+    int status = api_->set_tstamp_precision(pcap_, PCAP_TSTAMP_PRECISION_NANO);
+    if (status != 0) {
+      throw WirecapError(env, "ENOTSUP", "device " + device_ + " does not give nanosecond timestamps");
+    }
+  }
+
+  int status = api_->activate(pcap_);
+  if (status < 0) {
+    std::string detail = api_->geterr(pcap_);
+    std::string message;
+    const char* code = CodeForPcapStatus(status);
+    if (status == PCAP_ERROR_NO_SUCH_DEVICE) {
+      message = "no such device: " + device_ + (detail.empty() ? "" : " (" + detail + ")");
+    } else if (status == PCAP_ERROR_PERM_DENIED || status == PCAP_ERROR_PROMISC_PERM_DENIED) {
+      message = "no permission to capture on " + device_ + (detail.empty() ? "" : " (" + detail + ")") +
+#ifdef _WIN32
+                "; run as Administrator, or reinstall Npcap without \"Restrict Npcap driver's access to Administrators only\"";
+#else
+                "; run as root or grant the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(which node)";
+#endif
+    } else {
+      message = "cannot capture on " + device_ + ": " + (detail.empty() ? "error " + std::to_string(status) : detail);
+    }
+    throw WirecapError(env, code, message);
+  }
+
+  if (!direction.empty()) {
+    pcap_direction_t d = direction == "in" ? PCAP_D_IN : direction == "out" ? PCAP_D_OUT : PCAP_D_INOUT;
+    if (api_->setdirection == nullptr || api_->setdirection(pcap_, d) != 0) {
+      throw WirecapError(env, "ENOTSUP", "cannot capture only direction '" + direction + "' on " + device_ +
+                                             (api_->setdirection ? ": " + std::string(api_->geterr(pcap_)) : ""));
+    }
+  }
+
+  linktype_ = api_->datalink(pcap_);
+  snaplen_ = api_->snapshot(pcap_);
+  nano_ = api_->get_tstamp_precision != nullptr &&
+          api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+  bpf_u_int32 net = 0;
+  if (api_->lookupnet(device_.c_str(), &net, &netmask_, errbuf) != 0) netmask_ = PCAP_NETMASK_UNKNOWN;
+  batch_capacity_ = std::max(kBatchBytes, static_cast<size_t>(snaplen_));
+
+  const std::string filter = StringOption(options, "filter");
+  if (!filter.empty()) {
+    bpf_program program = CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
+    int set = api_->setfilter(pcap_, &program);
+    api_->freecode(&program);
+    if (set != 0) throw WirecapError(env, "EFILTER", std::string("cannot set filter: ") + api_->geterr(pcap_));
+  }
+
+  waiter_ = platform::Waiter::Create(*api_, pcap_);
+  if (waiter_ != nullptr && api_->setnonblock(pcap_, 1, errbuf) != 0) waiter_.reset();
+}
+
+void CaptureHandle::CheckOpen(Napi::Env env) const {
+  if (closed_) throw WirecapError(env, "ECLOSED", "the capture is closed");
+}
+
+void CaptureHandle::Shutdown() {
+  if (closed_) return;
+  closed_ = true;
+  addon_->open_captures.erase(this);
+
+  stop_.store(true);
+  if (waiter_ != nullptr) waiter_->Wake();
+  api_->breakloop(pcap_);
+  if (thread_.joinable()) thread_.join();
+
+  have_final_stats_ = api_->stats(pcap_, &final_stats_) == 0;
+  api_->close(pcap_);
+  pcap_ = nullptr;
+  std::free(filling_.data);
+  filling_ = Batch();
+  queue_.clear();
+  queued_bytes_.store(0);
+
+  notifier_->closed = true;
+  if (notifier_->refed) notifier_->tsfn.Unref(Env());
+  notifier_->refed = false;
+  notifier_->tsfn.Release();
+}
+
+// ---------------------------------------------------------------------------
+// Capture thread
+
+void CaptureHandle::Run() {
+  platform::NameThisThread("wirecap capture");
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_.load()) {
+    RunPendingTask();
+    lock.unlock();
+    if (waiter_ != nullptr) waiter_->Wait(-1);
+    int n = stop_.load() ? 0 : api_->dispatch(pcap_, -1, &CaptureHandle::OnPacket, reinterpret_cast<u_char*>(this));
+    Publish();
+    lock.lock();
+    if (n < 0 && n != PCAP_ERROR_BREAK) {
+      const char* code = n == PCAP_ERROR_IFACE_NOT_UP ? "ENETDOWN" : "EPCAP";
+      std::string message = std::string("capture on ") + device_ + " failed: " + api_->geterr(pcap_);
+      lock.unlock();
+      Finish(code, message);
+      return;
+    }
+  }
+  lock.unlock();
+  Finish(nullptr, "");
+}
+
+void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_char* bytes) {
+  auto* self = reinterpret_cast<CaptureHandle*>(user);
+  self->captured_.fetch_add(1, std::memory_order_relaxed);
+  const size_t caplen = header->caplen;
+  Batch* batch = &self->filling_;
+  if (batch->size + caplen > batch->capacity) {
+    self->Publish();
+  }
+  const size_t queued = self->queued_bytes_.load(std::memory_order_relaxed);
+  // A failed slab allocation (capacity 0) also drops: counted, never a crash.
+  if (queued + batch->Bytes() + caplen + kMetaBytes > self->queue_limit_ ||
+      batch->size + caplen > batch->capacity) {
+    self->consumer_dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::memcpy(batch->data + batch->size, bytes, caplen);
+  const int64_t fraction = self->nano_ ? header->ts.tv_usec : int64_t{header->ts.tv_usec} * 1000;
+  batch->packets.push_back(PacketMeta{int64_t{header->ts.tv_sec} * 1000000000 + fraction,
+                                      static_cast<uint32_t>(caplen), header->len,
+                                      static_cast<uint32_t>(batch->size)});
+  batch->size += caplen;
+}
+
+void CaptureHandle::StartBatch() {
+  filling_.data = static_cast<uint8_t*>(std::malloc(batch_capacity_));
+  filling_.capacity = filling_.data != nullptr ? batch_capacity_ : 0;
+  filling_.size = 0;
+  filling_.packets.clear();
+}
+
+void CaptureHandle::Publish() {
+  if (filling_.packets.empty()) return;
+  auto batch = std::make_unique<Batch>(std::move(filling_));
+  // Give back the slab's unused tail: a quiet link makes many small batches.
+  if (void* shrunk = std::realloc(batch->data, std::max<size_t>(batch->size, 1))) {
+    batch->data = static_cast<uint8_t*>(shrunk);
+    batch->capacity = batch->size;
+  }
+  filling_ = Batch();
+  StartBatch();
+  queued_bytes_.fetch_add(batch->Bytes());
+  bool notify;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(std::move(batch));
+    notify = reader_waiting_;
+    reader_waiting_ = false;
+  }
+  if (notify) NotifyReader();
+}
+
+void CaptureHandle::Finish(const char* code, const std::string& message) {
+  bool notify;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (task_ != nullptr) (*task_)();  // a waiting caller gets its answer
+    task_ = nullptr;
+    thread_running_ = false;
+    finished_ = true;
+    if (code != nullptr) {
+      error_code_ = code;
+      error_message_ = message;
+    }
+    notify = reader_waiting_;
+    reader_waiting_ = false;
+  }
+  task_done_.notify_all();
+  if (notify) NotifyReader();
+}
+
+void CaptureHandle::RunPendingTask() {
+  if (task_ == nullptr) return;
+  (*task_)();
+  task_ = nullptr;
+  task_done_.notify_all();
+}
+
+void CaptureHandle::NotifyReader() {
+  std::shared_ptr<Notifier> notifier = notifier_;
+  notifier->tsfn.NonBlockingCall([notifier](Napi::Env env, Napi::Function on_readable) {
+    if (notifier->closed) return;
+    if (notifier->refed) notifier->tsfn.Unref(env);
+    notifier->refed = false;
+    on_readable.Call({});
+  });
+}
+
+// ---------------------------------------------------------------------------
+// JS thread
+
+void CaptureHandle::RunOnCaptureThread(const std::function<void()>& task) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!thread_running_) {
+    task();
+    return;
+  }
+  task_ = &task;
+  if (waiter_ != nullptr) waiter_->Wake();
+  api_->breakloop(pcap_);  // a blocking pcap_dispatch returns for it
+  task_done_.wait(lock, [&] { return task_ != &task; });
+}
+
+Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return env.Null();
+  std::unique_ptr<Batch> batch;
+  bool finished;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!queue_.empty()) {
+      batch = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    finished = finished_;
+    if (batch == nullptr && !finished) reader_waiting_ = true;
+  }
+
+  if (batch == nullptr) {
+    if (!finished) {
+      if (ref_allowed_ && !notifier_->refed) {
+        notifier_->tsfn.Ref(env);
+        notifier_->refed = true;
+      }
+      return env.Undefined();
+    }
+    if (thread_.joinable()) thread_.join();
+    if (!error_code_.empty()) {
+      std::string code = std::move(error_code_);
+      error_code_.clear();  // the error is reported once; reads after it see the end
+      throw WirecapError(env, code.c_str(), error_message_);
+    }
+    return env.Null();
+  }
+
+  queued_bytes_.fetch_sub(batch->Bytes());
+  const size_t count = batch->packets.size();
+  delivered_ += count;
+
+  // Headers as columns: int64 timestamps, then uint32 caplens, lens, offsets.
+  Napi::ArrayBuffer meta = Napi::ArrayBuffer::New(env, count * kMetaBytes);
+  auto* timestamps = static_cast<int64_t*>(meta.Data());
+  auto* caplens = reinterpret_cast<uint32_t*>(timestamps + count);
+  uint32_t* lens = caplens + count;
+  uint32_t* offsets = lens + count;
+  for (size_t i = 0; i < count; i++) {
+    const PacketMeta& p = batch->packets[i];
+    timestamps[i] = p.timestamp_ns;
+    caplens[i] = p.caplen;
+    lens[i] = p.len;
+    offsets[i] = p.offset;
+  }
+
+  // The slab becomes the Buffer's memory without a copy; V8 is told of it so
+  // that garbage collection keeps pace with capture.
+  const size_t size = batch->size;
+  uint8_t* data = batch->data;
+  batch->data = nullptr;
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(
+      env, data, size, [size](Napi::Env env, uint8_t* slab) {
+        Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(size));
+        std::free(slab);
+      });
+
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, buffer);
+  result.Set(1u, meta);
+  result.Set(2u, Napi::Number::New(env, static_cast<double>(count)));
+  return result;
+}
+
+Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  bpf_program program = CompileFilter(env, *api_, info[0].As<Napi::String>().Utf8Value(), linktype_, snaplen_, netmask_);
+  int status = 0;
+  std::string error;
+  RunOnCaptureThread([&] {
+    status = api_->setfilter(pcap_, &program);
+    if (status != 0) error = api_->geterr(pcap_);
+  });
+  api_->freecode(&program);
+  if (status != 0) throw WirecapError(env, "EFILTER", "cannot set filter: " + error);
+  return env.Undefined();
+}
+
+Napi::Value CaptureHandle::Inject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  Napi::Buffer<uint8_t> frame = info[0].As<Napi::Buffer<uint8_t>>();
+  int sent = 0;
+  std::string error;
+  RunOnCaptureThread([&] {
+    sent = api_->inject(pcap_, frame.Data(), frame.Length());
+    if (sent < 0) error = api_->geterr(pcap_);
+  });
+  if (sent < 0) throw WirecapError(env, "EPCAP", "cannot send on " + device_ + ": " + error);
+  return Napi::Number::New(env, sent);
+}
+
+Napi::Object CaptureHandle::StatsObject(Napi::Env env) {
+  pcap_stat kernel{};
+  bool have_kernel = have_final_stats_;
+  if (!closed_) {
+    RunOnCaptureThread([&] { have_kernel = api_->stats(pcap_, &kernel) == 0; });
+  } else {
+    kernel = final_stats_;
+  }
+  Napi::Object stats = Napi::Object::New(env);
+  auto number = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  auto kernel_number = [&](u_int v) { return have_kernel ? Napi::Value(number(v)) : env.Null(); };
+  stats.Set("received", kernel_number(kernel.ps_recv));
+  stats.Set("dropped", kernel_number(kernel.ps_drop));
+  stats.Set("ifDropped", kernel_number(kernel.ps_ifdrop));
+  stats.Set("captured", number(captured_.load()));
+  stats.Set("consumerDropped", number(consumer_dropped_.load()));
+  stats.Set("delivered", number(delivered_));
+  return stats;
+}
+
+Napi::Value CaptureHandle::Stats(const Napi::CallbackInfo& info) { return StatsObject(info.Env()); }
+
+Napi::Value CaptureHandle::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  const char* name = api_->datalink_val_to_name(linktype_);
+  result.Set("linktype", Napi::Number::New(env, linktype_));
+  result.Set("linktypeName", name != nullptr ? Napi::Value(Napi::String::New(env, name)) : env.Null());
+  result.Set("snaplen", Napi::Number::New(env, snaplen_));
+  result.Set("precision", Napi::String::New(env, nano_ ? "nano" : "micro"));
+  return result;
+}
+
+Napi::Value CaptureHandle::Close(const Napi::CallbackInfo& info) {
+  Shutdown();
+  return info.Env().Undefined();
+}
+
+// setRef(false) lets the process exit while this capture is being iterated.
+Napi::Value CaptureHandle::SetRef(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ref_allowed_ = info[0].ToBoolean().Value();
+  if (!closed_ && !ref_allowed_ && notifier_->refed) {
+    notifier_->tsfn.Unref(env);
+    notifier_->refed = false;
+  }
+  bool waiting;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    waiting = reader_waiting_;
+  }
+  if (!closed_ && ref_allowed_ && !notifier_->refed && waiting) {
+    notifier_->tsfn.Ref(env);
+    notifier_->refed = true;
+  }
+  return env.Undefined();
+}

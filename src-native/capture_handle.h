@@ -1,0 +1,132 @@
+// One live libpcap handle driven by its own native thread.
+//
+// The capture thread owns the pcap_t: it waits for packets, runs
+// pcap_dispatch, and copies each packet into the batch it is filling. Full
+// batches go into one queue, bounded in bytes; JavaScript pulls them with
+// read(). When the queue is full the thread drops packets and counts them
+// (consumerDropped): memory never grows with a slow consumer.
+//
+// Anything else that touches the pcap_t from JavaScript (setFilter, inject,
+// stats) is handed to the capture thread and waited for, so libpcap never
+// sees two threads at once. close() stops and joins the thread.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "addon.h"
+#include "pcap_api.h"
+#include "platform.h"
+
+class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // JS thread: new CaptureHandle(options, onReadable). Opens and activates
+  // the device, applies the filter and starts the capture thread. onReadable
+  // is called (no arguments) after read() returned undefined, once a batch,
+  // the end, or an error is there to read.
+  explicit CaptureHandle(const Napi::CallbackInfo& info);
+  ~CaptureHandle() override;
+
+  // JS thread (close() and the env cleanup hook): stops and joins the
+  // capture thread, closes the pcap_t. Idempotent.
+  void Shutdown();
+
+ private:
+  struct PacketMeta {
+    int64_t timestamp_ns;
+    uint32_t caplen;
+    uint32_t len;
+    uint32_t offset;
+  };
+  // Packets copied back to back into one malloc'd slab, plus their headers.
+  struct Batch {
+    uint8_t* data = nullptr;
+    size_t size = 0;
+    size_t capacity = 0;
+    std::vector<PacketMeta> packets;
+    size_t Bytes() const { return size + packets.size() * kMetaBytes; }
+  };
+  // What a queued packet costs in the queue bound besides its bytes.
+  static constexpr size_t kMetaBytes = 20;
+
+  // JavaScript methods, all on the JS thread.
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value SetFilter(const Napi::CallbackInfo& info);
+  Napi::Value Inject(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetRef(const Napi::CallbackInfo& info);
+
+  void Open(Napi::Env env, const Napi::Object& options);
+  void CheckOpen(Napi::Env env) const;
+  // Runs task on the capture thread and waits for it; runs it here when the
+  // thread has already ended (the pcap_t is then this thread's).
+  void RunOnCaptureThread(const std::function<void()>& task);
+  Napi::Object StatsObject(Napi::Env env);
+
+  // Capture thread.
+  void Run();
+  static void OnPacket(u_char* self, const pcap_pkthdr* header, const u_char* bytes);
+  void StartBatch();
+  void Publish();
+  void RunPendingTask();  // with mutex_ held
+  void Finish(const char* code, const std::string& message);
+  void NotifyReader();
+
+  Addon* addon_;
+  const PcapApi* api_;
+  pcap_t* pcap_ = nullptr;
+  std::unique_ptr<platform::Waiter> waiter_;
+  std::thread thread_;
+  struct Notifier;
+  std::shared_ptr<Notifier> notifier_;  // wraps the onReadable callback
+
+  // Fixed after Open().
+  std::string device_;
+  int linktype_ = 0;
+  int snaplen_ = 0;
+  bool nano_ = false;
+  bpf_u_int32 netmask_ = PCAP_NETMASK_UNKNOWN;
+  size_t queue_limit_ = 0;
+  size_t batch_capacity_ = 0;
+
+  // Capture thread only.
+  Batch filling_;
+
+  // Shared; guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable task_done_;
+  std::deque<std::unique_ptr<Batch>> queue_;
+  const std::function<void()>* task_ = nullptr;
+  bool thread_running_ = false;
+  bool finished_ = false;  // the thread ended: stopped, end of input or error
+  bool reader_waiting_ = false;
+  std::string error_code_;
+  std::string error_message_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> queued_bytes_{0};
+  std::atomic<uint64_t> captured_{0};
+  std::atomic<uint64_t> consumer_dropped_{0};
+  uint64_t delivered_ = 0;  // JS thread only
+
+  // JS thread only.
+  bool closed_ = false;
+  bool ref_allowed_ = true;
+  bool refed_ = false;
+  pcap_stat final_stats_{};
+  bool have_final_stats_ = false;
+};

@@ -1,0 +1,41 @@
+#include "errors.h"
+
+#include "addon.h"
+
+Napi::Error WirecapError(Napi::Env env, const char* code, const std::string& message) {
+  Addon* addon = env.GetInstanceData<Addon>();
+  if (addon != nullptr && !addon->error_class.IsEmpty()) {
+    Napi::Value error = addon->error_class.New(
+        {Napi::String::New(env, message), Napi::String::New(env, code)});
+    return Napi::Error(env, error);
+  }
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
+const PcapApi& RequirePcap(Napi::Env env) {
+  std::string why;
+  const PcapApi* api = LoadPcapApi(&why);
+  if (api == nullptr) throw WirecapError(env, "ELIBPCAP", why);
+  return *api;
+}
+
+const char* CodeForPcapStatus(int status) {
+  switch (status) {
+    case PCAP_ERROR_NO_SUCH_DEVICE:
+      return "ENODEV";
+    case PCAP_ERROR_PERM_DENIED:
+    case PCAP_ERROR_PROMISC_PERM_DENIED:
+      return "EPERM";
+    case PCAP_ERROR_IFACE_NOT_UP:
+      return "ENETDOWN";
+    case PCAP_ERROR_RFMON_NOTSUP:
+    case PCAP_ERROR_CANTSET_TSTAMP_TYPE:
+    case PCAP_ERROR_TSTAMP_PRECISION_NOTSUP:
+    case -13:  // PCAP_ERROR_CAPTURE_NOTSUP (libpcap 1.10.1+)
+      return "ENOTSUP";
+    default:
+      return "EPCAP";
+  }
+}

@@ -1,0 +1,19 @@
+// Errors cross into JavaScript as WirecapError (lib/errors.ts) with a stable
+// `code`; C++ code throws them through these helpers only.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "pcap_api.h"
+
+// A WirecapError to throw; falls back to Error with a `code` property when
+// the JS class was not registered (a bare require of the .node file).
+Napi::Error WirecapError(Napi::Env env, const char* code, const std::string& message);
+
+// The libpcap table, or throws ELIBPCAP naming the fix.
+const PcapApi& RequirePcap(Napi::Env env);
+
+// The error code for a negative libpcap status (pcap_activate and friends).
+const char* CodeForPcapStatus(int status);

@@ -1,0 +1,55 @@
+// The libpcap entry points wirecap calls, resolved at run time from the
+// library the user has (libpcap, Npcap's wpcap.dll): wirecap never links it,
+// so the addon loads even where no libpcap is installed and says why later.
+#pragma once
+
+#include <pcap/pcap.h>
+
+#include <string>
+
+struct PcapApi {
+  // Required: load fails without any of these (libpcap 1.0 and later have them).
+  decltype(&::pcap_lib_version) lib_version;
+  decltype(&::pcap_findalldevs) findalldevs;
+  decltype(&::pcap_freealldevs) freealldevs;
+  decltype(&::pcap_create) create;
+  decltype(&::pcap_set_snaplen) set_snaplen;
+  decltype(&::pcap_set_promisc) set_promisc;
+  decltype(&::pcap_set_timeout) set_timeout;
+  decltype(&::pcap_set_buffer_size) set_buffer_size;
+  decltype(&::pcap_activate) activate;
+  decltype(&::pcap_close) close;
+  decltype(&::pcap_dispatch) dispatch;
+  decltype(&::pcap_breakloop) breakloop;
+  decltype(&::pcap_setnonblock) setnonblock;
+  decltype(&::pcap_compile) compile;
+  decltype(&::pcap_setfilter) setfilter;
+  decltype(&::pcap_freecode) freecode;
+  decltype(&::pcap_geterr) geterr;
+  decltype(&::pcap_stats) stats;
+  decltype(&::pcap_inject) inject;
+  decltype(&::pcap_datalink) datalink;
+  decltype(&::pcap_datalink_val_to_name) datalink_val_to_name;
+  decltype(&::pcap_datalink_name_to_val) datalink_name_to_val;
+  decltype(&::pcap_snapshot) snapshot;
+  decltype(&::pcap_open_dead) open_dead;
+  decltype(&::pcap_lookupnet) lookupnet;
+  decltype(&::bpf_image) bpf_image;
+
+  // Optional: null where the loaded library predates or lacks them.
+  decltype(&::pcap_set_immediate_mode) set_immediate_mode;      // 1.5
+  decltype(&::pcap_set_tstamp_precision) set_tstamp_precision;  // 1.5
+  decltype(&::pcap_get_tstamp_precision) get_tstamp_precision;  // 1.5
+  decltype(&::pcap_setdirection) setdirection;
+  int (*get_selectable_fd)(pcap_t*);                             // POSIX only
+  void* (*getevent)(pcap_t*);                                    // Windows only: a HANDLE
+  int (*live_dump)(pcap_t*, char*, int, int);                    // WinPcap kernel dump
+  int (*live_dump_ended)(pcap_t*, int);
+};
+
+// The process-wide table, loaded on the first call. The library handle is a
+// process resource (dlopen/LoadLibrary are global), so every addon instance
+// and worker shares it. On failure returns null and sets *error to a message
+// that names the fix for this OS. WIRECAP_LIBPCAP=/path/to/lib overrides
+// the search.
+const PcapApi* LoadPcapApi(std::string* error);

@@ -1,0 +1,48 @@
+// The few things that differ between POSIX and Windows, behind one small
+// interface: platform_posix.cc or platform_win.cc is compiled (binding.gyp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "pcap_api.h"
+
+namespace platform {
+
+// Library names tried in order when WIRECAP_LIBPCAP is unset (ending with
+// nullptr), and the help given when none loads.
+extern const char* const kLibpcapNames[];
+extern const char* const kMissingLibpcapHelp;
+
+// Loads a shared library; on failure appends the loader's reason to *tried.
+void* OpenLibrary(const char* name, std::string* tried);
+void* FindSymbol(void* library, const char* name);
+
+// Names the calling thread as tools (top, gdb, Process Explorer) show it.
+void NameThisThread(const char* name);
+
+// Lets a capture thread sleep until its live handle has packets or another
+// thread wakes it, so close() and setFilter() never wait for traffic.
+class Waiter {
+ public:
+  // Null when the handle offers nothing to wait on (no selectable fd, no
+  // event); the thread then blocks in pcap_dispatch for at most the read
+  // timeout and is stopped with pcap_breakloop.
+  static std::unique_ptr<Waiter> Create(const PcapApi& api, pcap_t* handle);
+  ~Waiter();
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  // Capture thread: returns when readable, woken, or after timeout_ms (-1: none).
+  void Wait(int timeout_ms);
+  // Any thread.
+  void Wake();
+
+ private:
+  Waiter() = default;
+  intptr_t readable_ = -1;           // pcap fd (POSIX) or read event (Windows)
+  intptr_t wake_[2] = {-1, -1};      // self-pipe (POSIX) or [event, unused]
+};
+
+}  // namespace platform

@@ -1,0 +1,88 @@
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "platform.h"
+
+namespace platform {
+
+#ifdef __APPLE__
+const char* const kLibpcapNames[] = {"libpcap.A.dylib", "libpcap.dylib", nullptr};
+const char* const kMissingLibpcapHelp =
+    "libpcap could not be loaded. macOS ships it as /usr/lib/libpcap.A.dylib; "
+    "if it is missing, install it with `brew install libpcap` and set "
+    "WIRECAP_LIBPCAP to the installed libpcap.dylib";
+#else
+// libpcap.so.0.8 is Debian's and Ubuntu's SONAME for libpcap 1.x.
+const char* const kLibpcapNames[] = {"libpcap.so.1", "libpcap.so.0.8", "libpcap.so", nullptr};
+const char* const kMissingLibpcapHelp =
+    "libpcap is not installed. Install it with `apt-get install libpcap0.8` "
+    "(Debian, Ubuntu), `dnf install libpcap` (Fedora, RHEL), `apk add libpcap` "
+    "(Alpine) or `pacman -S libpcap` (Arch), or set WIRECAP_LIBPCAP to the path "
+    "of a libpcap shared library";
+#endif
+
+void* OpenLibrary(const char* name, std::string* tried) {
+  void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    const char* why = dlerror();
+    if (!tried->empty()) *tried += "; ";
+    *tried += why != nullptr ? why : name;
+  }
+  return lib;
+}
+
+void* FindSymbol(void* library, const char* name) { return dlsym(library, name); }
+
+void NameThisThread(const char* name) {
+#ifdef __APPLE__
+  pthread_setname_np(name);
+#else
+  pthread_setname_np(pthread_self(), name);  // at most 15 characters
+#endif
+}
+
+std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
+  if (api.get_selectable_fd == nullptr) return nullptr;
+  int fd = api.get_selectable_fd(handle);
+  if (fd < 0) return nullptr;
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return nullptr;
+  for (int p : pipe_fds) {
+    fcntl(p, F_SETFL, fcntl(p, F_GETFL) | O_NONBLOCK);
+    fcntl(p, F_SETFD, FD_CLOEXEC);
+  }
+  std::unique_ptr<Waiter> waiter(new Waiter());
+  waiter->readable_ = fd;
+  waiter->wake_[0] = pipe_fds[0];
+  waiter->wake_[1] = pipe_fds[1];
+  return waiter;
+}
+
+Waiter::~Waiter() {
+  close(static_cast<int>(wake_[0]));
+  close(static_cast<int>(wake_[1]));
+}
+
+void Waiter::Wait(int timeout_ms) {
+  pollfd fds[2] = {{static_cast<int>(readable_), POLLIN, 0},
+                   {static_cast<int>(wake_[0]), POLLIN, 0}};
+  if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN) != 0) {
+    char drain[64];
+    while (read(static_cast<int>(wake_[0]), drain, sizeof drain) > 0) {
+    }
+  }
+}
+
+void Waiter::Wake() {
+  const char byte = 1;
+  // A full pipe already holds a pending wake-up, so EAGAIN is fine.
+  ssize_t ignored = write(static_cast<int>(wake_[1]), &byte, 1);
+  (void)ignored;
+}
+
+}  // namespace platform

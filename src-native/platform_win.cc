@@ -1,0 +1,98 @@
+#include <winsock2.h>
+#include <windows.h>
+
+#include "platform.h"
+
+namespace platform {
+
+// Npcap installs wpcap.dll in System32\Npcap; OpenLibrary looks there first,
+// then on the default search path, where WinPcap-compatible installs put it.
+const char* const kLibpcapNames[] = {"wpcap.dll", nullptr};
+const char* const kMissingLibpcapHelp =
+    "Npcap is not installed: wpcap.dll was found neither in System32\\Npcap nor "
+    "on the DLL search path. Install Npcap from https://npcap.com/#download "
+    "(tick \"Install Npcap in WinPcap API-compatible Mode\" only if older tools "
+    "need it), or set WIRECAP_LIBPCAP to the path of a wpcap.dll";
+
+namespace {
+
+std::string LastErrorText() {
+  char text[256] = {0};
+  DWORD code = GetLastError();
+  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
+                           code, 0, text, sizeof text, nullptr);
+  while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == '.')) text[--n] = 0;
+  return n > 0 ? std::string(text) : "error " + std::to_string(code);
+}
+
+// Loads name from System32\Npcap, so that wpcap.dll finds Npcap's Packet.dll
+// beside it rather than an old WinPcap one.
+HMODULE LoadFromNpcapDirectory(const char* name) {
+  char dir[MAX_PATH];
+  UINT n = GetSystemDirectoryA(dir, MAX_PATH);
+  if (n == 0 || n + 7 >= MAX_PATH) return nullptr;
+  std::string npcap = std::string(dir) + "\\Npcap";
+  std::string path = npcap + "\\" + name;
+  if (GetFileAttributesA(path.c_str()) == INVALID_FILE_ATTRIBUTES) return nullptr;
+  SetDllDirectoryA(npcap.c_str());
+  HMODULE lib = LoadLibraryExA(path.c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+  SetDllDirectoryA(nullptr);
+  return lib;
+}
+
+}  // namespace
+
+void* OpenLibrary(const char* name, std::string* tried) {
+  HMODULE lib = nullptr;
+  bool bare_name = std::string(name).find_first_of("\\/") == std::string::npos;
+  if (bare_name) lib = LoadFromNpcapDirectory(name);
+  if (lib == nullptr) {
+    lib = bare_name ? LoadLibraryA(name)
+                    : LoadLibraryExA(name, nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+  }
+  if (lib == nullptr) {
+    if (!tried->empty()) *tried += "; ";
+    *tried += std::string(name) + ": " + LastErrorText();
+  }
+  return reinterpret_cast<void*>(lib);
+}
+
+void* FindSymbol(void* library, const char* name) {
+  return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(library), name));
+}
+
+void NameThisThread(const char* name) {
+  // SetThreadDescription exists from Windows 10 1607; look it up rather than
+  // import it so older systems still load the addon.
+  using SetDescription = HRESULT(WINAPI*)(HANDLE, PCWSTR);
+  auto set = reinterpret_cast<SetDescription>(
+      GetProcAddress(GetModuleHandleA("kernel32.dll"), "SetThreadDescription"));
+  if (set == nullptr) return;
+  wchar_t wide[64];
+  int n = MultiByteToWideChar(CP_UTF8, 0, name, -1, wide, 64);
+  if (n > 0) set(GetCurrentThread(), wide);
+}
+
+std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
+  if (api.getevent == nullptr) return nullptr;
+  HANDLE readable = static_cast<HANDLE>(api.getevent(handle));
+  if (readable == nullptr || readable == INVALID_HANDLE_VALUE) return nullptr;
+  HANDLE wake = CreateEventA(nullptr, FALSE, FALSE, nullptr);  // auto-reset
+  if (wake == nullptr) return nullptr;
+  std::unique_ptr<Waiter> waiter(new Waiter());
+  waiter->readable_ = reinterpret_cast<intptr_t>(readable);
+  waiter->wake_[0] = reinterpret_cast<intptr_t>(wake);
+  return waiter;
+}
+
+// The read event belongs to the pcap_t; only the wake event is ours.
+Waiter::~Waiter() { CloseHandle(reinterpret_cast<HANDLE>(wake_[0])); }
+
+void Waiter::Wait(int timeout_ms) {
+  HANDLE handles[2] = {reinterpret_cast<HANDLE>(readable_), reinterpret_cast<HANDLE>(wake_[0])};
+  WaitForMultipleObjects(2, handles, FALSE, timeout_ms < 0 ? INFINITE : static_cast<DWORD>(timeout_ms));
+}
+
+void Waiter::Wake() { SetEvent(reinterpret_cast<HANDLE>(wake_[0])); }
+
+}  // namespace platform
