@@ -12,6 +12,10 @@ namespace {
 // Upper bound of one batch's packet bytes: large enough that a busy link
 // costs one JS call per thousand packets, small enough to keep latency low.
 constexpr size_t kBatchBytes = 1 << 20;
+// A batch's slab starts this small and doubles as packets arrive: a quiet
+// link (or immediate mode) makes many one-packet batches, and a small slab
+// comes from the heap without a system call.
+constexpr size_t kFirstSlabBytes = 16 << 10;
 
 std::string StringOption(const Napi::Object& options, const char* key) {
   Napi::Value v = options.Get(key);
@@ -218,7 +222,7 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
   self->captured_.fetch_add(1, std::memory_order_relaxed);
   const size_t caplen = header->caplen;
   Batch* batch = &self->filling_;
-  if (batch->size + caplen > batch->capacity) {
+  if (batch->size + caplen > batch->capacity && !self->GrowBatch(caplen)) {
     self->Publish();
   }
   const size_t queued = self->queued_bytes_.load(std::memory_order_relaxed);
@@ -237,20 +241,29 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
 }
 
 void CaptureHandle::StartBatch() {
-  filling_.data = static_cast<uint8_t*>(std::malloc(batch_capacity_));
-  filling_.capacity = filling_.data != nullptr ? batch_capacity_ : 0;
+  filling_.capacity = std::min(kFirstSlabBytes, batch_capacity_);
+  filling_.data = static_cast<uint8_t*>(std::malloc(filling_.capacity));
+  if (filling_.data == nullptr) filling_.capacity = 0;
   filling_.size = 0;
   filling_.packets.clear();
+}
+
+bool CaptureHandle::GrowBatch(size_t caplen) {
+  const size_t needed = filling_.size + caplen;
+  if (needed > batch_capacity_ && !filling_.packets.empty()) return false;
+  size_t capacity = std::max<size_t>(filling_.capacity, 1);
+  while (capacity < needed) capacity *= 2;
+  capacity = std::min(capacity, std::max(batch_capacity_, needed));
+  void* grown = std::realloc(filling_.data, capacity);
+  if (grown == nullptr) return false;
+  filling_.data = static_cast<uint8_t*>(grown);
+  filling_.capacity = capacity;
+  return true;
 }
 
 void CaptureHandle::Publish() {
   if (filling_.packets.empty()) return;
   auto batch = std::make_unique<Batch>(std::move(filling_));
-  // Give back the slab's unused tail: a quiet link makes many small batches.
-  if (void* shrunk = std::realloc(batch->data, std::max<size_t>(batch->size, 1))) {
-    batch->data = static_cast<uint8_t*>(shrunk);
-    batch->capacity = batch->size;
-  }
   filling_ = Batch();
   StartBatch();
   queued_bytes_.fetch_add(batch->Bytes());

@@ -51,6 +51,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     uint32_t offset;
   };
   // Packets copied back to back into one malloc'd slab, plus their headers.
+  // The slab grows by doubling up to batch_capacity_.
   struct Batch {
     uint8_t* data = nullptr;
     size_t size = 0;
@@ -81,6 +82,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   void Run();
   static void OnPacket(u_char* self, const pcap_pkthdr* header, const u_char* bytes);
   void StartBatch();
+  // Makes room for caplen more bytes up to the batch bound; false when full.
+  bool GrowBatch(size_t caplen);
   void Publish();
   void RunPendingTask();  // with mutex_ held
   void Finish(const char* code, const std::string& message);

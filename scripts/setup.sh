@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing wirecap needs on Debian/Ubuntu, then
+# installs the npm dependencies and builds the addon and the TypeScript.
+# Safe to run again: packages already present are not fetched twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; the answer does not matter here.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Build against the headers of the node that runs the tests when they are
+# installed beside it, so node-gyp needs no download.
+node_prefix=$(dirname "$(dirname "$(command -v node)")")
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node_api.h" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
+
+npm ci --no-audit --no-fund
+npm run build

@@ -1,0 +1,89 @@
+/** Test traffic: UDP datagrams on loopback only, bounded in count. */
+import dgram from 'node:dgram';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const ROOT = path.join(__dirname, '..', '..');
+
+/** Ethernet (lo) + IPv4 + UDP headers before a datagram's payload. */
+export const UDP_HEADERS = 14 + 20 + 8;
+
+/** A bound UDP socket on 127.0.0.1: its port is ours alone while it is open, and nothing answers with ICMP. */
+export async function udpSink(): Promise<{ port: number; close(): void }> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: socket.address().port, close: () => socket.close() };
+}
+
+/** Sends each payload to 127.0.0.1:port in order, one after the other; returns when all went out. */
+export async function sendUdp(port: number, payloads: Buffer[], gapMs = 0): Promise<void> {
+  const socket = dgram.createSocket('udp4');
+  try {
+    for (const payload of payloads) {
+      await new Promise<void>((resolve, reject) =>
+        socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+      );
+      if (gapMs > 0) await sleep(gapMs);
+    }
+  } finally {
+    socket.close();
+  }
+}
+
+/** n payloads "<marker>:<i>:" padded with 'x' to varying sizes. */
+export function markedPayloads(marker: string, n: number): Buffer[] {
+  return Array.from({ length: n }, (_, i) => {
+    const head = `${marker}:${i}:`;
+    return Buffer.from(head + 'x'.repeat((i * 37) % 900));
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until check() is true; fails after timeoutMs rather than hanging. */
+export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Milliseconds from spawn to exit. */
+  elapsedMs: number;
+}
+
+/**
+ * Runs a CommonJS snippet in a child node that loads the built package
+ * (dist/) as `wirecap`. Killed after killAfterMs so a hang fails the test.
+ */
+export function runNode(
+  code: string,
+  options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; killAfterMs?: number; args?: string[] } = {},
+): Promise<ChildResult> {
+  const prelude = `const wirecap = require(${JSON.stringify(ROOT)});\n`;
+  const started = Date.now();
+  const child = spawn(process.execPath, [...(options.args ?? []), '-e', prelude + code], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    uid: options.uid,
+    gid: options.gid,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 15000);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, elapsedMs: Date.now() - started });
+    });
+  });
+}
