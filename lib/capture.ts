@@ -251,7 +251,8 @@ class PacketIterator implements AsyncIterableIterator<Packet> {
 
   next(): Promise<IteratorResult<Packet>> {
     const batch = this.#batch;
-    if (batch !== null && this.#index < batch.count) {
+    // After close() nothing more is yielded, not even the rest of the batch in hand.
+    if (batch !== null && this.#index < batch.count && !this.#capture.closed) {
       return Promise.resolve({ value: batch.packet(this.#index++), done: false });
     }
     return this.#pull();

@@ -60,19 +60,20 @@ export interface ChildResult {
 
 /**
  * Runs a CommonJS snippet in a child node that loads the built package
- * (dist/) as `wirecap`. Killed after killAfterMs so a hang fails the test.
+ * (dist/) as `wirecap`, optionally under a wrapper command. Killed after
+ * killAfterMs so a hang fails the test instead of stalling the suite.
  */
 export function runNode(
   code: string,
-  options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; killAfterMs?: number; args?: string[] } = {},
+  options: { env?: NodeJS.ProcessEnv; killAfterMs?: number; args?: string[]; wrapper?: string[] } = {},
 ): Promise<ChildResult> {
   const prelude = `const wirecap = require(${JSON.stringify(ROOT)});\n`;
   const started = Date.now();
-  const child = spawn(process.execPath, [...(options.args ?? []), '-e', prelude + code], {
+  const argv = [process.execPath, ...(options.args ?? []), '-e', prelude + code];
+  if (options.wrapper) argv.unshift(...options.wrapper); // e.g. setpriv, unshare
+  const child = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
-    uid: options.uid,
-    gid: options.gid,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
