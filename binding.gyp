@@ -5,7 +5,9 @@
       "sources": [
         "src-native/addon.cc",
         "src-native/capture_handle.cc",
+        "src-native/capture_writer.cc",
         "src-native/devices.cc",
+        "src-native/dump.cc",
         "src-native/errors.cc",
         "src-native/filter.cc",
         "src-native/pcap_api.cc"

@@ -17,6 +17,8 @@ export interface NativeCaptureOptions {
   direction?: 'in' | 'out' | 'inout';
   filter?: string;
   queueBytes: number;
+  /** false for a dump-only capture: nothing is queued for read(). Default true. */
+  deliver?: boolean;
 }
 
 /** A batch as read() returns it: packet bytes back to back, then header columns (see PacketBatch). */
@@ -30,6 +32,15 @@ export interface NativeStats {
   captured: number;
   consumerDropped: number;
   delivered: number;
+}
+
+export interface NativeDumpStatus {
+  ended: boolean;
+  packets: number;
+  bytes: number;
+  files: number;
+  reason: 'maxPackets' | 'maxBytes' | 'duration' | 'stopped' | 'error' | null;
+  error?: WirecapError;
 }
 
 export interface NativeDevice {
@@ -53,8 +64,12 @@ export interface NativeDevice {
 
 /** One live libpcap handle and its capture thread (src-native/capture_handle.h). */
 export declare class CaptureHandle {
-  /** Opens and activates the device, sets the filter, starts the thread. */
-  constructor(options: NativeCaptureOptions, onReadable: () => void);
+  /**
+   * Opens and activates the device, sets the filter, starts the thread.
+   * onReadable('readable') follows a read() that returned undefined once
+   * there is something to read; onReadable('dump') follows a dump's end.
+   */
+  constructor(options: NativeCaptureOptions, onReadable: (event: 'readable' | 'dump') => void);
   /**
    * The next batch; undefined when none is queued yet (onReadable is then
    * called once one is, or the capture ends); null at the end. Throws the
@@ -68,8 +83,14 @@ export declare class CaptureHandle {
   info(): { linktype: number; linktypeName: string | null; snaplen: number; precision: 'micro' | 'nano' };
   /** Stops and joins the thread, closes the pcap_t. Idempotent. */
   close(): void;
-  /** Whether a capture waiting for packets keeps the event loop alive (default true). */
+  /** Whether a capture waiting for packets, or dumping, keeps the event loop alive (default true). */
   setRef(ref: boolean): void;
+  /** Creates the first file (throws EACCES, ENOENT...) and hands the dump to the capture thread. */
+  startDump(options: import('./dumper').NativeDumpOptions): void;
+  /** Ends the dump after the read timeout has let the kernel hand over what it holds. */
+  stopDump(): void;
+  /** null before startDump(). */
+  dumpStatus(): NativeDumpStatus | null;
 }
 
 export interface Binding {

@@ -4,6 +4,7 @@
  */
 import { binding, CaptureHandle, NativeCaptureOptions, NativeStats } from './binding';
 import { PacketBatch, Packet } from './batch';
+import { chooseDumpMode, dumpOptions, DumpOptions, Dumper } from './dumper';
 import { AbortError, WirecapError } from './errors';
 import {
   checkBoolean,
@@ -57,7 +58,7 @@ export interface CaptureStats {
   delivered: number;
 }
 
-const LIVE_KEYS = [
+export const LIVE_KEYS = [
   'snaplen',
   'promisc',
   'bufferSize',
@@ -72,9 +73,15 @@ const LIVE_KEYS = [
 
 const MAX_SNAPLEN = 262144;
 
-function liveOptions(device: unknown, options: unknown): NativeCaptureOptions {
+/** Checks openLive()'s options (or liveDump()'s, which name their own allowed keys). */
+export function liveOptions(
+  device: unknown,
+  options: unknown,
+  allowed: readonly string[] = LIVE_KEYS,
+  what = 'openLive',
+): NativeCaptureOptions {
   const o = checkObject(options, 'options');
-  checkKeys(o, LIVE_KEYS, 'openLive');
+  checkKeys(o, allowed, what);
   const native: NativeCaptureOptions = {
     device: checkString(device, 'device'),
     snaplen: o.snaplen === undefined ? MAX_SNAPLEN : checkInteger(o.snaplen, 'snaplen', 1, MAX_SNAPLEN),
@@ -111,6 +118,7 @@ export class Capture implements AsyncIterable<Packet> {
   readonly precision: 'micro' | 'nano';
 
   #native: CaptureHandle;
+  #dumper: Dumper | null = null;
   #closed = false;
   #wake: (() => void) | null = null;
   #abortReason: { reason: unknown } | null = null;
@@ -123,7 +131,9 @@ export class Capture implements AsyncIterable<Packet> {
 
   /** @internal use openLive() */
   constructor(options: NativeCaptureOptions, signal?: AbortSignal) {
-    this.#native = new binding.CaptureHandle(options, () => this.#wakeReader());
+    this.#native = new binding.CaptureHandle(options, (event) =>
+      event === 'dump' ? this.#dumper?.settle() : this.#wakeReader(),
+    );
     const info = this.#native.info();
     this.device = options.device;
     this.linktype = info.linktype;
@@ -178,6 +188,29 @@ export class Capture implements AsyncIterable<Packet> {
     return new PacketIterator(this);
   }
 
+  /**
+   * Saves this capture's packets to a file natively, on the capture thread,
+   * while it may still be iterated (a tee): the iterator's backpressure
+   * never costs the dump a packet. One dump per capture. The first file is
+   * created before this returns, so a bad path throws (EACCES, ENOENT).
+   */
+  dump(path: string, options?: DumpOptions): Dumper {
+    const { native, mode } = dumpOptions(path, options, this.snaplen);
+    this.#checkOpen();
+    if (this.#dumper !== null) throw new WirecapError('this capture is already dumping', 'EINVAL');
+    const { kernelError } = chooseDumpMode(mode, null);
+    this.#native.startDump(native);
+    this.#dumper = new Dumper({ native: this.#native, onEnded: () => this.#onDumpEnded?.() }, kernelError);
+    return this.#dumper;
+  }
+
+  /** @internal liveDump() closes its capture when the dump ends. */
+  set onDumpEnded(callback: () => void) {
+    this.#onDumpEnded = callback;
+  }
+
+  #onDumpEnded: (() => void) | undefined;
+
   /** Replaces the filter; packets that arrive after it returns are filtered by the new one. */
   setFilter(expr: string): void {
     checkString(expr, 'filter');
@@ -208,6 +241,7 @@ export class Capture implements AsyncIterable<Packet> {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#native.close();
     this.#finalStats = this.#native.stats();
+    this.#dumper?.settle();
     this.#wakeReader();
   }
 

@@ -6,3 +6,7 @@ export { devices, libVersion, compileFilter, linktypeValue } from './devices';
 export type { Device, CompileOptions } from './devices';
 export { WirecapError, AbortError } from './errors';
 export type { WirecapErrorCode } from './errors';
+export { liveDump } from './live-dump';
+export type { LiveDumpOptions } from './live-dump';
+export { Dumper, chooseDumpMode } from './dumper';
+export type { DumpOptions, DumpResult, DumpStats, DumpFormat, DumpEndReason, RotateOptions, KernelDump } from './dumper';

@@ -1,6 +1,7 @@
 #include "capture_handle.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -31,14 +32,37 @@ bool BoolOption(const Napi::Object& options, const char* key) {
   return options.Get(key).ToBoolean().Value();
 }
 
+// Wall-clock time, the clock packet timestamps use.
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
-// What the JS-thread half of on_readable_ needs. Shared with every queued
-// call so a call still pending after close() never touches a freed handle.
+// The onReadable callback and whether it keeps the event loop alive: it
+// does while JS waits for packets or a dump runs, unless setRef(false).
+// JS thread only; shared with every queued call so a call still pending
+// after close() never touches a freed handle.
 struct CaptureHandle::Notifier {
   Napi::ThreadSafeFunction tsfn;
+  bool allow_ref = true;
+  bool reader_waiting = false;
+  bool dump_running = false;
   bool refed = false;
   bool closed = false;
+
+  void UpdateRef(Napi::Env env) {
+    const bool want = !closed && allow_ref && (reader_waiting || dump_running);
+    if (want == refed) return;
+    if (want) {
+      tsfn.Ref(env);
+    } else {
+      tsfn.Unref(env);
+    }
+    refed = want;
+  }
 };
 
 Napi::Function CaptureHandle::Define(Napi::Env env) {
@@ -51,6 +75,9 @@ Napi::Function CaptureHandle::Define(Napi::Env env) {
                          InstanceMethod<&CaptureHandle::Info>("info"),
                          InstanceMethod<&CaptureHandle::Close>("close"),
                          InstanceMethod<&CaptureHandle::SetRef>("setRef"),
+                         InstanceMethod<&CaptureHandle::StartDump>("startDump"),
+                         InstanceMethod<&CaptureHandle::StopDump>("stopDump"),
+                         InstanceMethod<&CaptureHandle::DumpStatus>("dumpStatus"),
                      });
 }
 
@@ -72,7 +99,7 @@ CaptureHandle::CaptureHandle(const Napi::CallbackInfo& info)
   std::shared_ptr<Notifier> notifier = notifier_;
   notifier->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(),
                                                  "wirecap capture", 0, 1);
-  notifier->tsfn.Unref(env);  // iterating refs it (see Read), like a socket
+  notifier->tsfn.Unref(env);  // see Notifier::UpdateRef
   StartBatch();
   thread_running_ = true;
   thread_ = std::thread(&CaptureHandle::Run, this);
@@ -86,6 +113,8 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
   const int64_t snaplen = NumberOption(options, "snaplen", 262144);
   const int64_t buffer_size = NumberOption(options, "bufferSize", 0);
   const int64_t timeout_ms = NumberOption(options, "timeoutMs", 100);
+  timeout_ms_ = static_cast<int>(timeout_ms);
+  deliver_ = options.Get("deliver").IsUndefined() || BoolOption(options, "deliver");
   const bool immediate = BoolOption(options, "immediate");
   const bool want_nano = StringOption(options, "precision") == "nano";
   const std::string direction = StringOption(options, "direction");
@@ -187,8 +216,7 @@ void CaptureHandle::Shutdown() {
   queued_bytes_.store(0);
 
   notifier_->closed = true;
-  if (notifier_->refed) notifier_->tsfn.Unref(Env());
-  notifier_->refed = false;
+  notifier_->UpdateRef(Env());
   notifier_->tsfn.Release();
 }
 
@@ -198,12 +226,14 @@ void CaptureHandle::Shutdown() {
 void CaptureHandle::Run() {
   platform::NameThisThread("wirecap capture");
   std::unique_lock<std::mutex> lock(mutex_);
+  int timeout = -1;
   while (!stop_.load()) {
     RunPendingTask();
     lock.unlock();
-    if (waiter_ != nullptr) waiter_->Wait(-1);
+    if (waiter_ != nullptr) waiter_->Wait(timeout);
     int n = stop_.load() ? 0 : api_->dispatch(pcap_, -1, &CaptureHandle::OnPacket, reinterpret_cast<u_char*>(this));
     Publish();
+    timeout = DumpHousekeeping();
     lock.lock();
     if (n < 0 && n != PCAP_ERROR_BREAK) {
       const char* code = n == PCAP_ERROR_IFACE_NOT_UP ? "ENETDOWN" : "EPCAP";
@@ -221,6 +251,12 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
   auto* self = reinterpret_cast<CaptureHandle*>(user);
   self->captured_.fetch_add(1, std::memory_order_relaxed);
   const size_t caplen = header->caplen;
+  const int64_t fraction = self->nano_ ? header->ts.tv_usec : int64_t{header->ts.tv_usec} * 1000;
+  const int64_t timestamp_ns = int64_t{header->ts.tv_sec} * 1000000000 + fraction;
+  // The dump comes first and never waits on JavaScript: a slow iterator
+  // costs iterator packets (consumerDropped), never dumped ones.
+  if (self->dump_ != nullptr) self->dump_->Write(timestamp_ns, header->caplen, header->len, bytes);
+  if (!self->deliver_) return;
   Batch* batch = &self->filling_;
   if (batch->size + caplen > batch->capacity && !self->GrowBatch(caplen)) {
     self->Publish();
@@ -233,9 +269,7 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
     return;
   }
   std::memcpy(batch->data + batch->size, bytes, caplen);
-  const int64_t fraction = self->nano_ ? header->ts.tv_usec : int64_t{header->ts.tv_usec} * 1000;
-  batch->packets.push_back(PacketMeta{int64_t{header->ts.tv_sec} * 1000000000 + fraction,
-                                      static_cast<uint32_t>(caplen), header->len,
+  batch->packets.push_back(PacketMeta{timestamp_ns, static_cast<uint32_t>(caplen), header->len,
                                       static_cast<uint32_t>(batch->size)});
   batch->size += caplen;
 }
@@ -274,26 +308,69 @@ void CaptureHandle::Publish() {
     notify = reader_waiting_;
     reader_waiting_ = false;
   }
-  if (notify) NotifyReader();
+  if (notify) Notify("readable");
+}
+
+int CaptureHandle::DumpHousekeeping() {
+  if (dump_ == nullptr) return -1;
+  if (!dump_->ended()) {
+    const int64_t now = NowNs();
+    const int64_t stop_at = dump_->stop_at_ns();
+    const int64_t duration_end = dump_->duration_end_ns();
+    if (stop_at != 0 && now >= stop_at) {
+      dump_->End("stopped");
+    } else if (duration_end != 0 && now >= duration_end + int64_t{timeout_ms_} * 1000000) {
+      // By now the kernel has handed over every packet stamped before the end.
+      dump_->End("duration");
+    } else {
+      dump_->Idle(now);
+    }
+  }
+  if (dump_->ended()) {
+    if (!dump_notified_) {
+      dump_notified_ = true;
+      Notify("dump");
+    }
+    return -1;
+  }
+  // Packets stamped before the duration's end may sit in the kernel for up
+  // to the read timeout: wake up that much later to collect them.
+  int64_t wake = dump_->NextWakeNs();
+  if (wake == dump_->duration_end_ns()) wake += int64_t{timeout_ms_} * 1000000;
+  const int64_t ms = (wake - NowNs()) / 1000000 + 1;
+  return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(ms, 1000)));
 }
 
 void CaptureHandle::Finish(const char* code, const std::string& message) {
-  bool notify;
+  bool notify_reader;
+  bool notify_dump;
   {
+    // All under the lock: a caller waiting in RunOnCaptureThread gets its
+    // task run (it may be the dump's start), and then the dump ends with
+    // the thread, before JavaScript can see finished_.
     std::lock_guard<std::mutex> lock(mutex_);
-    if (task_ != nullptr) (*task_)();  // a waiting caller gets its answer
-    task_ = nullptr;
+    RunPendingTask();
+    if (dump_ != nullptr && !dump_->ended()) {
+      if (code != nullptr) {
+        dump_->End("error", code, message);
+      } else {
+        dump_->End("stopped");
+      }
+    }
+    notify_dump = dump_ != nullptr && !dump_notified_;
+    dump_notified_ = true;
     thread_running_ = false;
     finished_ = true;
     if (code != nullptr) {
       error_code_ = code;
       error_message_ = message;
     }
-    notify = reader_waiting_;
+    notify_reader = reader_waiting_;
     reader_waiting_ = false;
   }
   task_done_.notify_all();
-  if (notify) NotifyReader();
+  if (notify_dump) Notify("dump");
+  if (notify_reader) Notify("readable");
 }
 
 void CaptureHandle::RunPendingTask() {
@@ -303,13 +380,18 @@ void CaptureHandle::RunPendingTask() {
   task_done_.notify_all();
 }
 
-void CaptureHandle::NotifyReader() {
+void CaptureHandle::Notify(const char* event) {
   std::shared_ptr<Notifier> notifier = notifier_;
-  notifier->tsfn.NonBlockingCall([notifier](Napi::Env env, Napi::Function on_readable) {
+  const bool dump = std::strcmp(event, "dump") == 0;
+  notifier->tsfn.NonBlockingCall([notifier, dump](Napi::Env env, Napi::Function on_readable) {
     if (notifier->closed) return;
-    if (notifier->refed) notifier->tsfn.Unref(env);
-    notifier->refed = false;
-    on_readable.Call({});
+    if (dump) {
+      notifier->dump_running = false;
+    } else {
+      notifier->reader_waiting = false;
+    }
+    notifier->UpdateRef(env);
+    on_readable.Call({Napi::String::New(env, dump ? "dump" : "readable")});
   });
 }
 
@@ -345,10 +427,8 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
 
   if (batch == nullptr) {
     if (!finished) {
-      if (ref_allowed_ && !notifier_->refed) {
-        notifier_->tsfn.Ref(env);
-        notifier_->refed = true;
-      }
+      notifier_->reader_waiting = true;
+      notifier_->UpdateRef(env);
       return env.Undefined();
     }
     if (thread_.joinable()) thread_.join();
@@ -464,22 +544,80 @@ Napi::Value CaptureHandle::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setRef(false) lets the process exit while this capture is being iterated.
+// setRef(false) lets the process exit while this capture is iterated or dumps.
 Napi::Value CaptureHandle::SetRef(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ref_allowed_ = info[0].ToBoolean().Value();
-  if (!closed_ && !ref_allowed_ && notifier_->refed) {
-    notifier_->tsfn.Unref(env);
-    notifier_->refed = false;
-  }
-  bool waiting;
+  notifier_->allow_ref = info[0].ToBoolean().Value();
+  notifier_->UpdateRef(env);
+  return env.Undefined();
+}
+
+Napi::Value CaptureHandle::StartDump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  if (dump_ != nullptr) throw WirecapError(env, "EINVAL", "this capture is already dumping");
+  Napi::Object options = info[0].As<Napi::Object>();
+  Dump::Config config;
+  config.path = StringOption(options, "path");
+  config.writer.format = StringOption(options, "format") == "pcapng" ? CaptureWriter::Format::kPcapng
+                                                                     : CaptureWriter::Format::kPcap;
+  config.writer.linktype = linktype_;
+  config.writer.snaplen = snaplen_;
+  config.writer.nano = nano_;
+  config.writer.interface_name = device_;
+  config.max_bytes = static_cast<uint64_t>(NumberOption(options, "maxBytes", 0));
+  config.max_packets = static_cast<uint64_t>(NumberOption(options, "maxPackets", 0));
+  config.duration_ms = NumberOption(options, "durationMs", 0);
+  config.file_bytes = static_cast<uint64_t>(NumberOption(options, "fileBytes", 0));
+  config.file_seconds = NumberOption(options, "fileSeconds", 0);
+  config.files = static_cast<uint32_t>(NumberOption(options, "files", 0));
+
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    waiting = reader_waiting_;
+    if (finished_) throw WirecapError(env, "ECLOSED", "the capture has ended");
   }
-  if (!closed_ && ref_allowed_ && !notifier_->refed && waiting) {
-    notifier_->tsfn.Ref(env);
-    notifier_->refed = true;
+  auto dump = std::make_unique<Dump>();
+  CaptureWriter::Error error;
+  if (!dump->Start(config, NowNs(), &error)) throw WirecapError(env, error.code, error.message);
+  RunOnCaptureThread([&] { dump_ = std::move(dump); });
+  {
+    // The thread may have ended meanwhile, after which the task ran here.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!thread_running_ && !dump_->ended()) {
+      dump_->End("stopped");
+      dump_notified_ = true;
+      return env.Undefined();
+    }
+  }
+  notifier_->dump_running = true;
+  notifier_->UpdateRef(env);
+  if (waiter_ != nullptr) waiter_->Wake();  // start the flush and duration timers
+  return env.Undefined();
+}
+
+// Asks the dump to end once the kernel has handed over what it captured
+// until now; onReadable('dump') follows.
+Napi::Value CaptureHandle::StopDump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (dump_ != nullptr && !dump_->ended()) {
+    dump_->RequestStop(NowNs() + int64_t{timeout_ms_} * 1000000);
+    if (waiter_ != nullptr) waiter_->Wake();
   }
   return env.Undefined();
+}
+
+Napi::Value CaptureHandle::DumpStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (dump_ == nullptr) return env.Null();
+  Dump::Status status = dump_->GetStatus();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("ended", Napi::Boolean::New(env, status.ended));
+  result.Set("packets", Napi::Number::New(env, static_cast<double>(status.packets)));
+  result.Set("bytes", Napi::Number::New(env, static_cast<double>(status.bytes)));
+  result.Set("files", Napi::Number::New(env, status.files));
+  result.Set("reason", status.reason ? Napi::Value(Napi::String::New(env, status.reason)) : env.Null());
+  if (!status.error_code.empty()) {
+    result.Set("error", WirecapError(env, status.error_code.c_str(), status.error_message).Value());
+  }
+  return result;
 }

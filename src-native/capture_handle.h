@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "dump.h"
 #include "pcap_api.h"
 #include "platform.h"
 
@@ -70,6 +71,9 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
+  Napi::Value StartDump(const Napi::CallbackInfo& info);
+  Napi::Value StopDump(const Napi::CallbackInfo& info);
+  Napi::Value DumpStatus(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
   void CheckOpen(Napi::Env env) const;
@@ -87,7 +91,11 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   void Publish();
   void RunPendingTask();  // with mutex_ held
   void Finish(const char* code, const std::string& message);
-  void NotifyReader();
+  // Capture thread: time-driven dump work (stop requests, duration, flushes)
+  // and the wait timeout that this work needs (-1: none).
+  int DumpHousekeeping();
+  // Calls onReadable(event) on the JS thread: 'readable' or 'dump'.
+  void Notify(const char* event);
 
   Addon* addon_;
   const PcapApi* api_;
@@ -105,6 +113,13 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   bpf_u_int32 netmask_ = PCAP_NETMASK_UNKNOWN;
   size_t queue_limit_ = 0;
   size_t batch_capacity_ = 0;
+  int timeout_ms_ = 0;
+  bool deliver_ = true;  // false: a dump-only capture, nothing is queued for JS
+
+  // Set by StartDump() through the capture thread; from then on the
+  // capture thread drives it and JS only reads its status.
+  std::unique_ptr<Dump> dump_;
+  bool dump_notified_ = false;  // capture thread
 
   // Capture thread only.
   Batch filling_;
@@ -128,8 +143,6 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
 
   // JS thread only.
   bool closed_ = false;
-  bool ref_allowed_ = true;
-  bool refed_ = false;
   pcap_stat final_stats_{};
   bool have_final_stats_ = false;
 };

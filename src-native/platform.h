@@ -19,6 +19,27 @@ extern const char* const kMissingLibpcapHelp;
 void* OpenLibrary(const char* name, std::string* tried);
 void* FindSymbol(void* library, const char* name);
 
+// A file opened for writing, by path in UTF-8. Each call returns 0 or an
+// errno value (ENOENT, EACCES, ENOSPC...), on Windows too.
+class OutputFile {
+ public:
+  OutputFile() = default;
+  ~OutputFile() { Close(); }
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  int Create(const std::string& path);  // creates or truncates
+  // Writes all of data unless an error stops it; *written says how much went out.
+  int Write(const void* data, size_t size, size_t* written);
+  int Truncate(uint64_t size);
+  int Close();
+
+ private:
+  int fd_ = -1;
+};
+
+int RemoveFile(const std::string& path);
+
 // Names the calling thread as tools (top, gdb, Process Explorer) show it.
 void NameThisThread(const char* name);
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "platform.h"
 
@@ -37,6 +38,36 @@ void* OpenLibrary(const char* name, std::string* tried) {
 }
 
 void* FindSymbol(void* library, const char* name) { return dlsym(library, name); }
+
+int OutputFile::Create(const std::string& path) {
+  fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  return fd_ < 0 ? errno : 0;
+}
+
+int OutputFile::Write(const void* data, size_t size, size_t* written) {
+  *written = 0;
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  while (*written < size) {
+    ssize_t n = write(fd_, bytes + *written, size - *written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    *written += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+int OutputFile::Truncate(uint64_t size) { return ftruncate(fd_, static_cast<off_t>(size)) != 0 ? errno : 0; }
+
+int OutputFile::Close() {
+  if (fd_ < 0) return 0;
+  int status = close(fd_) != 0 ? errno : 0;
+  fd_ = -1;
+  return status;
+}
+
+int RemoveFile(const std::string& path) { return unlink(path.c_str()) != 0 ? errno : 0; }
 
 void NameThisThread(const char* name) {
 #ifdef __APPLE__

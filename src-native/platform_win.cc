@@ -1,6 +1,16 @@
 #include <winsock2.h>
 #include <windows.h>
 
+#include <fcntl.h>
+#include <io.h>
+#include <share.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include <algorithm>
+
 #include "platform.h"
 
 namespace platform {
@@ -60,6 +70,47 @@ void* OpenLibrary(const char* name, std::string* tried) {
 void* FindSymbol(void* library, const char* name) {
   return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(library), name));
 }
+
+namespace {
+
+std::wstring Wide(const std::string& utf8) {
+  int n = MultiByteToWideChar(CP_UTF8, 0, utf8.c_str(), -1, nullptr, 0);
+  std::wstring wide(n > 0 ? n - 1 : 0, L'\0');
+  if (n > 1) MultiByteToWideChar(CP_UTF8, 0, utf8.c_str(), -1, &wide[0], n);
+  return wide;
+}
+
+}  // namespace
+
+int OutputFile::Create(const std::string& path) {
+  int err = _wsopen_s(&fd_, Wide(path).c_str(), _O_WRONLY | _O_CREAT | _O_TRUNC | _O_BINARY | _O_NOINHERIT,
+                      _SH_DENYWR, _S_IREAD | _S_IWRITE);
+  if (err != 0) fd_ = -1;
+  return err;
+}
+
+int OutputFile::Write(const void* data, size_t size, size_t* written) {
+  *written = 0;
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  while (*written < size) {
+    size_t chunk = std::min<size_t>(size - *written, 1u << 30);
+    int n = _write(fd_, bytes + *written, static_cast<unsigned>(chunk));
+    if (n < 0) return errno;
+    *written += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+int OutputFile::Truncate(uint64_t size) { return _chsize_s(fd_, static_cast<__int64>(size)); }
+
+int OutputFile::Close() {
+  if (fd_ < 0) return 0;
+  int status = _close(fd_) != 0 ? errno : 0;
+  fd_ = -1;
+  return status;
+}
+
+int RemoveFile(const std::string& path) { return _wunlink(Wide(path).c_str()) != 0 ? errno : 0; }
 
 void NameThisThread(const char* name) {
   // SetThreadDescription exists from Windows 10 1607; look it up rather than
