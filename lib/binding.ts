@@ -7,6 +7,9 @@ import { WirecapError } from './errors';
 
 /** Options as CaptureHandle reads them (already validated, defaults applied). */
 export interface NativeCaptureOptions {
+  /** 'file' reads `path` (or '-' for standard input); default live on `device`. */
+  source?: 'live' | 'file';
+  path?: string;
   device: string;
   snaplen: number;
   promisc: boolean;
@@ -80,7 +83,16 @@ export declare class CaptureHandle {
   setFilter(expr: string): void;
   inject(frame: Buffer): number;
   stats(): NativeStats;
-  info(): { linktype: number; linktypeName: string | null; snaplen: number; precision: 'micro' | 'nano' };
+  info(): {
+    linktype: number;
+    linktypeName: string | null;
+    snaplen: number;
+    precision: 'micro' | 'nano';
+    /** Files only: libpcap's pcap_is_swapped, pcap_major_version, pcap_minor_version. */
+    swapped?: boolean;
+    versionMajor?: number;
+    versionMinor?: number;
+  };
   /** Stops and joins the thread, closes the pcap_t. Idempotent. */
   close(): void;
   /** Whether a capture waiting for packets, or dumping, keeps the event loop alive (default true). */

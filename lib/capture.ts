@@ -109,6 +109,7 @@ export function openLive(device: string, options?: LiveOptions): Capture {
 }
 
 export class Capture implements AsyncIterable<Packet> {
+  /** The device name, or the file's path for openOffline(). */
   readonly device: string;
   /** The link-layer type (DLT_ number) and its libpcap name, e.g. 1 and 'EN10MB'. */
   readonly linktype: number;
@@ -117,6 +118,8 @@ export class Capture implements AsyncIterable<Packet> {
   /** The precision in force: 'nano' only when the device delivers it. */
   readonly precision: 'micro' | 'nano';
 
+  /** @internal what the native handle reported at open, for subclasses. */
+  protected readonly handleInfo: ReturnType<CaptureHandle['info']>;
   #native: CaptureHandle;
   #dumper: Dumper | null = null;
   #closed = false;
@@ -135,7 +138,8 @@ export class Capture implements AsyncIterable<Packet> {
       event === 'dump' ? this.#dumper?.settle() : this.#wakeReader(),
     );
     const info = this.#native.info();
-    this.device = options.device;
+    this.handleInfo = info;
+    this.device = options.source === 'file' ? (options.path as string) : options.device;
     this.linktype = info.linktype;
     this.linktypeName = info.linktypeName;
     this.snaplen = info.snaplen;

@@ -7,6 +7,9 @@
  * EFILTER (invalid BPF filter), EINVAL (invalid argument), ECLOSED (the
  * capture is closed), ENOTSUP (the library or device lacks a feature),
  * EPCAP (any other libpcap failure, with libpcap's text).
+ * Files: ENOENT, EACCES, EISDIR, EROFS, ENOSPC, EFBIG, EMFILE, EIO (as the
+ * OS said), EBADFORMAT (not a capture file, or a corrupt record, with
+ * libpcap's text), ETRUNCATED (a file that ends inside a record).
  */
 export type WirecapErrorCode =
   | 'ELIBPCAP'
@@ -17,7 +20,17 @@ export type WirecapErrorCode =
   | 'EINVAL'
   | 'ECLOSED'
   | 'ENOTSUP'
-  | 'EPCAP';
+  | 'EPCAP'
+  | 'ENOENT'
+  | 'EACCES'
+  | 'EISDIR'
+  | 'EROFS'
+  | 'ENOSPC'
+  | 'EFBIG'
+  | 'EMFILE'
+  | 'EIO'
+  | 'EBADFORMAT'
+  | 'ETRUNCATED';
 
 export class WirecapError extends Error {
   readonly code: WirecapErrorCode;

@@ -10,3 +10,5 @@ export { liveDump } from './live-dump';
 export type { LiveDumpOptions } from './live-dump';
 export { Dumper, chooseDumpMode } from './dumper';
 export type { DumpOptions, DumpResult, DumpStats, DumpFormat, DumpEndReason, RotateOptions, KernelDump } from './dumper';
+export { openOffline, CaptureFile } from './offline';
+export type { OfflineOptions, FileFormat } from './offline';

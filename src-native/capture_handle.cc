@@ -17,6 +17,8 @@ constexpr size_t kBatchBytes = 1 << 20;
 // link (or immediate mode) makes many one-packet batches, and a small slab
 // comes from the heap without a system call.
 constexpr size_t kFirstSlabBytes = 16 << 10;
+// Packets read from a file per pcap_dispatch call.
+constexpr int kFileSlicePackets = 4096;
 
 std::string StringOption(const Napi::Object& options, const char* key) {
   Napi::Value v = options.Get(key);
@@ -109,16 +111,52 @@ CaptureHandle::CaptureHandle(const Napi::CallbackInfo& info)
 CaptureHandle::~CaptureHandle() { Shutdown(); }
 
 void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
+  queue_limit_ = static_cast<size_t>(NumberOption(options, "queueBytes", 32 << 20));
+  deliver_ = options.Get("deliver").IsUndefined() || BoolOption(options, "deliver");
+  if (StringOption(options, "source") == "file") {
+    OpenFile(env, options);
+  } else {
+    OpenLive(env, options);
+  }
+  linktype_ = api_->datalink(pcap_);
+  snaplen_ = api_->snapshot(pcap_);
+  nano_ = api_->get_tstamp_precision != nullptr &&
+          api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+  batch_capacity_ = std::max(kBatchBytes, static_cast<size_t>(snaplen_));
+  SetInitialFilter(env, options);
+  if (!offline_) {
+    waiter_ = platform::Waiter::Create(*api_, pcap_);
+    char errbuf[PCAP_ERRBUF_SIZE] = {0};
+    if (waiter_ != nullptr && api_->setnonblock(pcap_, 1, errbuf) != 0) waiter_.reset();
+  }
+}
+
+// A capture file, or standard input for "-". The caller has checked that
+// a named file exists and is a file; libpcap judges its contents.
+void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
+  offline_ = true;
+  device_ = StringOption(options, "path");
+  const bool want_nano = StringOption(options, "precision") != "micro";
+  char errbuf[PCAP_ERRBUF_SIZE] = {0};
+  if (want_nano && api_->open_offline_with_tstamp_precision != nullptr) {
+    pcap_ = api_->open_offline_with_tstamp_precision(device_.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  } else {
+    pcap_ = api_->open_offline(device_.c_str(), errbuf);
+  }
+  if (pcap_ == nullptr) {
+    throw WirecapError(env, "EBADFORMAT", std::string("cannot read ") + device_ + ": " + errbuf);
+  }
+}
+
+void CaptureHandle::OpenLive(Napi::Env env, const Napi::Object& options) {
   device_ = StringOption(options, "device");
   const int64_t snaplen = NumberOption(options, "snaplen", 262144);
   const int64_t buffer_size = NumberOption(options, "bufferSize", 0);
   const int64_t timeout_ms = NumberOption(options, "timeoutMs", 100);
   timeout_ms_ = static_cast<int>(timeout_ms);
-  deliver_ = options.Get("deliver").IsUndefined() || BoolOption(options, "deliver");
   const bool immediate = BoolOption(options, "immediate");
   const bool want_nano = StringOption(options, "precision") == "nano";
   const std::string direction = StringOption(options, "direction");
-  queue_limit_ = static_cast<size_t>(NumberOption(options, "queueBytes", 32 << 20));
 
   char errbuf[PCAP_ERRBUF_SIZE] = {0};
   pcap_ = api_->create(device_.c_str(), errbuf);
@@ -173,14 +211,11 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
     }
   }
 
-  linktype_ = api_->datalink(pcap_);
-  snaplen_ = api_->snapshot(pcap_);
-  nano_ = api_->get_tstamp_precision != nullptr &&
-          api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
   bpf_u_int32 net = 0;
   if (api_->lookupnet(device_.c_str(), &net, &netmask_, errbuf) != 0) netmask_ = PCAP_NETMASK_UNKNOWN;
-  batch_capacity_ = std::max(kBatchBytes, static_cast<size_t>(snaplen_));
+}
 
+void CaptureHandle::SetInitialFilter(Napi::Env env, const Napi::Object& options) {
   const std::string filter = StringOption(options, "filter");
   if (!filter.empty()) {
     bpf_program program = CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
@@ -188,9 +223,6 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
     api_->freecode(&program);
     if (set != 0) throw WirecapError(env, "EFILTER", std::string("cannot set filter: ") + api_->geterr(pcap_));
   }
-
-  waiter_ = platform::Waiter::Create(*api_, pcap_);
-  if (waiter_ != nullptr && api_->setnonblock(pcap_, 1, errbuf) != 0) waiter_.reset();
 }
 
 void CaptureHandle::CheckOpen(Napi::Env env) const {
@@ -202,7 +234,11 @@ void CaptureHandle::Shutdown() {
   closed_ = true;
   addon_->open_captures.erase(this);
 
-  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true);
+  }
+  room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
   api_->breakloop(pcap_);
   if (thread_.joinable()) thread_.join();
@@ -229,19 +265,35 @@ void CaptureHandle::Run() {
   int timeout = -1;
   while (!stop_.load()) {
     RunPendingTask();
+    if (offline_) {
+      // Files are read losslessly: wait for JS to make room in the queue.
+      room_.wait(lock, [&] {
+        return stop_.load() || task_ != nullptr || !deliver_ || queued_bytes_.load() < queue_limit_;
+      });
+      if (stop_.load()) break;
+      if (task_ != nullptr) continue;
+    }
     lock.unlock();
     if (waiter_ != nullptr) waiter_->Wait(timeout);
-    int n = stop_.load() ? 0 : api_->dispatch(pcap_, -1, &CaptureHandle::OnPacket, reinterpret_cast<u_char*>(this));
+    // A file is read a slice at a time, so tasks and close() are served between slices.
+    const int count = offline_ ? kFileSlicePackets : -1;
+    int n = stop_.load() ? 0 : api_->dispatch(pcap_, count, &CaptureHandle::OnPacket, reinterpret_cast<u_char*>(this));
     Publish();
     timeout = DumpHousekeeping();
     lock.lock();
     if (n < 0 && n != PCAP_ERROR_BREAK) {
-      const char* code = n == PCAP_ERROR_IFACE_NOT_UP ? "ENETDOWN" : "EPCAP";
-      std::string message = std::string("capture on ") + device_ + " failed: " + api_->geterr(pcap_);
+      std::string detail = api_->geterr(pcap_);
       lock.unlock();
-      Finish(code, message);
+      if (offline_) {
+        const bool cut = detail.find("truncated") != std::string::npos;
+        Finish(cut ? "ETRUNCATED" : "EBADFORMAT", device_ + ": " + detail);
+      } else {
+        Finish(n == PCAP_ERROR_IFACE_NOT_UP ? "ENETDOWN" : "EPCAP",
+               std::string("capture on ") + device_ + " failed: " + detail);
+      }
       return;
     }
+    if (offline_ && n == 0 && !stop_.load()) break;  // end of file
   }
   lock.unlock();
   Finish(nullptr, "");
@@ -262,8 +314,13 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
     self->Publish();
   }
   const size_t queued = self->queued_bytes_.load(std::memory_order_relaxed);
-  // A failed slab allocation (capacity 0) also drops: counted, never a crash.
-  if (queued + batch->Bytes() + caplen + kMetaBytes > self->queue_limit_ ||
+  if (self->offline_ && queued + batch->Bytes() >= self->queue_limit_) {
+    // The queue is full: finish this packet, then stop reading until JS makes room.
+    self->api_->breakloop(self->pcap_);
+  }
+  // Live captures drop when the queue is full; files never do. A failed
+  // slab allocation (capacity 0) drops too: counted, never a crash.
+  if ((!self->offline_ && queued + batch->Bytes() + caplen + kMetaBytes > self->queue_limit_) ||
       batch->size + caplen > batch->capacity) {
     self->consumer_dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -405,6 +462,7 @@ void CaptureHandle::RunOnCaptureThread(const std::function<void()>& task) {
     return;
   }
   task_ = &task;
+  room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
   api_->breakloop(pcap_);  // a blocking pcap_dispatch returns for it
   task_done_.wait(lock, [&] { return task_ != &task; });
@@ -420,6 +478,7 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
     if (!queue_.empty()) {
       batch = std::move(queue_.front());
       queue_.pop_front();
+      queued_bytes_.fetch_sub(batch->Bytes());
     }
     finished = finished_;
     if (batch == nullptr && !finished) reader_waiting_ = true;
@@ -440,7 +499,7 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
     return env.Null();
   }
 
-  queued_bytes_.fetch_sub(batch->Bytes());
+  if (offline_) room_.notify_one();
   const size_t count = batch->packets.size();
   delivered_ += count;
 
@@ -536,6 +595,11 @@ Napi::Value CaptureHandle::Info(const Napi::CallbackInfo& info) {
   result.Set("linktypeName", name != nullptr ? Napi::Value(Napi::String::New(env, name)) : env.Null());
   result.Set("snaplen", Napi::Number::New(env, snaplen_));
   result.Set("precision", Napi::String::New(env, nano_ ? "nano" : "micro"));
+  if (offline_ && pcap_ != nullptr) {
+    result.Set("swapped", Napi::Boolean::New(env, api_->is_swapped(pcap_) == 1));
+    result.Set("versionMajor", Napi::Number::New(env, api_->major_version(pcap_)));
+    result.Set("versionMinor", Napi::Number::New(env, api_->minor_version(pcap_)));
+  }
   return result;
 }
 

@@ -1,10 +1,11 @@
-// One live libpcap handle driven by its own native thread.
+// One libpcap handle, live or reading a file, driven by its own native thread.
 //
 // The capture thread owns the pcap_t: it waits for packets, runs
 // pcap_dispatch, and copies each packet into the batch it is filling. Full
 // batches go into one queue, bounded in bytes; JavaScript pulls them with
 // read(). When the queue is full the thread drops packets and counts them
-// (consumerDropped): memory never grows with a slow consumer.
+// (consumerDropped): memory never grows with a slow consumer. A file is read
+// losslessly instead: the thread waits for room in the queue.
 //
 // Anything else that touches the pcap_t from JavaScript (setFilter, inject,
 // stats) is handed to the capture thread and waited for, so libpcap never
@@ -76,6 +77,9 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   Napi::Value DumpStatus(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
+  void OpenLive(Napi::Env env, const Napi::Object& options);
+  void OpenFile(Napi::Env env, const Napi::Object& options);
+  void SetInitialFilter(Napi::Env env, const Napi::Object& options);
   void CheckOpen(Napi::Env env) const;
   // Runs task on the capture thread and waits for it; runs it here when the
   // thread has already ended (the pcap_t is then this thread's).
@@ -114,6 +118,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   size_t queue_limit_ = 0;
   size_t batch_capacity_ = 0;
   int timeout_ms_ = 0;
+  bool offline_ = false;  // reading a file: lossless, ends at end of file
   bool deliver_ = true;  // false: a dump-only capture, nothing is queued for JS
 
   // Set by StartDump() through the capture thread; from then on the
@@ -127,6 +132,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // Shared; guarded by mutex_.
   std::mutex mutex_;
   std::condition_variable task_done_;
+  std::condition_variable room_;  // a file reader waits here for queue room or a task
   std::deque<std::unique_ptr<Batch>> queue_;
   const std::function<void()>* task_ = nullptr;
   bool thread_running_ = false;

@@ -35,12 +35,17 @@ struct PcapApi {
   decltype(&::pcap_open_dead) open_dead;
   decltype(&::pcap_lookupnet) lookupnet;
   decltype(&::bpf_image) bpf_image;
+  decltype(&::pcap_open_offline) open_offline;
+  decltype(&::pcap_is_swapped) is_swapped;
+  decltype(&::pcap_major_version) major_version;
+  decltype(&::pcap_minor_version) minor_version;
 
   // Optional: null where the loaded library predates or lacks them.
   decltype(&::pcap_set_immediate_mode) set_immediate_mode;      // 1.5
   decltype(&::pcap_set_tstamp_precision) set_tstamp_precision;  // 1.5
   decltype(&::pcap_get_tstamp_precision) get_tstamp_precision;  // 1.5
   decltype(&::pcap_setdirection) setdirection;
+  decltype(&::pcap_open_offline_with_tstamp_precision) open_offline_with_tstamp_precision;  // 1.5
   int (*get_selectable_fd)(pcap_t*);                             // POSIX only
   void* (*getevent)(pcap_t*);                                    // Windows only: a HANDLE
   int (*live_dump)(pcap_t*, char*, int, int);                    // WinPcap kernel dump
