@@ -10,7 +10,8 @@
         "src-native/dump.cc",
         "src-native/errors.cc",
         "src-native/filter.cc",
-        "src-native/pcap_api.cc"
+        "src-native/pcap_api.cc",
+        "src-native/writer_handle.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

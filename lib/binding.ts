@@ -105,6 +105,15 @@ export declare class CaptureHandle {
   dumpStatus(): NativeDumpStatus | null;
 }
 
+/** createWriter()'s native half (src-native/writer_handle.h); arguments checked in lib/writer.ts. */
+export declare class WriterHandle {
+  constructor(options: { path: string; format: 'pcap' | 'pcapng'; linktype: number; snaplen: number; nano: boolean });
+  /** Appends one record of data.length captured bytes. Throws ENOSPC... and the file is then cut to whole records. */
+  write(timestampNs: bigint, len: number, data: Buffer): void;
+  close(): void;
+  stats(): { packets: number; bytes: number };
+}
+
 export interface Binding {
   setErrorClass(cls: typeof WirecapError): void;
   devices(): NativeDevice[];
@@ -113,6 +122,7 @@ export interface Binding {
   linktypeValue(name: string): number;
   compileFilter(expr: string, linktype: number, snaplen: number): string[];
   CaptureHandle: typeof CaptureHandle;
+  WriterHandle: typeof WriterHandle;
 }
 
 // node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/.

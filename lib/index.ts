@@ -12,3 +12,5 @@ export { Dumper, chooseDumpMode } from './dumper';
 export type { DumpOptions, DumpResult, DumpStats, DumpFormat, DumpEndReason, RotateOptions, KernelDump } from './dumper';
 export { openOffline, CaptureFile } from './offline';
 export type { OfflineOptions, FileFormat } from './offline';
+export { createWriter, Writer } from './writer';
+export type { WriterOptions, PacketToWrite } from './writer';

@@ -4,6 +4,7 @@
 #include "addon.h"
 #include "capture_handle.h"
 #include "devices.h"
+#include "writer_handle.h"
 
 namespace {
 
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linktypeValue", Napi::Function::New<LinktypeValue>(env, "linktypeValue"));
   exports.Set("compileFilter", Napi::Function::New<CompileFilterText>(env, "compileFilter"));
   exports.Set("CaptureHandle", CaptureHandle::Define(env));
+  exports.Set("WriterHandle", WriterHandle::Define(env));
   return exports;
 }
 
