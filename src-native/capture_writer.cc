@@ -52,6 +52,24 @@ uint32_t OptionBytes(size_t value_bytes) { return 4 + Pad4(static_cast<uint32_t>
 
 const char kUserAppl[] = "wirecap";
 
+// Files carry LINKTYPE_ values, which differ from the platform's DLT_
+// values for a few old types (as libpcap's pcap_dump_open translates them).
+uint32_t LinktypeForFile(int dlt) {
+  switch (dlt) {
+    case 11:  // DLT_ATM_RFC1483
+      return 100;
+    case 12:  // DLT_RAW (most systems)
+    case 14:  // DLT_RAW (OpenBSD)
+      return 101;
+    case 15:  // DLT_SLIP_BSDOS
+      return 102;
+    case 16:  // DLT_PPP_BSDOS
+      return 103;
+    default:
+      return static_cast<uint32_t>(dlt);
+  }
+}
+
 const char* ErrnoCode(int errnum) {
   switch (errnum) {
     case ENOSPC: return "ENOSPC";
@@ -108,7 +126,7 @@ void CaptureWriter::AppendHeader() {
     out.Put<int32_t>(0);   // thiszone: timestamps are UTC
     out.Put<uint32_t>(0);  // sigfigs
     out.Put<uint32_t>(static_cast<uint32_t>(options_.snaplen));
-    out.Put<uint32_t>(static_cast<uint32_t>(options_.linktype));
+    out.Put<uint32_t>(LinktypeForFile(options_.linktype));
   } else {
     const uint32_t shb_bytes = 28 + OptionBytes(sizeof kUserAppl - 1) + 4;
     out.Put(kSectionHeaderBlock);
@@ -126,7 +144,7 @@ void CaptureWriter::AppendHeader() {
     const uint32_t idb_bytes = 20 + (name.empty() ? 0 : OptionBytes(name.size())) + OptionBytes(1) + 4;
     out.Put(kInterfaceDescriptionBlock);
     out.Put(idb_bytes);
-    out.Put<uint16_t>(static_cast<uint16_t>(options_.linktype));
+    out.Put<uint16_t>(static_cast<uint16_t>(LinktypeForFile(options_.linktype)));
     out.Put<uint16_t>(0);
     out.Put<uint32_t>(static_cast<uint32_t>(options_.snaplen));
     if (!name.empty()) out.Option(kOptIfName, name.data(), static_cast<uint16_t>(name.size()));

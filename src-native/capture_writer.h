@@ -19,7 +19,7 @@ class CaptureWriter {
 
   struct Options {
     Format format = Format::kPcap;
-    int linktype = 1;
+    int linktype = 1;  // a DLT_ value; files get the matching LINKTYPE_
     int snaplen = 262144;
     bool nano = false;
     std::string interface_name;  // pcapng if_name; empty leaves it out
