@@ -4,7 +4,6 @@
  */
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
 
 export interface TracePacket {
@@ -75,8 +74,12 @@ export function syntheticPackets(n: number, start = 1_700_000_000_123_456_789n):
 let reader: string | null = null;
 export function nextExReader(): string {
   if (reader === null) {
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-ref-')), 'next_ex');
-    execFileSync('gcc', ['-O2', '-o', out, path.join(__dirname, '..', 'fixtures', 'next_ex.c'), '-lpcap']);
+    // build/ is the addon's build directory: ignored by git, removed by a rebuild.
+    // Compiled beside the workers' copies, then renamed into place atomically.
+    const out = path.join(__dirname, '..', '..', 'build', 'next_ex');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    execFileSync('gcc', ['-O2', '-o', `${out}-${process.pid}`, path.join(__dirname, '..', 'fixtures', 'next_ex.c'), '-lpcap']);
+    fs.renameSync(`${out}-${process.pid}`, out);
     reader = out;
   }
   return reader;
