@@ -1,0 +1,154 @@
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describeLive } from './helpers/live';
+import { capinfos } from './helpers/tools';
+import { pcapBytes, syntheticPackets } from './helpers/trace';
+import { markedPayloads, ROOT, sendUdp, udpSink } from './helpers/traffic';
+
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+function cli(args: string[], input?: Buffer): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20000, input });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts the CLI and resolves once its capture is open (its stderr is quiet until then). */
+function start(args: string[]): { child: ChildProcess; exit: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20000);
+  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return { child, exit };
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-cli-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('wirecap read / info', () => {
+  const packets = syntheticPackets(20);
+
+  test('read prints one line per packet with its time and summary', () => {
+    const file = path.join(dir, 'r.pcap');
+    fs.writeFileSync(file, pcapBytes(packets, { nano: true }));
+    const r = cli(['read', file, '-c', '3']);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{9} IP 0\.0\.0\.0 > 0\.0\.0\.0: ip-proto-0, length 0/);
+  });
+
+  test('read --json gives the exact nanosecond timestamp and lengths; - reads standard input', () => {
+    const bytes = pcapBytes(packets, { nano: true });
+    const r = cli(['read', '-', '--json', '--hex'], bytes);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(20);
+    expect(rows[5]).toMatchObject({
+      timestamp: String(packets[5].timestamp),
+      caplen: packets[5].data.length,
+      len: packets[5].len,
+      data: packets[5].data.toString('hex'),
+    });
+  });
+
+  test('info agrees with capinfos on count, precision and link type', () => {
+    const file = path.join(dir, 'i.pcap');
+    fs.writeFileSync(file, pcapBytes(packets, { nano: true, bigEndian: true }));
+    const info = JSON.parse(cli(['info', file, '--json']).stdout);
+    const theirs = capinfos(file);
+    expect(String(info.packets)).toBe(theirs['Number of packets']);
+    expect(info).toMatchObject({ format: 'pcap-nsec', byteOrder: 'big-endian', precision: 'nano', linktypeName: 'EN10MB', bytes: fs.statSync(file).size });
+    expect(theirs['File timestamp precision']).toBe('nanoseconds (9)');
+    expect(info.firstTime).toBe('2023-11-14T22:13:20.123456789Z');
+  });
+
+  test('a bad file exits 1 with a wirecap: message; a usage error exits 2', () => {
+    const bad = cli(['read', path.join(dir, 'missing.pcap')]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^wirecap: cannot read .*missing\.pcap/);
+    expect(cli(['frobnicate']).status).toBe(2);
+  });
+});
+
+describeLive('wirecap capture / dump / list', () => {
+  test('list includes lo with its address', () => {
+    const r = cli(['list']);
+    expect(r.stdout).toMatch(/\d+\. lo \[loopback, up, running\] 127\.0\.0\.1/);
+  });
+
+  test('capture -c 5 --json prints exactly the five datagrams sent', async () => {
+    const sink = await udpSink();
+    const run = start(['capture', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-c', '5', '--json']);
+    // Send until the CLI has its five: it may start capturing after the first few went out.
+    let sent = 0;
+    const done = run.exit.then(() => true);
+    while (!(await Promise.race([done, new Promise<boolean>((r) => setTimeout(() => r(false), 50))])) && sent < 400) {
+      await sendUdp(sink.port, [Buffer.from('twelve bytes')]);
+      sent++;
+    }
+    const { code, stdout, stderr } = await run.exit;
+    expect(code).toBe(0);
+    const rows = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(5);
+    for (const row of rows) {
+      expect(row).toMatchObject({ caplen: 54, len: 54 });
+      expect(row.summary).toMatch(new RegExp(`^IP 127\\.0\\.0\\.1\\.\\d+ > 127\\.0\\.0\\.1\\.${sink.port}: UDP, length 12$`));
+    }
+    expect(stderr).toMatch(/^\d+ packets captured, \d+ delivered, 0 dropped by kernel/);
+    sink.close();
+  });
+
+  test('Ctrl-C stops a capture, prints its stats and exits 0', async () => {
+    const run = start(['capture', 'lo', 'udp', 'port', '9']);
+    await new Promise((r) => setTimeout(r, 700));
+    run.child.kill('SIGINT');
+    const { code, stderr } = await run.exit;
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/packets captured, \d+ delivered/);
+  });
+
+  test('an unknown interface exits 1 with the ENODEV message', () => {
+    const r = cli(['capture', 'wirecap-nope0']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^wirecap: no such device: wirecap-nope0/);
+  });
+
+  test('dump -w writes a file that capinfos reads, and Ctrl-C ends it cleanly', async () => {
+    const sink = await udpSink();
+    const file = path.join(dir, 'cli.pcapng');
+    const run = start(['dump', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-w', file, '--format', 'pcapng']);
+    await new Promise((r) => setTimeout(r, 700));
+    await sendUdp(sink.port, markedPayloads('cli', 25));
+    run.child.kill('SIGINT');
+    const { code, stdout } = await run.exit;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^25 packets, \d+ bytes in 1 file\(s\) .*ended: stopped; mode: user/m);
+    expect(capinfos(file)).toMatchObject({ 'Number of packets': '25', 'File type': 'pcapng' });
+    sink.close();
+  });
+
+  test('dump -c stops at the packet count', async () => {
+    const sink = await udpSink();
+    const file = path.join(dir, 'count.pcap');
+    const run = start(['dump', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-w', file, '-c', '10']);
+    await new Promise((r) => setTimeout(r, 700));
+    await sendUdp(sink.port, markedPayloads('c', 30));
+    const { code, stdout } = await run.exit;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^10 packets/);
+    expect(execFileSync('capinfos', ['-c', '-M', file], { encoding: 'utf8' })).toMatch(/Number of packets:\s+10/);
+    sink.close();
+  });
+});
