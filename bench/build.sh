@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p bin
-for tool in udp_blast pcap_count pcap_dump_loop; do
+for tool in udp_blast pcap_count pcap_dump_loop pcap_read; do
   [ -f "$tool.c" ] || continue
   if [ ! -x "bin/$tool" ] || [ "$tool.c" -nt "bin/$tool" ]; then
     gcc -O2 -Wall -o "bin/$tool" "$tool.c" -lpcap

@@ -4,53 +4,17 @@
 // wirecap's per-packet iterator and its batch API, one consumer at a time.
 // Every figure is a ratio against a baseline measured in the same run.
 //   npm run bench:live            (root: it captures on lo)
-const { execFileSync, spawn } = require('node:child_process');
-const dgram = require('node:dgram');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const BIN = path.join(__dirname, 'bin');
+const { BIN, PAYLOAD, blast, peakRssMB, sleep, start } = require('./load');
+
 const BUFFER = 32 << 20; // the same kernel buffer for every consumer
 const SECONDS = 2;
-const PAYLOAD = 64;
 
 execFileSync(path.join(__dirname, 'build.sh'), { stdio: 'inherit' });
-
-function start(cmd, args, readyText) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  // Resolves once the program says readyText on stderr; fails if it exits first.
-  const ready =
-    readyText &&
-    new Promise((resolve, reject) => {
-      child.stderr.on('data', () => stderr.includes(readyText) && resolve());
-      child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${stderr}`)));
-    });
-  const exited = new Promise((resolve) => child.on('close', () => resolve({ stdout, stderr })));
-  return { child, ready, exited };
-}
-
-function peakRssMB(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
-}
-
-async function blast(port, rate, seconds = SECONDS) {
-  // A bound socket receives the datagrams: a closed port would answer each
-  // with ICMP and make the sender's connected socket fail (ECONNREFUSED).
-  const sink = dgram.createSocket('udp4');
-  await new Promise((resolve) => sink.bind(port, '127.0.0.1', resolve));
-  const sender = start(path.join(BIN, 'udp_blast'), [String(port), '50000000', String(seconds * 1000), String(rate), String(PAYLOAD)], null);
-  const { stdout } = await sender.exited;
-  sink.close();
-  return JSON.parse(stdout);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs one consumer under one load; returns what it captured and what it cost. */
 async function run(consumer, rate, port) {

@@ -38,6 +38,7 @@ export interface NativeStats {
 }
 
 export interface NativeDumpStatus {
+  mode: 'user' | 'kernel';
   ended: boolean;
   packets: number;
   bytes: number;
@@ -101,7 +102,12 @@ export declare class CaptureHandle {
   startDump(options: import('./dumper').NativeDumpOptions): void;
   /** Ends the dump after the read timeout has let the kernel hand over what it holds. */
   stopDump(): void;
-  /** null before startDump(). */
+  /**
+   * Asks the library's pcap_live_dump to write the file (WinPcap's kernel
+   * dump): null once it runs, else the library's refusal.
+   */
+  startKernelDump(options: { path: string; maxBytes: number; maxPackets: number; durationMs: number }): string | null;
+  /** null before startDump() or startKernelDump(). */
   dumpStatus(): NativeDumpStatus | null;
 }
 

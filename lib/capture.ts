@@ -4,7 +4,7 @@
  */
 import { binding, CaptureHandle, NativeCaptureOptions, NativeStats } from './binding';
 import { PacketBatch, Packet } from './batch';
-import { chooseDumpMode, dumpOptions, DumpOptions, Dumper } from './dumper';
+import { dumpOptions, DumpOptions, Dumper, kernelObstacle, startDump } from './dumper';
 import { AbortError, WirecapError } from './errors';
 import {
   checkBoolean,
@@ -108,6 +108,13 @@ export function openLive(device: string, options?: LiveOptions): Capture {
   return new Capture(native, signal);
 }
 
+/**
+ * Batches handed out in one turn of the event loop. While the queue is full,
+ * read() keeps answering and the consumer runs on promises alone, so without
+ * a pause a fast file read would starve every timer and socket.
+ */
+const BATCHES_PER_TURN = 4;
+
 export class Capture implements AsyncIterable<Packet> {
   /** The device name, or the file's path for openOffline(). */
   readonly device: string;
@@ -124,6 +131,8 @@ export class Capture implements AsyncIterable<Packet> {
   #dumper: Dumper | null = null;
   #closed = false;
   #wake: (() => void) | null = null;
+  #batchesInTurn = 0;
+  #delivers: boolean;
   #abortReason: { reason: unknown } | null = null;
   #finalStats: NativeStats | null = null;
   #signal: AbortSignal | undefined;
@@ -144,6 +153,7 @@ export class Capture implements AsyncIterable<Packet> {
     this.linktypeName = info.linktypeName;
     this.snaplen = info.snaplen;
     this.precision = info.precision;
+    this.#delivers = options.deliver !== false;
     this.#signal = signal;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
@@ -165,12 +175,22 @@ export class Capture implements AsyncIterable<Packet> {
         throw new AbortError(reason);
       }
       if (this.#closed) return null;
+      if (this.#batchesInTurn >= BATCHES_PER_TURN) {
+        // Let timers, I/O and the finalizers that recycle batch memory run.
+        await new Promise((resolve) => setImmediate(resolve));
+        this.#batchesInTurn = 0;
+        continue;
+      }
       const result = this.#native.read();
       if (result === null) return null;
-      if (result !== undefined) return new PacketBatch(result[0], result[1], result[2]);
+      if (result !== undefined) {
+        this.#batchesInTurn++;
+        return new PacketBatch(result[0], result[1], result[2]);
+      }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });
+      this.#batchesInTurn = 0;
     }
   }
 
@@ -202,8 +222,8 @@ export class Capture implements AsyncIterable<Packet> {
     const { native, mode } = dumpOptions(path, options, this.snaplen);
     this.#checkOpen();
     if (this.#dumper !== null) throw new WirecapError('this capture is already dumping', 'EINVAL');
-    const { kernelError } = chooseDumpMode(mode, null);
-    this.#native.startDump(native);
+    const obstacle = kernelObstacle(native, { delivers: this.#delivers, precision: this.precision });
+    const { kernelError } = startDump(this.#native, native, mode, obstacle);
     this.#dumper = new Dumper({ native: this.#native, onEnded: () => this.#onDumpEnded?.() }, kernelError);
     return this.#dumper;
   }

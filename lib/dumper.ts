@@ -100,28 +100,45 @@ export function dumpOptions(path: unknown, options: unknown, snaplen: number, al
   return { native, mode };
 }
 
+const KERNEL_LIMIT = 2 ** 31 - 1; // pcap_live_dump takes int limits
+
 /**
- * A library's kernel dump (WinPcap's pcap_live_dump): start() returns null
- * once the kernel dump really runs, or the library's refusal.
+ * Why the library's kernel dump cannot write this dump, or null if it may:
+ * WinPcap's pcap_live_dump wrote one microsecond pcap file with at most
+ * int-sized limits, and took the handle over (nothing reached the application).
  */
-export interface KernelDump {
-  start(): string | null;
+export function kernelObstacle(options: NativeDumpOptions, capture: { delivers: boolean; precision: string }): string | null {
+  if (capture.delivers) return 'a kernel dump takes the whole capture: use liveDump()';
+  if (options.format !== 'pcap') return 'the kernel dump writes pcap files only';
+  if (options.fileBytes !== 0 || options.fileSeconds !== 0) return 'the kernel dump writes a single file (no rotation)';
+  if (capture.precision !== 'micro') return "the kernel dump writes microsecond files: use precision 'micro'";
+  if (options.maxBytes > KERNEL_LIMIT || options.maxPackets > KERNEL_LIMIT) {
+    return `the kernel dump's limits stop at ${KERNEL_LIMIT}`;
+  }
+  return null;
 }
 
 /**
- * Which engine a dump runs on. `kernel` is null where the loaded library
- * has no pcap_live_dump. A refusal is reported, never hidden: 'auto' falls
- * back to user mode with the refusal as kernelError, 'kernel' throws.
+ * Starts the dump on the engine asked for. A kernel refusal is reported,
+ * never hidden: 'auto' falls back to user mode with the refusal as
+ * kernelError, 'kernel' throws ENOTSUP.
  */
-export function chooseDumpMode(
+export function startDump(
+  native: CaptureHandle,
+  options: NativeDumpOptions,
   requested: 'auto' | 'kernel' | 'user',
-  kernel: KernelDump | null,
+  obstacle: string | null,
 ): { mode: 'user' | 'kernel'; kernelError?: string } {
-  if (requested === 'user') return { mode: 'user' };
-  const refusal = kernel === null ? 'the loaded libpcap has no pcap_live_dump (kernel dump mode)' : kernel.start();
-  if (refusal === null) return { mode: 'kernel' };
-  if (requested === 'kernel') throw new WirecapError(`kernel dump unavailable: ${refusal}`, 'ENOTSUP');
-  return { mode: 'user', kernelError: refusal };
+  if (requested !== 'user') {
+    const { path, maxBytes, maxPackets, durationMs } = options;
+    const refusal = obstacle ?? native.startKernelDump({ path, maxBytes, maxPackets, durationMs });
+    if (refusal === null) return { mode: 'kernel' };
+    if (requested === 'kernel') throw new WirecapError(`kernel dump unavailable: ${refusal}`, 'ENOTSUP');
+    native.startDump(options);
+    return { mode: 'user', kernelError: refusal };
+  }
+  native.startDump(options);
+  return { mode: 'user' };
 }
 
 /** What a capture tells its dumper. */
@@ -156,7 +173,11 @@ export class Dumper {
     return this.#result !== null || (this.#status()?.ended ?? true);
   }
 
-  /** Packets, bytes and files written so far. */
+  /**
+   * Packets, bytes and files written so far. A kernel dump's library tells
+   * nothing while it writes: bytes is then the file's size and packets 0
+   * until it ends, when the file is counted.
+   */
   stats(): DumpStats {
     if (this.#result !== null) {
       const { packets, bytes, files } = this.#result;
@@ -168,7 +189,8 @@ export class Dumper {
 
   /**
    * Ends the dump once the kernel has handed over what it captured until
-   * now (at most the capture's read timeout later); resolves like `done`.
+   * now (at most the capture's read timeout later; a kernel dump ends when
+   * its handle closes); resolves like `done`.
    */
   stop(): Promise<DumpResult> {
     if (this.#result === null) this.#host.native.stopDump();
@@ -185,7 +207,7 @@ export class Dumper {
       bytes: status.bytes,
       files: status.files,
       reason: status.reason ?? 'stopped',
-      mode: 'user',
+      mode: status.mode,
       ...(status.error ? { error: status.error } : {}),
       ...(this.#kernelError !== undefined ? { kernelError: this.#kernelError } : {}),
     };

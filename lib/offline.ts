@@ -17,7 +17,7 @@ export interface OfflineOptions {
   filter?: string;
   /** 'nano' (default) keeps every digit of nanosecond files; 'micro' truncates to microseconds. */
   precision?: 'micro' | 'nano';
-  /** Read-ahead bound in bytes (default 32 MiB): the reader waits rather than drops. */
+  /** Read-ahead bound in bytes (default 4 MiB): the reader waits rather than drops. */
   queueBytes?: number;
   signal?: AbortSignal;
 }
@@ -83,7 +83,7 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
     timeoutMs: 0,
     immediate: false,
     precision: o.precision === undefined ? 'nano' : checkOneOf(o.precision, 'precision', ['micro', 'nano'] as const),
-    queueBytes: o.queueBytes === undefined ? 32 * 2 ** 20 : checkInteger(o.queueBytes, 'queueBytes', 65536, 2 ** 40),
+    queueBytes: o.queueBytes === undefined ? 4 * 2 ** 20 : checkInteger(o.queueBytes, 'queueBytes', 65536, 2 ** 40),
   };
   if (o.filter !== undefined && o.filter !== '') native.filter = checkString(o.filter, 'filter');
 

@@ -29,6 +29,7 @@
 #include "dump.h"
 #include "pcap_api.h"
 #include "platform.h"
+#include "slab_pool.h"
 
 class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
  public:
@@ -52,8 +53,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     uint32_t len;
     uint32_t offset;
   };
-  // Packets copied back to back into one malloc'd slab, plus their headers.
-  // The slab grows by doubling up to batch_capacity_.
+  // Packets copied back to back into one slab from slabs_, plus their
+  // headers. The slab grows by doubling up to batch_capacity_.
   struct Batch {
     uint8_t* data = nullptr;
     size_t size = 0;
@@ -75,6 +76,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   Napi::Value StartDump(const Napi::CallbackInfo& info);
   Napi::Value StopDump(const Napi::CallbackInfo& info);
   Napi::Value DumpStatus(const Napi::CallbackInfo& info);
+  Napi::Value StartKernelDump(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
   void OpenLive(Napi::Env env, const Napi::Object& options);
@@ -98,6 +100,10 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // Capture thread: time-driven dump work (stop requests, duration, flushes)
   // and the wait timeout that this work needs (-1: none).
   int DumpHousekeeping();
+  // Capture thread, once the library's kernel dump runs: waits for it to
+  // end (its limits, stopDump(), the duration), closes the handle so the
+  // library closes the file, and counts what the file holds.
+  void RunKernelDump();
   // Calls onReadable(event) on the JS thread: 'readable' or 'dump'.
   void Notify(const char* event);
 
@@ -117,6 +123,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   bpf_u_int32 netmask_ = PCAP_NETMASK_UNKNOWN;
   size_t queue_limit_ = 0;
   size_t batch_capacity_ = 0;
+  std::shared_ptr<SlabPool> slabs_;
   int timeout_ms_ = 0;
   bool offline_ = false;  // reading a file: lossless, ends at end of file
   bool deliver_ = true;  // false: a dump-only capture, nothing is queued for JS
@@ -125,6 +132,21 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // capture thread drives it and JS only reads its status.
   std::unique_ptr<Dump> dump_;
   bool dump_notified_ = false;  // capture thread
+
+  // A kernel dump (the library's pcap_live_dump) instead of dump_: the
+  // library writes the file and the capture thread only watches. Set by
+  // StartKernelDump() through the capture thread; guarded by mutex_.
+  struct KernelDump {
+    bool running = false;
+    std::string path;
+    uint64_t max_packets = 0;
+    int64_t duration_end_ns = 0;  // 0: no duration
+    bool stop_requested = false;
+    bool ended = false;
+    const char* reason = nullptr;
+    std::string error_code, error_message;
+    uint64_t packets = 0, bytes = 0;  // counted in the file once it ended
+  } kernel_;
 
   // Capture thread only.
   Batch filling_;
@@ -144,6 +166,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   std::atomic<bool> stop_{false};
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<uint64_t> captured_{0};
+  uint64_t dispatched_ = 0;  // counted by OnPacket, added to captured_ once per dispatch
   std::atomic<uint64_t> consumer_dropped_{0};
   uint64_t delivered_ = 0;  // JS thread only
 

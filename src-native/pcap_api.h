@@ -36,6 +36,7 @@ struct PcapApi {
   decltype(&::pcap_lookupnet) lookupnet;
   decltype(&::bpf_image) bpf_image;
   decltype(&::pcap_open_offline) open_offline;
+  decltype(&::pcap_next_ex) next_ex;
   decltype(&::pcap_is_swapped) is_swapped;
   decltype(&::pcap_major_version) major_version;
   decltype(&::pcap_minor_version) minor_version;
@@ -47,6 +48,7 @@ struct PcapApi {
   decltype(&::pcap_setdirection) setdirection;
   decltype(&::pcap_open_offline_with_tstamp_precision) open_offline_with_tstamp_precision;  // 1.5
   int (*get_selectable_fd)(pcap_t*);                             // POSIX only
+  pcap_t* (*fopen_offline_with_tstamp_precision)(FILE*, u_int, char*);  // POSIX, 1.5
   void* (*getevent)(pcap_t*);                                    // Windows only: a HANDLE
   int (*live_dump)(pcap_t*, char*, int, int);                    // WinPcap kernel dump
   int (*live_dump_ended)(pcap_t*, int);

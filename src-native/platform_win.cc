@@ -110,7 +110,14 @@ int OutputFile::Close() {
   return status;
 }
 
+std::FILE* OpenReadAhead(const std::string&) { return nullptr; }
+
 int RemoveFile(const std::string& path) { return _wunlink(Wide(path).c_str()) != 0 ? errno : 0; }
+
+uint64_t FileSize(const std::string& path) {
+  struct _stat64 st;
+  return _wstat64(Wide(path).c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
 
 void NameThisThread(const char* name) {
   // SetThreadDescription exists from Windows 10 1607; look it up rather than

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chooseDumpMode, liveDump, openLive, Packet, WirecapError } from '../lib';
+import { liveDump, openLive, Packet, WirecapError } from '../lib';
 import { describeLive } from './helpers/live';
 import { capinfos, filePackets, tcpdumpRead } from './helpers/tools';
 import { markedPayloads, runNode, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
@@ -301,33 +301,6 @@ describeLive('dump errors give typed errors and valid files', () => {
     } finally {
       spawnQuiet('ip', ['link', 'del', name]);
     }
-  });
-});
-
-describe('kernel dump mode decision', () => {
-  const refusing = { start: () => "Npcap doesn't support kernel dump mode" };
-  const working = { start: () => null };
-
-  test("auto runs the kernel dump where the library's pcap_live_dump starts", () => {
-    expect(chooseDumpMode('auto', working)).toEqual({ mode: 'kernel' });
-  });
-
-  test("auto falls back to user mode with the library's refusal as kernelError", () => {
-    expect(chooseDumpMode('auto', refusing)).toEqual({ mode: 'user', kernelError: "Npcap doesn't support kernel dump mode" });
-  });
-
-  test('auto falls back to user mode where the library has no pcap_live_dump', () => {
-    expect(chooseDumpMode('auto', null)).toEqual({ mode: 'user', kernelError: expect.stringContaining('no pcap_live_dump') });
-  });
-
-  test('kernel where it is refused or missing throws ENOTSUP', () => {
-    expect(() => chooseDumpMode('kernel', refusing)).toThrow(expect.objectContaining({ code: 'ENOTSUP' }));
-    expect(() => chooseDumpMode('kernel', null)).toThrow(expect.objectContaining({ code: 'ENOTSUP' }));
-  });
-
-  test('user never asks the library', () => {
-    const untouchable = { start: () => { throw new Error('must not be called'); } };
-    expect(chooseDumpMode('user', untouchable)).toEqual({ mode: 'user' });
   });
 });
 

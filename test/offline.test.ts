@@ -60,6 +60,12 @@ describe('openOffline() reads every packet exactly as pcap_next_ex does', () => 
     cap.close();
   });
 
+  test('a trace many times larger than the read-ahead ring and the queue', async () => {
+    const file = writeTrace('large.pcap', pcapBytes(syntheticPackets(12000), { nano: true }));
+    expect(fs.statSync(file).size).toBeGreaterThan(8 * 2 ** 20);
+    expect(await expectSameAsLibpcap(file)).toHaveLength(12000);
+  });
+
   test('pcapng converted by editcap, in microseconds and nanoseconds', async () => {
     const source = writeTrace('ng-source.pcap', pcapBytes(packets, { nano: true }));
     const ng = path.join(dir, 'converted.pcapng');

@@ -1,0 +1,55 @@
+'use strict';
+// What the live benchmarks share: starting a consumer process and waiting
+// until it captures, its peak RSS and CPU time from /proc, and the loopback
+// UDP load from bench/udp_blast.c (built by bench/build.sh).
+const { spawn } = require('node:child_process');
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const BIN = path.join(__dirname, 'bin');
+const PAYLOAD = 64;
+
+/** Spawns cmd; `ready` resolves once it says readyText on stderr and rejects if it exits first. */
+function start(cmd, args, readyText) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const ready =
+    readyText &&
+    new Promise((resolve, reject) => {
+      child.stderr.on('data', () => stderr.includes(readyText) && resolve());
+      child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${stderr}`)));
+    });
+  const exited = new Promise((resolve) => child.on('close', () => resolve({ stdout, stderr })));
+  return { child, ready, exited };
+}
+
+function peakRssMB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
+/** User plus system CPU seconds that process pid (all its threads) has used. */
+function cpuSeconds(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+}
+
+/** Sends `payload`-byte datagrams to 127.0.0.1:port at rate/s (0: as fast as possible) for seconds. */
+async function blast(port, rate, seconds, payload = PAYLOAD) {
+  // A bound socket receives the datagrams: a closed port would answer each
+  // with ICMP and make the sender's connected socket fail (ECONNREFUSED).
+  const sink = dgram.createSocket('udp4');
+  await new Promise((resolve) => sink.bind(port, '127.0.0.1', resolve));
+  const sender = start(path.join(BIN, 'udp_blast'), [String(port), '50000000', String(seconds * 1000), String(rate), String(payload)], null);
+  const { stdout } = await sender.exited;
+  sink.close();
+  return JSON.parse(stdout);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+module.exports = { BIN, PAYLOAD, blast, cpuSeconds, peakRssMB, sleep, start };
