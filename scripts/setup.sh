@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2)
+packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2 python3-grpcio python3-grpc-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
