@@ -21,6 +21,9 @@ export interface NativeCaptureOptions {
   filter?: string;
   queueBytes: number;
   /** false for a dump-only capture: nothing is queued for read(). Default true. */
+  /** Files: where a seek found a record, and the header bytes a reader must see first. */
+  startOffset?: number;
+  prefixBytes?: number;
   deliver?: boolean;
 }
 

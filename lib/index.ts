@@ -11,6 +11,8 @@ export type { LiveDumpOptions } from './live-dump';
 export { Dumper } from './dumper';
 export type { DumpOptions, DumpResult, DumpStats, DumpFormat, DumpEndReason, RotateOptions } from './dumper';
 export { openOffline, CaptureFile } from './offline';
+export { openTrace, TraceNavigator } from './navigate';
+export type { TracePosition, SeekTarget, Certainty } from './navigate';
 export type { OfflineOptions, FileFormat } from './offline';
 export { createWriter, Writer } from './writer';
 export type { WriterOptions, PacketToWrite } from './writer';

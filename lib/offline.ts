@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { NativeCaptureOptions } from './binding';
 import { Capture } from './capture';
 import { WirecapError, WirecapErrorCode } from './errors';
+import { openTrace, SeekTarget, TracePosition } from './navigate';
 import { checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from './validate';
 import { AbortError } from './errors';
 
@@ -20,6 +21,13 @@ export interface OfflineOptions {
   /** Read-ahead bound in bytes (default 4 MiB): the reader waits rather than drops. */
   queueBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Start at a time ({ time }: the first packet at or after it), a byte
+   * offset ({ offset }: the first record starting there or after) or a
+   * fraction of the file, found in a few small reads (see openTrace()).
+   * The file's position says where reading starts and how sure the seek is.
+   */
+  seek?: SeekTarget;
 }
 
 const MAGICS: Record<number, { format: FileFormat; littleEndian: boolean }> = {
@@ -37,11 +45,14 @@ export class CaptureFile extends Capture {
   readonly swapped: boolean;
   /** The file format's version, such as '2.4' for pcap. */
   readonly version: string;
+  /** Where reading started when openOffline() was given a seek target; null otherwise. */
+  readonly position: TracePosition | null;
 
   /** @internal use openOffline() */
-  constructor(options: NativeCaptureOptions, format: FileFormat | null, signal?: AbortSignal) {
+  constructor(options: NativeCaptureOptions, format: FileFormat | null, position: TracePosition | null, signal?: AbortSignal) {
     super(options, signal);
     this.format = format;
+    this.position = position;
     this.swapped = this.handleInfo.swapped ?? false;
     this.version = `${this.handleInfo.versionMajor}.${this.handleInfo.versionMinor}`;
   }
@@ -69,7 +80,7 @@ function fileError(path: string, error: NodeJS.ErrnoException): WirecapError {
  */
 export function openOffline(path: string, options?: OfflineOptions): CaptureFile {
   const o = checkObject(options, 'options');
-  checkKeys(o, ['filter', 'precision', 'queueBytes', 'signal'], 'openOffline');
+  checkKeys(o, ['filter', 'precision', 'queueBytes', 'signal', 'seek'], 'openOffline');
   checkString(path, 'path');
   const signal = checkSignal(o.signal);
   if (signal?.aborted) throw new AbortError(signal.reason);
@@ -106,5 +117,17 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
       fs.closeSync(fd);
     }
   }
-  return new CaptureFile(native, format, signal);
+  let position: TracePosition | null = null;
+  if (o.seek !== undefined) {
+    if (path === '-') throw new WirecapError('standard input cannot seek', 'EINVAL');
+    const trace = openTrace(path);
+    try {
+      position = trace.seek(o.seek as SeekTarget);
+      native.startOffset = position.offset;
+      native.prefixBytes = trace.headerBytes;
+    } finally {
+      trace.close();
+    }
+  }
+  return new CaptureFile(native, format, position, signal);
 }

@@ -143,9 +143,16 @@ void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
   const bool want_nano = StringOption(options, "precision") != "micro";
   const u_int precision = want_nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO;
   char errbuf[PCAP_ERRBUF_SIZE] = {0};
+  // startOffset: where a seek found a record; prefixBytes: the header that
+  // libpcap must read first (the pcap file header, or pcapng's SHB and IDBs).
+  const int64_t start = NumberOption(options, "startOffset", 0);
+  const int64_t prefix = NumberOption(options, "prefixBytes", 0);
   std::FILE* stream = nullptr;
   if (device_ != "-" && api_->fopen_offline_with_tstamp_precision != nullptr) {
-    stream = platform::OpenReadAhead(device_);
+    stream = platform::OpenReadAhead(device_, static_cast<uint64_t>(prefix), static_cast<uint64_t>(start));
+  }
+  if (stream == nullptr && prefix > 0) {
+    throw WirecapError(env, "ENOTSUP", "reading from a seek position needs wirecap's read-ahead stream, which this platform lacks");
   }
   if (stream != nullptr) {
     pcap_ = api_->fopen_offline_with_tstamp_precision(stream, precision, errbuf);

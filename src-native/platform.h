@@ -49,7 +49,10 @@ uint64_t FileSize(const std::string& path);
 // Null where the platform has no such stream (Windows: a FILE* cannot cross
 // into wpcap.dll's C runtime) or the file cannot be opened; the caller then
 // lets libpcap open the path itself.
-std::FILE* OpenReadAhead(const std::string& path);
+// With prefix > 0 the stream is the file's first prefix bytes (its header)
+// followed by the file from byte start on: reading resumes at a record that
+// a seek found.
+std::FILE* OpenReadAhead(const std::string& path, uint64_t prefix = 0, uint64_t start = 0);
 
 // Names the calling thread as tools (top, gdb, Process Explorer) show it.
 void NameThisThread(const char* name);

@@ -83,7 +83,8 @@ class ReadAhead {
   static constexpr size_t kChunkBytes = 512 << 10;
   static constexpr size_t kChunks = 4;
 
-  explicit ReadAhead(int fd) : fd_(fd), chunks_(kChunks) {
+  // Serves the file's first prefix bytes, then the file from start on.
+  ReadAhead(int fd, uint64_t prefix, uint64_t start) : fd_(fd), prefix_(prefix), next_(prefix == 0 ? start : 0), start_(start), chunks_(kChunks) {
     for (Chunk& c : chunks_) c.data.resize(kChunkBytes);
     thread_ = std::thread(&ReadAhead::Fill, this);
   }
@@ -140,9 +141,15 @@ class ReadAhead {
         if (closing_) return;
         chunk = &chunks_[filled_ % kChunks];
       }
+      // The prefix (a file header) ends a chunk early; then reading jumps to start_.
+      const bool in_prefix = next_ < prefix_;
+      const size_t want = in_prefix ? std::min<uint64_t>(kChunkBytes, prefix_ - next_) : kChunkBytes;
       ssize_t n;
-      do n = read(fd_, chunk->data.data(), kChunkBytes);
+      do n = pread(fd_, chunk->data.data(), want, static_cast<off_t>(next_));
       while (n < 0 && errno == EINTR);
+      if (n > 0) next_ += static_cast<uint64_t>(n);
+      if (in_prefix && next_ >= prefix_) next_ = start_;
+      if (n == 0 && in_prefix) n = -1, errno = EIO;  // the file shrank under us
       chunk->length = n;
       chunk->error = n < 0 ? errno : 0;
       {
@@ -155,6 +162,9 @@ class ReadAhead {
   }
 
   const int fd_;
+  const uint64_t prefix_;
+  uint64_t next_;  // the file offset read next (reader thread)
+  const uint64_t start_;
   std::vector<Chunk> chunks_;
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -167,10 +177,10 @@ class ReadAhead {
 
 }  // namespace
 
-std::FILE* OpenReadAhead(const std::string& path) {
+std::FILE* OpenReadAhead(const std::string& path, uint64_t prefix, uint64_t start) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
-  auto* ahead = new ReadAhead(fd);
+  auto* ahead = new ReadAhead(fd, prefix, start);
 #ifdef __APPLE__
   std::FILE* stream = funopen(
       ahead, [](void* c, char* out, int size) { return static_cast<int>(static_cast<ReadAhead*>(c)->Read(out, size)); },

@@ -110,7 +110,7 @@ int OutputFile::Close() {
   return status;
 }
 
-std::FILE* OpenReadAhead(const std::string&) { return nullptr; }
+std::FILE* OpenReadAhead(const std::string&, uint64_t, uint64_t) { return nullptr; }
 
 int RemoveFile(const std::string& path) { return _wunlink(Wide(path).c_str()) != 0 ? errno : 0; }
 
