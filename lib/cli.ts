@@ -13,7 +13,9 @@ import { devices } from './devices';
 import { DumpResult } from './dumper';
 import { WirecapError } from './errors';
 import { liveDump, LiveDumpOptions } from './live-dump';
+import { openTrace } from './navigate';
 import { openOffline } from './offline';
+import { slice } from './slice';
 import { summarize } from './summary';
 
 function integer(value: string): number {
@@ -102,25 +104,45 @@ export interface FileInfo {
   linktype: number;
   linktypeName: string | null;
   snaplen: number;
-  packets: number;
+  /** null unless counted (--count, or standard input, which is read through anyway). */
+  packets: number | null;
   firstTime: string | null;
   lastTime: string | null;
   durationMs: number | null;
   bytes: number;
 }
 
-/** Everything `wirecap info` prints, read from the file. */
-export async function fileInfo(file: string): Promise<FileInfo> {
+/**
+ * Everything `wirecap info` prints. The first and last times come from the
+ * file's two ends (openTrace), so a file of any size answers at once; the
+ * packet count reads it through and is taken only when asked for.
+ */
+export async function fileInfo(file: string, options: { count?: boolean } = {}): Promise<FileInfo> {
   const cap = openOffline(file);
-  let packets = 0;
+  let packets: number | null = null;
   let first: bigint | null = null;
   let last: bigint | null = null;
-  for await (const batch of cap.batches()) {
-    if (batch.count === 0) continue;
-    first ??= batch.timestamps[0];
-    last = batch.timestamps[batch.count - 1];
-    packets += batch.count;
+  if (file !== '-') {
+    const trace = openTrace(file);
+    try {
+      first = trace.firstTime;
+      last = trace.lastTime;
+    } finally {
+      trace.close();
+    }
   }
+  if (options.count || file === '-') {
+    packets = 0;
+    for await (const batch of cap.batches()) {
+      if (batch.count === 0) continue;
+      if (file === '-') {
+        first ??= batch.timestamps[0];
+        last = batch.timestamps[batch.count - 1];
+      }
+      packets += batch.count;
+    }
+  }
+  cap.close();
   const hostLittle = os.endianness() === 'LE';
   const fileLittle = cap.swapped ? !hostLittle : hostLittle;
   return {
@@ -272,11 +294,12 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
 
   cli
     .command('info')
-    .description('describe a capture file')
+    .description('describe a capture file; times come from its two ends, so any size answers at once')
     .argument('<file>', 'pcap or pcapng file (- for standard input)')
+    .option('--count', 'count the packets too (reads the whole file)')
     .option('--json', 'as JSON')
-    .action(async (file: string, options: { json?: boolean }) => {
-      const info = await fileInfo(file);
+    .action(async (file: string, options: { json?: boolean; count?: boolean }) => {
+      const info = await fileInfo(file, options);
       if (options.json) {
         out.write(`${JSON.stringify(info, null, 2)}\n`);
         return;
@@ -289,7 +312,7 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
         ['Precision', info.precision ?? 'per interface'],
         ['Link type', `${info.linktypeName ?? '?'} (${info.linktype})`],
         ['Snaplen', info.snaplen],
-        ['Packets', info.packets],
+        ['Packets', info.packets ?? 'not counted (--count)'],
         ['First packet', info.firstTime ?? '-'],
         ['Last packet', info.lastTime ?? '-'],
         ['Duration (ms)', info.durationMs ?? '-'],
@@ -298,7 +321,61 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
       for (const [name, value] of rows) out.write(`${`${name}:`.padEnd(20)}${value}\n`);
     });
 
+  cli
+    .command('slice')
+    .description('merge capture files in time order and cut them to a time window')
+    .requiredOption('-w, --write <file>', 'the output file')
+    .option('--start <time>', 'keep packets from this time: ISO 8601, epoch seconds, or +seconds after the first packet')
+    .option('--end <time>', 'keep packets before this time (same forms)')
+    .option('--filter <expr>', 'BPF filter')
+    .addOption(new Option('--format <format>', 'output format').choices(['pcap', 'pcapng']).default('pcap'))
+    .argument('<files...>', 'pcap or pcapng files')
+    .action(async (files: string[], options: { write: string; start?: string; end?: string; filter?: string; format: 'pcap' | 'pcapng' }) => {
+      let origin: bigint | null = null;
+      const firstPacket = (): bigint => {
+        if (origin === null) {
+          const times = files.map((f) => {
+            const trace = openTrace(f);
+            try {
+              return trace.firstTime;
+            } finally {
+              trace.close();
+            }
+          });
+          origin = times.reduce<bigint | null>((m, t) => (t !== null && (m === null || t < m) ? t : m), null) ?? 0n;
+        }
+        return origin;
+      };
+      const result = await slice(files, options.write, {
+        start: options.start === undefined ? undefined : parseTime(options.start, firstPacket),
+        end: options.end === undefined ? undefined : parseTime(options.end, firstPacket),
+        filter: options.filter,
+        format: options.format,
+      });
+      err.write(`${result.packets} packets, ${result.bytes} bytes written to ${options.write}\n`);
+    });
+
   return cli;
+}
+
+/**
+ * A time given on the command line, as nanoseconds since the epoch: ISO
+ * 8601 (with up to nine fraction digits), epoch seconds (1700000000.5), or
+ * +seconds after the first packet (+90, +0.25).
+ */
+export function parseTime(text: string, firstPacket: () => bigint): bigint {
+  const seconds = (digits: string): bigint => {
+    const [whole, fraction = ''] = digits.split('.');
+    return BigInt(whole) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0').slice(0, 9));
+  };
+  if (/^\+\d+(\.\d+)?$/.test(text)) return firstPacket() + seconds(text.slice(1));
+  if (/^\d+(\.\d+)?$/.test(text)) return seconds(text);
+  const iso = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(text);
+  const ms = iso ? Date.parse(`${iso[1]}${iso[3]}`) : Number.NaN;
+  if (iso === null || Number.isNaN(ms)) {
+    throw new WirecapError(`bad time '${text}': use ISO 8601 (2026-11-25T10:00:00Z), epoch seconds or +seconds`, 'EINVAL');
+  }
+  return BigInt(ms) * 1_000_000n + BigInt((iso[2] ?? '').padEnd(9, '0'));
 }
 
 /** Runs the CLI; resolves with the exit code. */

@@ -13,6 +13,8 @@ export type { DumpOptions, DumpResult, DumpStats, DumpFormat, DumpEndReason, Rot
 export { openOffline, CaptureFile } from './offline';
 export { openTrace, TraceNavigator } from './navigate';
 export type { TracePosition, SeekTarget, Certainty } from './navigate';
+export { slice } from './slice';
+export type { SliceOptions, SliceResult } from './slice';
 export type { OfflineOptions, FileFormat } from './offline';
 export { createWriter, Writer } from './writer';
 export type { WriterOptions, PacketToWrite } from './writer';

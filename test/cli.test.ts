@@ -31,6 +31,11 @@ function start(args: string[]): { child: ChildProcess; exit: Promise<{ code: num
   return { child, exit };
 }
 
+/** A timestamp as `read --json` prints it. */
+function isoNs(ns: bigint): string {
+  return new Date(Number(ns / 1_000_000n)).toISOString().replace(/\.\d+Z$/, `.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`);
+}
+
 let dir: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-cli-'));
@@ -63,15 +68,39 @@ describe('wirecap read / info', () => {
     });
   });
 
-  test('info agrees with capinfos on count, precision and link type', () => {
+  test('info --count agrees with capinfos on count, precision and link type; without --count it does not count', () => {
     const file = path.join(dir, 'i.pcap');
     fs.writeFileSync(file, pcapBytes(packets, { nano: true, bigEndian: true }));
-    const info = JSON.parse(cli(['info', file, '--json']).stdout);
+    const info = JSON.parse(cli(['info', file, '--count', '--json']).stdout);
     const theirs = capinfos(file);
     expect(String(info.packets)).toBe(theirs['Number of packets']);
+    const quick = JSON.parse(cli(['info', file, '--json']).stdout);
+    expect(quick).toEqual({ ...info, packets: null });
     expect(info).toMatchObject({ format: 'pcap-nsec', byteOrder: 'big-endian', precision: 'nano', linktypeName: 'EN10MB', bytes: fs.statSync(file).size });
     expect(theirs['File timestamp precision']).toBe('nanoseconds (9)');
     expect(info.firstTime).toBe('2023-11-14T22:13:20.123456789Z');
+  });
+
+  test('slice merges two files in time order and cuts them to a window given as +seconds and ISO time', () => {
+    const packets = syntheticPackets(60);
+    const even = packets.filter((_, i) => i % 2 === 0);
+    const odd = packets.filter((_, i) => i % 2 === 1);
+    const a = path.join(dir, 'even.pcap');
+    const b = path.join(dir, 'odd.pcap');
+    fs.writeFileSync(a, pcapBytes(even, { nano: true }));
+    fs.writeFileSync(b, pcapBytes(odd, { nano: true }));
+    const out = path.join(dir, 'sliced.pcap');
+    const start = packets[10].timestamp;
+    const end = packets[30].timestamp;
+    const iso = new Date(Number(end / 1_000_000n)).toISOString().replace(/\.\d+Z$/, `.${String(end % 1_000_000_000n).padStart(9, '0')}Z`);
+    const offset = Number(start - packets[0].timestamp) / 1e9;
+    const r = cli(['slice', '-w', out, '--start', `+${offset.toFixed(9)}`, '--end', iso, b, a]);
+    expect(r.status).toBe(0);
+    const expected = packets.slice(10, 30);
+    expect(capinfos(out)['Number of packets']).toBe('20');
+    const read = JSON.parse(`[${cli(['read', out, '--json']).stdout.trim().split('\n').join(',')}]`);
+    expect(read.map((p: { time: string }) => p.time)).toEqual(expected.map((p) => isoNs(p.timestamp)));
+    expect(cli(['slice', '-w', out, '--start', 'yesterday', a]).status).toBe(1);
   });
 
   test('a bad file exits 1 with a wirecap: message; a usage error exits 2', () => {

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openOffline, openTrace, WirecapError } from '../lib';
+import { openOffline, openTrace, slice, WirecapError } from '../lib';
+import { filePackets } from './helpers/tools';
 import { pcapBytes, TracePacket } from './helpers/trace';
 
 let dir: string;
@@ -278,5 +279,30 @@ describe('odd traces and bad input', () => {
     expect(code(() => trace.seek({} as never))).toBe('EINVAL');
     trace.close();
     expect(code(() => openOffline('-', { seek: { offset: 0 } }))).toBe('EINVAL');
+  });
+});
+
+describe('slice()', () => {
+  test('merges inputs by time, cuts the window, reads little of big inputs, and writes pcapng that tshark reads', async () => {
+    const all = packets(20000, random(20));
+    const a = write('slice-a.pcap', pcapBytes(all.filter((_, i) => i % 3 !== 0), { nano: true }));
+    const b = write('slice-b.pcap', pcapBytes(all.filter((_, i) => i % 3 === 0), { nano: true, bigEndian: true }));
+    const out = path.join(dir, 'slice.pcapng');
+    const [from, to] = [all[12000].timestamp, all[12100].timestamp];
+    const result = await slice([a, b], out, { start: from, end: to, format: 'pcapng' });
+    const inWindow = all.slice(12000, 12100);
+    expect(result.packets).toBe(100);
+    expect(filePackets(out).map((p) => [p.timestamp, p.caplen])).toEqual(inWindow.map((p) => [p.timestamp, p.data.length]));
+    // The start was found by seeks of a few windows, not by reading up to it.
+    expect(result.seekBytes).toBeLessThan((fs.statSync(a).size + fs.statSync(b).size) / 10);
+  });
+
+  test('applies a filter, and refuses inputs of different link types with EINVAL', async () => {
+    const eth = write('slice-eth.pcap', pcapBytes(packets(50, random(21))));
+    const raw = write('slice-raw.pcap', pcapBytes(packets(50, random(22)), { linktype: 101 }));
+    await expect(slice([eth, raw], path.join(dir, 'mixed.pcap'))).rejects.toMatchObject({ code: 'EINVAL' });
+    const none = await slice([eth], path.join(dir, 'filtered.pcap'), { filter: 'tcp' });
+    expect(none.packets).toBe(0);
+    await expect(slice([], path.join(dir, 'x.pcap'))).rejects.toMatchObject({ code: 'EINVAL' });
   });
 });
