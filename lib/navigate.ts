@@ -53,7 +53,7 @@ const TIME_SLACK_NS = 60n * 1_000_000_000n;
 /** lastTime starts this far before the end (final records are often damaged), further if needed. */
 const TAIL_BYTES = 64 << 10;
 /** Offset seeks resynchronise this far before the offset, then walk. */
-const LOOKBACK_BYTES = 64 << 10;
+const LOOKBACK_BYTES = 16 << 10;
 /** Below this many bytes between the bisection's bounds, records are walked. */
 const WALK_BYTES = 32 << 10;
 const PAGE = 4096;
