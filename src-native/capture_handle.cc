@@ -19,6 +19,9 @@ constexpr size_t kBatchBytes = 1 << 20;
 constexpr size_t kFirstSlabBytes = 16 << 10;
 // Full-size slabs kept for reuse (see SlabPool).
 constexpr size_t kKeptSlabs = 32;
+// pcap_dispatch's count for live captures: "everything in the buffer", but
+// positive, because Wine 8's wpcap.dll dispatches nothing for -1.
+constexpr int kLivePacketsPerDispatch = 1 << 20;
 // Packets read from a file per pcap_dispatch call.
 constexpr int kFileSlicePackets = 4096;
 
@@ -159,8 +162,10 @@ void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
     if (pcap_ == nullptr) std::fclose(stream);  // libpcap closes only what it opened
   } else if (api_->open_offline_with_tstamp_precision != nullptr) {
     pcap_ = api_->open_offline_with_tstamp_precision(device_.c_str(), precision, errbuf);
-  } else {
+  } else if (api_->open_offline != nullptr) {
     pcap_ = api_->open_offline(device_.c_str(), errbuf);
+  } else {
+    throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot read capture files (it lacks pcap_open_offline)");
   }
   if (pcap_ == nullptr) {
     throw WirecapError(env, "EBADFORMAT", std::string("cannot read ") + device_ + ": " + errbuf);
@@ -237,7 +242,12 @@ void CaptureHandle::OpenLive(Napi::Env env, const Napi::Object& options) {
 void CaptureHandle::SetInitialFilter(Napi::Env env, const Napi::Object& options) {
   const std::string filter = StringOption(options, "filter");
   if (!filter.empty()) {
-    bpf_program program = CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
+    // The capture thread has not started: the handle is this thread's.
+    bpf_program program{};
+    std::string why;
+    if (!CompileFor(*api_, pcap_, filter, netmask_, &program, &why)) {
+      throw WirecapError(env, "EFILTER", "invalid filter '" + filter + "': " + why);
+    }
     int set = api_->setfilter(pcap_, &program);
     api_->freecode(&program);
     if (set != 0) throw WirecapError(env, "EFILTER", std::string("cannot set filter: ") + api_->geterr(pcap_));
@@ -306,7 +316,7 @@ void CaptureHandle::Run() {
     lock.unlock();
     if (waiter_ != nullptr) waiter_->Wait(timeout);
     // A file is read a slice at a time, so tasks and close() are served between slices.
-    const int count = offline_ ? kFileSlicePackets : -1;
+    const int count = offline_ ? kFileSlicePackets : kLivePacketsPerDispatch;
     int n = stop_.load() ? 0 : api_->dispatch(pcap_, count, &CaptureHandle::OnPacket, reinterpret_cast<u_char*>(this));
     captured_.fetch_add(dispatched_, std::memory_order_relaxed);
     dispatched_ = 0;
@@ -355,7 +365,7 @@ void CaptureHandle::RunKernelDump() {
 
   uint64_t packets = 0, bytes = 0;
   char errbuf[PCAP_ERRBUF_SIZE] = {0};
-  pcap_t* file = api_->open_offline(kernel_.path.c_str(), errbuf);
+  pcap_t* file = api_->open_offline != nullptr ? api_->open_offline(kernel_.path.c_str(), errbuf) : nullptr;
   if (file != nullptr) {
     bytes = 24;
     pcap_pkthdr* header;
@@ -627,14 +637,19 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
 Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  bpf_program program = CompileFilter(env, *api_, info[0].As<Napi::String>().Utf8Value(), linktype_, snaplen_, netmask_);
+  const std::string filter = info[0].As<Napi::String>().Utf8Value();
+  bool compiled = false;
   int status = 0;
   std::string error;
   RunOnCaptureThread([&] {
+    bpf_program program{};
+    compiled = CompileFor(*api_, pcap_, filter, netmask_, &program, &error);
+    if (!compiled) return;
     status = api_->setfilter(pcap_, &program);
     if (status != 0) error = api_->geterr(pcap_);
+    api_->freecode(&program);
   });
-  api_->freecode(&program);
+  if (!compiled) throw WirecapError(env, "EFILTER", "invalid filter '" + filter + "': " + error);
   if (status != 0) throw WirecapError(env, "EFILTER", "cannot set filter: " + error);
   return env.Undefined();
 }
@@ -643,10 +658,18 @@ Napi::Value CaptureHandle::Inject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   Napi::Buffer<uint8_t> frame = info[0].As<Napi::Buffer<uint8_t>>();
+  if (api_->inject == nullptr && api_->sendpacket == nullptr) {
+    throw WirecapError(env, "ENOTSUP", "the loaded libpcap can send no packets (it has neither pcap_inject nor pcap_sendpacket)");
+  }
   int sent = 0;
   std::string error;
   RunOnCaptureThread([&] {
-    sent = api_->inject(pcap_, frame.Data(), frame.Length());
+    if (api_->inject != nullptr) {
+      sent = api_->inject(pcap_, frame.Data(), frame.Length());
+    } else {
+      // pcap_sendpacket sends all or nothing and answers 0 or -1.
+      sent = api_->sendpacket(pcap_, frame.Data(), static_cast<int>(frame.Length())) == 0 ? static_cast<int>(frame.Length()) : -1;
+    }
     if (sent < 0) error = api_->geterr(pcap_);
   });
   if (sent < 0) throw WirecapError(env, "EPCAP", "cannot send on " + device_ + ": " + error);
@@ -683,7 +706,8 @@ Napi::Value CaptureHandle::Info(const Napi::CallbackInfo& info) {
   result.Set("linktypeName", name != nullptr ? Napi::Value(Napi::String::New(env, name)) : env.Null());
   result.Set("snaplen", Napi::Number::New(env, snaplen_));
   result.Set("precision", Napi::String::New(env, nano_ ? "nano" : "micro"));
-  if (offline_ && pcap_ != nullptr) {
+  if (offline_ && pcap_ != nullptr && api_->is_swapped != nullptr && api_->major_version != nullptr &&
+      api_->minor_version != nullptr) {
     result.Set("swapped", Napi::Boolean::New(env, api_->is_swapped(pcap_) == 1));
     result.Set("versionMajor", Napi::Number::New(env, api_->major_version(pcap_)));
     result.Set("versionMinor", Napi::Number::New(env, api_->minor_version(pcap_)));

@@ -101,6 +101,9 @@ Napi::Value LinktypeValue(const Napi::CallbackInfo& info) {
 Napi::Value CompileFilterText(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const PcapApi& api = RequirePcap(env);
+  if (api.bpf_image == nullptr) {
+    throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot print BPF programs (it lacks bpf_image)");
+  }
   bpf_program program = CompileFilter(env, api, info[0].As<Napi::String>().Utf8Value(),
                                       info[1].As<Napi::Number>().Int32Value(),
                                       info[2].As<Napi::Number>().Int32Value(), PCAP_NETMASK_UNKNOWN);

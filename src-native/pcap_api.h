@@ -27,26 +27,28 @@ struct PcapApi {
   decltype(&::pcap_freecode) freecode;
   decltype(&::pcap_geterr) geterr;
   decltype(&::pcap_stats) stats;
-  decltype(&::pcap_inject) inject;
   decltype(&::pcap_datalink) datalink;
   decltype(&::pcap_datalink_val_to_name) datalink_val_to_name;
   decltype(&::pcap_datalink_name_to_val) datalink_name_to_val;
   decltype(&::pcap_snapshot) snapshot;
-  decltype(&::pcap_open_dead) open_dead;
   decltype(&::pcap_lookupnet) lookupnet;
+  decltype(&::pcap_next_ex) next_ex;
+
+  // Optional: null where the loaded library predates or lacks them (Wine's
+  // wpcap.dll, for one, lacks the file and dead-handle functions).
+  decltype(&::pcap_open_dead) open_dead;
   decltype(&::bpf_image) bpf_image;
   decltype(&::pcap_open_offline) open_offline;
-  decltype(&::pcap_next_ex) next_ex;
   decltype(&::pcap_is_swapped) is_swapped;
   decltype(&::pcap_major_version) major_version;
   decltype(&::pcap_minor_version) minor_version;
-
-  // Optional: null where the loaded library predates or lacks them.
   decltype(&::pcap_set_immediate_mode) set_immediate_mode;      // 1.5
   decltype(&::pcap_set_tstamp_precision) set_tstamp_precision;  // 1.5
   decltype(&::pcap_get_tstamp_precision) get_tstamp_precision;  // 1.5
   decltype(&::pcap_setdirection) setdirection;
   decltype(&::pcap_open_offline_with_tstamp_precision) open_offline_with_tstamp_precision;  // 1.5
+  decltype(&::pcap_inject) inject;                               // 0.9; not in Wine's wpcap
+  decltype(&::pcap_sendpacket) sendpacket;                       // WinPcap's older name
   int (*get_selectable_fd)(pcap_t*);                             // POSIX only
   pcap_t* (*fopen_offline_with_tstamp_precision)(FILE*, u_int, char*);  // POSIX, 1.5
   void* (*getevent)(pcap_t*);                                    // Windows only: a HANDLE

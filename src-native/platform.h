@@ -61,10 +61,12 @@ void NameThisThread(const char* name);
 // thread wakes it, so close() and setFilter() never wait for traffic.
 class Waiter {
  public:
-  // Null when the handle offers nothing to wait on (no selectable fd, no
-  // event); the thread then blocks in pcap_dispatch for at most the read
-  // timeout and is stopped with pcap_breakloop.
+  // The handle is then read in non-blocking mode. When it offers nothing to
+  // wait on (no selectable fd, or no read event as in Wine's wpcap.dll),
+  // Wait() wakes at least every kPollMs to try it. Null only when the OS
+  // refuses a pipe or an event.
   static std::unique_ptr<Waiter> Create(const PcapApi& api, pcap_t* handle);
+  static constexpr int kPollMs = 5;
   ~Waiter();
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;
@@ -76,6 +78,7 @@ class Waiter {
 
  private:
   Waiter() = default;
+  static int CappedTimeout(int timeout_ms) { return timeout_ms < 0 || timeout_ms > kPollMs ? kPollMs : timeout_ms; }
   intptr_t readable_ = -1;           // pcap fd (POSIX) or read event (Windows)
   intptr_t wake_[2] = {-1, -1};      // self-pipe (POSIX) or [event, unused]
 };

@@ -220,9 +220,7 @@ void NameThisThread(const char* name) {
 }
 
 std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
-  if (api.get_selectable_fd == nullptr) return nullptr;
-  int fd = api.get_selectable_fd(handle);
-  if (fd < 0) return nullptr;
+  const int fd = api.get_selectable_fd != nullptr ? api.get_selectable_fd(handle) : -1;
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return nullptr;
   for (int p : pipe_fds) {
@@ -242,9 +240,9 @@ Waiter::~Waiter() {
 }
 
 void Waiter::Wait(int timeout_ms) {
-  pollfd fds[2] = {{static_cast<int>(readable_), POLLIN, 0},
-                   {static_cast<int>(wake_[0]), POLLIN, 0}};
-  if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN) != 0) {
+  // poll() skips a negative fd: without one, only the wake pipe and the poll interval count.
+  pollfd fds[2] = {{static_cast<int>(wake_[0]), POLLIN, 0}, {static_cast<int>(readable_), POLLIN, 0}};
+  if (poll(fds, 2, readable_ < 0 ? CappedTimeout(timeout_ms) : timeout_ms) > 0 && (fds[0].revents & POLLIN) != 0) {
     char drain[64];
     while (read(static_cast<int>(wake_[0]), drain, sizeof drain) > 0) {
     }

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include <algorithm>
 
@@ -67,8 +68,28 @@ void* OpenLibrary(const char* name, std::string* tried) {
   return reinterpret_cast<void*>(lib);
 }
 
+namespace {
+
+// Wine's wpcap.dll exports functions it does not implement (pcap_getevent,
+// pcap_open_offline, pcap_live_dump...) as stubs that abort the process
+// when called. winebuild makes each stub the same few instructions: load
+// the DLL's and the function's name, call __wine_spec_unimplemented_stub.
+bool IsWineStub(const void* function) {
+  static const bool under_wine = GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version") != nullptr;
+  if (!under_wine) return false;
+  const auto* code = static_cast<const unsigned char*>(function);
+  const unsigned char sub_rsp[] = {0x48, 0x83, 0xec, 0x28};
+  return std::memcmp(code, sub_rsp, sizeof sub_rsp) == 0 && code[4] == 0x48 && code[5] == 0x8d && code[6] == 0x0d &&
+         code[11] == 0x48 && code[12] == 0x8d && code[13] == 0x15 && code[18] == 0xe8;
+}
+
+}  // namespace
+
+// A Wine stub counts as missing: calling it would end the process.
 void* FindSymbol(void* library, const char* name) {
-  return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(library), name));
+  FARPROC function = GetProcAddress(static_cast<HMODULE>(library), name);
+  if (function == nullptr || IsWineStub(reinterpret_cast<const void*>(function))) return nullptr;
+  return reinterpret_cast<void*>(function);
 }
 
 namespace {
@@ -132,13 +153,11 @@ void NameThisThread(const char* name) {
 }
 
 std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
-  if (api.getevent == nullptr) return nullptr;
-  HANDLE readable = static_cast<HANDLE>(api.getevent(handle));
-  if (readable == nullptr || readable == INVALID_HANDLE_VALUE) return nullptr;
+  HANDLE readable = api.getevent != nullptr ? static_cast<HANDLE>(api.getevent(handle)) : nullptr;
   HANDLE wake = CreateEventA(nullptr, FALSE, FALSE, nullptr);  // auto-reset
   if (wake == nullptr) return nullptr;
   std::unique_ptr<Waiter> waiter(new Waiter());
-  waiter->readable_ = reinterpret_cast<intptr_t>(readable);
+  if (readable != nullptr && readable != INVALID_HANDLE_VALUE) waiter->readable_ = reinterpret_cast<intptr_t>(readable);
   waiter->wake_[0] = reinterpret_cast<intptr_t>(wake);
   return waiter;
 }
@@ -147,8 +166,9 @@ std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
 Waiter::~Waiter() { CloseHandle(reinterpret_cast<HANDLE>(wake_[0])); }
 
 void Waiter::Wait(int timeout_ms) {
-  HANDLE handles[2] = {reinterpret_cast<HANDLE>(readable_), reinterpret_cast<HANDLE>(wake_[0])};
-  WaitForMultipleObjects(2, handles, FALSE, timeout_ms < 0 ? INFINITE : static_cast<DWORD>(timeout_ms));
+  HANDLE handles[2] = {reinterpret_cast<HANDLE>(wake_[0]), reinterpret_cast<HANDLE>(readable_)};
+  if (readable_ == -1) timeout_ms = CappedTimeout(timeout_ms);  // Wine's wpcap has no read event
+  WaitForMultipleObjects(readable_ == -1 ? 1 : 2, handles, FALSE, timeout_ms < 0 ? INFINITE : static_cast<DWORD>(timeout_ms));
 }
 
 void Waiter::Wake() { SetEvent(reinterpret_cast<HANDLE>(wake_[0])); }

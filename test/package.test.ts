@@ -1,0 +1,87 @@
+// The package as a user gets it: `npm pack`, then `npm install
+// --ignore-scripts` of the tarball into an empty directory, on a PATH that
+// holds node and npm and no compiler, then a capture on lo from there.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describeLive } from './helpers/live';
+import { ROOT } from './helpers/traffic';
+
+let dir: string;
+let tarball: string;
+let files: string[];
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-package-'));
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  tarball = path.join(dir, packed[0].filename);
+  files = packed[0].files.map((f: { path: string }) => f.path);
+}, 120000);
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('the tarball holds dist/, the three prebuilds and the sources for a local build, and no build leftovers', () => {
+  expect(files).toEqual(
+    expect.arrayContaining([
+      'dist/index.js',
+      'dist/index.mjs',
+      'dist/index.d.ts',
+      'dist/cli.js',
+      'prebuilds/linux-x64/wirecap.glibc.node',
+      'prebuilds/linux-arm64/wirecap.glibc.node',
+      'prebuilds/win32-x64/wirecap.node',
+      'binding.gyp',
+      'src-native/pcap_api.cc',
+    ]),
+  );
+  expect(files.filter((f) => /^(build|test|bench|scripts|\.ci|node_modules)\//.test(f) || f.endsWith('.tgz'))).toEqual([]);
+});
+
+describeLive('installed from the tarball with --ignore-scripts and no compiler', () => {
+  test('loads its prebuild and captures on lo', () => {
+    const app = path.join(dir, 'app');
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(app);
+    fs.mkdirSync(bin);
+    // node and npm only: no cc, c++, make or python to fall back on.
+    fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+    fs.symlinkSync(execFileSync('sh', ['-c', 'readlink -f "$(command -v npm)"'], { encoding: 'utf8' }).trim(), path.join(bin, 'npm'));
+    const env = { PATH: bin, HOME: process.env.HOME ?? '/root' };
+    for (const tool of ['cc', 'gcc', 'g++', 'make', 'python3']) {
+      expect(spawnSync('sh', ['-c', `command -v ${tool}`], { env }).status).not.toBe(0);
+    }
+    fs.writeFileSync(path.join(app, 'package.json'), '{ "name": "app", "private": true }');
+    const install = spawnSync(path.join(bin, 'npm'), ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], {
+      cwd: app,
+      env,
+      encoding: 'utf8',
+      timeout: 120000,
+    });
+    expect(install.stderr).not.toMatch(/ERR!/);
+    expect(install.status).toBe(0);
+    expect(fs.existsSync(path.join(app, 'node_modules', 'wirecap', 'build'))).toBe(false);
+
+    const script = `
+      const dgram = require('node:dgram');
+      const wirecap = require('wirecap');
+      const addon = require('node-gyp-build').path(require('node:path').dirname(require.resolve('wirecap/package.json')));
+      (async () => {
+        const sink = dgram.createSocket('udp4');
+        await new Promise((r) => sink.bind(0, '127.0.0.1', r));
+        const port = sink.address().port;
+        const cap = wirecap.openLive('lo', { filter: 'udp and dst port ' + port, timeoutMs: 10 });
+        const tx = dgram.createSocket('udp4');
+        for (let i = 0; i < 5; i++) await new Promise((r) => tx.send('packaged ' + i, port, '127.0.0.1', r));
+        let n = 0;
+        for await (const p of cap) if (++n === 5) break;
+        console.log(JSON.stringify({ addon, n, version: wirecap.libVersion() }));
+        tx.close();
+        sink.close();
+      })();`;
+    const run = spawnSync(path.join(bin, 'node'), ['-e', script], { cwd: app, env, encoding: 'utf8', timeout: 20000 });
+    expect(run.stderr).toBe('');
+    const result = JSON.parse(run.stdout);
+    expect(result.addon).toMatch(/prebuilds\/linux-x64\/wirecap\.glibc\.node$/);
+    expect(result.n).toBe(5);
+    expect(result.version).toMatch(/^libpcap version/);
+  });
+});
