@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2 python3-grpcio python3-grpc-tools)
+# The cross compilers build the prebuilds (scripts/prebuild.sh); wine64 runs
+# the Windows one in the tests.
+packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2 python3-grpcio python3-grpc-tools
+  mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,3 +32,4 @@ fi
 
 npm ci --no-audit --no-fund
 npm run build
+bash scripts/prebuild.sh

@@ -341,6 +341,35 @@ void CaptureHandle::Run() {
   Finish(nullptr, "");
 }
 
+// Counts the complete records of the pcap file a kernel dump wrote, and
+// its bytes up to the last of them. Read here rather than through the
+// library, which may lack pcap_open_offline (Wine's wpcap.dll does).
+static bool CountPcapRecords(const std::string& path, uint64_t* packets, uint64_t* bytes) {
+  const uint64_t size = platform::FileSize(path);
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return false;
+  uint8_t header[24];
+  bool ok = std::fread(header, 1, sizeof header, file) == sizeof header;
+  const uint32_t magic = ok ? uint32_t{header[0]} | uint32_t{header[1]} << 8 | uint32_t{header[2]} << 16 | uint32_t{header[3]} << 24 : 0;
+  const bool little = magic == 0xa1b2c3d4 || magic == 0xa1b23c4d;
+  ok = ok && (little || magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1);
+  *packets = 0;
+  *bytes = ok ? 24 : 0;
+  uint8_t record[16];
+  uint64_t end = *bytes;
+  while (ok && std::fread(record, 1, sizeof record, file) == sizeof record) {
+    const uint8_t* c = record + 8;
+    const uint32_t caplen = little ? uint32_t{c[0]} | uint32_t{c[1]} << 8 | uint32_t{c[2]} << 16 | uint32_t{c[3]} << 24
+                                   : uint32_t{c[3]} | uint32_t{c[2]} << 8 | uint32_t{c[1]} << 16 | uint32_t{c[0]} << 24;
+    end += 16 + uint64_t{caplen};
+    if (end > size || std::fseek(file, static_cast<long>(caplen), SEEK_CUR) != 0) break;  // cut by the end: not counted
+    (*packets)++;
+    *bytes += 16 + caplen;
+  }
+  std::fclose(file);
+  return ok;
+}
+
 void CaptureHandle::RunKernelDump() {
   std::unique_lock<std::mutex> lock(mutex_);
   const char* reason = nullptr;
@@ -364,26 +393,15 @@ void CaptureHandle::RunKernelDump() {
   lock.unlock();
 
   uint64_t packets = 0, bytes = 0;
-  char errbuf[PCAP_ERRBUF_SIZE] = {0};
-  pcap_t* file = api_->open_offline != nullptr ? api_->open_offline(kernel_.path.c_str(), errbuf) : nullptr;
-  if (file != nullptr) {
-    bytes = 24;
-    pcap_pkthdr* header;
-    const u_char* data;
-    while (api_->next_ex(file, &header, &data) == 1) {
-      packets++;
-      bytes += 16 + header->caplen;
-    }
-    api_->close(file);
-  }
+  const bool counted = CountPcapRecords(kernel_.path, &packets, &bytes);
 
   lock.lock();
   kernel_.packets = packets;
   kernel_.bytes = bytes;
-  if (file == nullptr) {
+  if (!counted) {
     kernel_.reason = "error";
     kernel_.error_code = "EIO";
-    kernel_.error_message = "the kernel dump's file " + kernel_.path + " cannot be read: " + errbuf;
+    kernel_.error_message = "the kernel dump's file " + kernel_.path + " is not a readable pcap file";
   } else if (std::strcmp(reason, "limit") == 0) {
     // The library does not say which limit it reached: the count tells.
     kernel_.reason = kernel_.max_packets != 0 && packets >= kernel_.max_packets ? "maxPackets" : "maxBytes";

@@ -1,0 +1,160 @@
+// The win32-x64 prebuild in Windows node.exe under wine (test/helpers/wine.ts):
+// loading, devices, a real loopback capture, a dump with limits, the missing
+// wpcap.dll error, and the kernel-dump decision against two test DLLs that
+// wrap Wine's wpcap.dll (test/fixtures/live_dump_shim_win.c).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { filePackets, tcpdumpRead } from './helpers/tools';
+import { ROOT } from './helpers/traffic';
+import { windowsNode, WindowsNode, windowsUnavailable } from './helpers/wine';
+
+const unavailable = windowsUnavailable();
+if (unavailable !== null) {
+  // Said aloud, so a CI log shows why the Windows suite did not run.
+  console.warn(`Windows tests skipped: ${unavailable}`);
+}
+const describeWindows = unavailable === null && process.getuid?.() === 0 ? describe : describe.skip;
+
+jest.setTimeout(180000);
+
+let win: WindowsNode;
+let dir: string;
+
+/** The last line the script printed, as JSON; the whole output on failure. */
+function lastJson(output: string): Record<string, unknown> {
+  const line = output.trim().split(/\r?\n/).pop() ?? '';
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`node.exe printed: ${output}`);
+  }
+}
+
+/** A script prologue: wirecap from the staged package, a loopback sink, a sender of n datagrams. */
+function script(body: string): string {
+  return `
+    const wirecap = require(${JSON.stringify(win.packageDir)});
+    const dgram = require('node:dgram');
+    const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+    const sink = dgram.createSocket('udp4');
+    const tx = dgram.createSocket('udp4');
+    const send = async (port, n, tag) => {
+      for (let i = 0; i < n; i++) { await new Promise((r) => tx.send(tag + ':' + i, port, '127.0.0.1', r)); await pause(2); }
+    };
+    (async () => {
+      await new Promise((r) => sink.bind(0, '127.0.0.1', r));
+      const port = sink.address().port;
+      const lo = wirecap.devices().find((d) => d.flags.loopback);
+      ${body}
+    })()
+      .catch((e) => console.log(JSON.stringify({ thrown: e.code, message: e.message })))
+      .finally(() => { sink.close(); tx.close(); });`;
+}
+
+describeWindows('the Windows build under wine', () => {
+  beforeAll(() => {
+    win = windowsNode();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-win-files-'));
+  });
+  afterAll(() => {
+    win?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('loads the win32-x64 prebuild through node-gyp-build and lists \\Device\\NPF_ devices with their friendly names', async () => {
+    const r = await win.run(`
+      const wirecap = require(${JSON.stringify(win.packageDir)});
+      const addon = require(require.resolve('node-gyp-build', { paths: [${JSON.stringify(win.packageDir)}] })).path(${JSON.stringify(win.packageDir)});
+      console.log(JSON.stringify({ platform: process.platform, addon, version: wirecap.libVersion(), devices: wirecap.devices() }));`);
+    const out = lastJson(r.output);
+    expect(out.platform).toBe('win32');
+    expect(out.addon).toMatch(/prebuilds\\win32-x64\\wirecap\.node$/);
+    expect(out.version).toMatch(/libpcap version/);
+    const lo = (out.devices as { name: string; description: string; flags: { loopback: boolean } }[]).find((d) => d.flags.loopback);
+    expect(lo?.name).toMatch(/^\\Device\\NPF_\{[0-9A-F-]+\}$/);
+    expect(lo?.description).toBe('lo');
+  });
+
+  test('captures real loopback traffic, then dumps it with a packet limit in user mode, saying why not kernel', async () => {
+    const file = path.join(dir, 'win.pcap');
+    const r = await win.run(
+      script(`
+        const cap = wirecap.openLive(lo.name, { filter: 'udp and dst port ' + port, timeoutMs: 10 });
+        const sending = pause(200).then(() => send(port, 5, 'win'));
+        let n = 0;
+        for await (const p of cap) if (++n === 5) break;
+        await sending;
+        const d = wirecap.liveDump(lo.name, ${JSON.stringify(win.windowsPath(file))}, { filter: 'udp and dst port ' + port, maxPackets: 3, timeoutMs: 10 });
+        const endedBefore = d.ended;
+        await pause(200);
+        await send(port, 6, 'dump');
+        const result = await d.done;
+        console.log(JSON.stringify({ captured: n, endedBefore, endedAfter: d.ended, ...result }));`),
+    );
+    const out = lastJson(r.output);
+    expect(out).toMatchObject({ captured: 5, endedBefore: false, endedAfter: true, packets: 3, reason: 'maxPackets', mode: 'user' });
+    expect(out.kernelError).toMatch(/no pcap_live_dump/);
+    expect(tcpdumpRead(file).complaints).toBe('');
+    const inFile = filePackets(file).map((p) => Buffer.from(p.hex, 'hex').subarray(42).toString());
+    expect(inFile).toEqual(['dump:0', 'dump:1', 'dump:2']);
+  });
+
+  test('without wpcap.dll (WINEDLLOVERRIDES=wpcap=) the first call throws ELIBPCAP naming Npcap', async () => {
+    const r = await win.run(
+      `const wirecap = require(${JSON.stringify(win.packageDir)});
+       try { wirecap.devices(); console.log('{}'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
+      { WINEDLLOVERRIDES: 'wpcap=' },
+    );
+    const out = lastJson(r.output);
+    expect(out.code).toBe('ELIBPCAP');
+    expect(out.message).toMatch(/Npcap/);
+    expect(out.message).toMatch(/WinPcap API-compatible Mode/);
+  });
+
+  describe('kernel dump through a wpcap.dll that has pcap_live_dump', () => {
+    let shim: string;
+    let refusing: string;
+    beforeAll(() => {
+      // Forward everything wirecap loads to wpcap.dll, except what the shim defines.
+      const own = new Set(['pcap_live_dump', 'pcap_live_dump_ended', 'pcap_close']);
+      const names = [...fs.readFileSync(path.join(ROOT, 'src-native', 'pcap_api.cc'), 'utf8').matchAll(/\{"((?:pcap|bpf)_[a-z_]+)"/g)].map((m) => m[1]);
+      const def = ['EXPORTS', ...names.filter((n) => !own.has(n)).map((n) => `  ${n}=wpcap.${n}`)].join('\n');
+      const source = path.join(ROOT, 'test', 'fixtures', 'live_dump_shim_win.c');
+      fs.writeFileSync(path.join(dir, 'shim.def'), `${def}\n`);
+      shim = path.join(dir, 'kernel_dump.dll');
+      refusing = path.join(dir, 'refusing_dump.dll');
+      for (const [out, defines] of [[shim, []], [refusing, ['-DREFUSE']]] as const) {
+        execFileSync('x86_64-w64-mingw32-gcc', ['-shared', '-O2', ...defines, '-o', out, source, path.join(dir, 'shim.def')]);
+      }
+    });
+
+    const dumpScript = (file: string, options: object): string =>
+      script(`
+        const d = wirecap.liveDump(lo.name, ${JSON.stringify(win.windowsPath(file))}, { filter: 'udp and dst port ' + port, timeoutMs: 10, ...${JSON.stringify(options)} });
+        const endedBefore = d.ended;
+        await pause(300);
+        await send(port, 8, 'kernel');
+        const result = await d.done;
+        console.log(JSON.stringify({ endedBefore, endedAfter: d.ended, ...result }));`);
+
+    test("auto starts it and reports mode 'kernel'; maxPackets ends it, ended and done as in user mode", async () => {
+      const file = path.join(dir, 'kernel.pcap');
+      const r = await win.run(dumpScript(file, { maxPackets: 4 }), { WIRECAP_LIBPCAP: win.windowsPath(shim) });
+      const out = lastJson(r.output);
+      expect(out).toMatchObject({ endedBefore: false, endedAfter: true, mode: 'kernel', reason: 'maxPackets', packets: 4 });
+      expect(out.kernelError).toBeUndefined();
+      expect(filePackets(file).map((p) => Buffer.from(p.hex, 'hex').subarray(42).toString())).toEqual(['kernel:0', 'kernel:1', 'kernel:2', 'kernel:3']);
+    });
+
+    test("a library that refuses, as Npcap does: auto falls back to user mode with its words; 'kernel' throws ENOTSUP", async () => {
+      const file = path.join(dir, 'refused.pcap');
+      const env = { WIRECAP_LIBPCAP: win.windowsPath(refusing) };
+      const out = lastJson((await win.run(dumpScript(file, { maxPackets: 4 }), env)).output);
+      expect(out).toMatchObject({ endedBefore: false, endedAfter: true, mode: 'user', reason: 'maxPackets', packets: 4, kernelError: "Npcap doesn't support kernel dump mode" });
+      const forced = lastJson((await win.run(dumpScript(file, { mode: 'kernel' }), env)).output);
+      expect(forced).toMatchObject({ thrown: 'ENOTSUP', message: expect.stringContaining("Npcap doesn't support kernel dump mode") });
+    });
+  });
+});
