@@ -16,6 +16,9 @@ import { liveDump, LiveDumpOptions } from './live-dump';
 import { openTrace } from './navigate';
 import { openOffline } from './offline';
 import { slice } from './slice';
+import { createCollector } from './collector';
+import { streamPackets } from './exporter';
+import { DEFAULT_PROTO_PACKAGE } from './stream-proto';
 import { summarize } from './summary';
 
 function integer(value: string): number {
@@ -319,6 +322,79 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
         ['File size (bytes)', info.bytes],
       ];
       for (const [name, value] of rows) out.write(`${`${name}:`.padEnd(20)}${value}\n`);
+    });
+
+  cli
+    .command('stream')
+    .description('stream packets from a device or a capture file to a PacketStreaming collector over gRPC')
+    .argument('<source>', 'device name, or a pcap/pcapng file')
+    .argument('[filter...]', 'BPF filter')
+    .requiredOption('--to <host:port>', 'the collector')
+    .option('--tls', "use TLS (the system's CA roots unless --ca)")
+    .option('--ca <file>', "PEM file of the CA that signed the collector's certificate (implies --tls)")
+    .option('--proto-package <name>', "proto package of the peer's service", DEFAULT_PROTO_PACKAGE)
+    .action(async (source: string, filter: string[], o: { to: string; tls?: boolean; ca?: string; protoPackage: string }) => {
+      const isFile = fs.existsSync(source) && fs.statSync(source).isFile();
+      const capture = isFile ? openOffline(source, { filter: filter.join(' ') }) : openLive(source, { filter: filter.join(' ') });
+      const stream = streamPackets(o.to, capture, { tls: o.ca ? { ca: o.ca } : o.tls === true, protoPackage: o.protoPackage });
+      const release = closeOnSignals(() => capture.close());
+      const tty = (out as NodeJS.WriteStream).isTTY === true;
+      const bar = tty
+        ? new cliProgress.SingleBar(
+            { format: '{sent} sent | {dropped} dropped | {reconnects} reconnects | {rate} pkt/s', stream: out as NodeJS.WriteStream, hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          )
+        : null;
+      const started = Date.now();
+      const update = (): void => {
+        const s = stream.stats();
+        bar?.update(0, { ...s, rate: Math.round(s.sent / Math.max((Date.now() - started) / 1000, 0.001)) });
+      };
+      bar?.start(1, 0, { sent: 0, dropped: 0, reconnects: 0, rate: 0 });
+      const timer = tty ? setInterval(update, 250) : null;
+      try {
+        const s = await stream.done;
+        update();
+        out.write(`${s.sent} packets sent to ${o.to}, ${s.dropped} dropped, ${s.reconnects} reconnects\n`);
+      } finally {
+        if (timer) clearInterval(timer);
+        bar?.stop();
+        release();
+        capture.close();
+      }
+    });
+
+  cli
+    .command('collect')
+    .description('collect PacketStreaming streams over gRPC, optionally into a capture file')
+    .requiredOption('--port <n>', 'port to listen on', integer)
+    .option('--host <address>', 'address to listen on', '0.0.0.0')
+    .option('-w, --write <file>', 'write the packets of every stream to this file')
+    .option('--per-stream', 'one file per stream: <name>_<stream id><.ext>')
+    .addOption(new Option('--format <format>', 'file format').choices(['pcap', 'pcapng']).default('pcap'))
+    .option('--tls-cert <file>', 'PEM certificate (with --tls-key) for TLS')
+    .option('--tls-key <file>', 'PEM private key')
+    .option('--proto-package <name>', 'proto package of the service', DEFAULT_PROTO_PACKAGE)
+    .action(async (o: { port: number; host: string; write?: string; perStream?: boolean; format: 'pcap' | 'pcapng'; tlsCert?: string; tlsKey?: string; protoPackage: string }) => {
+      const collector = await createCollector({
+        port: o.port,
+        host: o.host,
+        protoPackage: o.protoPackage,
+        ...(o.write ? { write: { path: o.write, format: o.format, perStream: o.perStream === true } } : {}),
+        ...(o.tlsCert && o.tlsKey ? { tls: { cert: o.tlsCert, key: o.tlsKey } } : {}),
+        log: (m) => err.write(`${m}\n`),
+      });
+      err.write(`collecting on ${o.host}:${collector.port}\n`);
+      await new Promise<void>((resolve) => {
+        const release = closeOnSignals(() => {
+          release();
+          resolve();
+        });
+      });
+      await collector.close();
+      const summaries = collector.summaries();
+      for (const s of summaries) out.write(`stream ${s.id} from ${s.peer}: ${s.packets} packets${s.error ? `, ended by ${s.error.code}` : ''}\n`);
+      out.write(`${summaries.reduce((n, s) => n + s.packets, 0)} packets in ${summaries.length} streams\n`);
     });
 
   cli

@@ -10,6 +10,10 @@
  * Files: ENOENT, EACCES, EISDIR, EROFS, ENOSPC, EFBIG, EMFILE, EIO (as the
  * OS said), EBADFORMAT (not a capture file, or a corrupt record, with
  * libpcap's text), ETRUNCATED (a file that ends inside a record).
+ * Packet streaming: ECONNREFUSED (no collector answered for too long),
+ * ECONNRESET (a peer's stream broke off), EPROTO (a malformed message, or
+ * caplen not the data's length), EMSGSIZE (a packet over the collector's
+ * maxCaplen).
  */
 export type WirecapErrorCode =
   | 'ELIBPCAP'
@@ -30,7 +34,11 @@ export type WirecapErrorCode =
   | 'EMFILE'
   | 'EIO'
   | 'EBADFORMAT'
-  | 'ETRUNCATED';
+  | 'ETRUNCATED'
+  | 'ECONNREFUSED'
+  | 'ECONNRESET'
+  | 'EPROTO'
+  | 'EMSGSIZE';
 
 export class WirecapError extends Error {
   readonly code: WirecapErrorCode;
