@@ -87,6 +87,33 @@ async function printPackets(
   return n;
 }
 
+/**
+ * A progress line (cli-progress) redrawn four times a second when out is a
+ * terminal, nothing otherwise. stats() gives its fields; rate is rateOf per
+ * second. stop() draws it a last time.
+ */
+function progressLine(out: NodeJS.WritableStream, format: string, stats: () => Record<string, number>, rateOf: string): { stop(): void } {
+  if ((out as NodeJS.WriteStream).isTTY !== true) return { stop() {} };
+  const bar = new cliProgress.SingleBar({ format, stream: out as NodeJS.WriteStream, hideCursor: true }, cliProgress.Presets.shades_classic);
+  const started = Date.now();
+  const update = (): void => {
+    const s = stats();
+    bar.update(0, { ...s, rate: Math.round(s[rateOf] / Math.max((Date.now() - started) / 1000, 0.001)) });
+  };
+  bar.start(1, 0, { ...stats(), rate: 0 });
+  const timer = setInterval(update, 250);
+  let stopped = false;
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      update();
+      bar.stop();
+    },
+  };
+}
+
 /** Closes source on Ctrl-C or SIGTERM; returns a function that removes the handlers. */
 function closeOnSignals(close: () => void): () => void {
   process.once('SIGINT', close);
@@ -252,25 +279,9 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
       };
       const dump = liveDump(iface, o.write, JSON.parse(JSON.stringify(options)) as LiveDumpOptions);
       const release = closeOnSignals(() => void dump.stop());
-      const tty = (out as NodeJS.WriteStream).isTTY === true;
-      const bar = tty
-        ? new cliProgress.SingleBar(
-            { format: '{packets} packets | {bytes} bytes | {rate} pkt/s | {files} file(s)', stream: out as NodeJS.WriteStream, hideCursor: true },
-            cliProgress.Presets.shades_classic,
-          )
-        : null;
-      const started = Date.now();
-      const update = (): void => {
-        const s = dump.stats();
-        const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-        bar?.update(0, { ...s, rate: Math.round(s.packets / seconds) });
-      };
-      bar?.start(1, 0, { packets: 0, bytes: 0, files: 1, rate: 0 });
-      const timer = tty ? setInterval(update, 250) : null;
+      const progress = progressLine(out, '{packets} packets | {bytes} bytes | {rate} pkt/s | {files} file(s)', () => ({ ...dump.stats() }), 'packets');
       const result = await dump.done;
-      if (timer) clearInterval(timer);
-      update();
-      bar?.stop();
+      progress.stop();
       release();
       out.write(`${dumpSummary(result, o.write)}\n`);
       if (result.reason === 'error') process.exitCode = 1;
@@ -338,27 +349,13 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
       const capture = isFile ? openOffline(source, { filter: filter.join(' ') }) : openLive(source, { filter: filter.join(' ') });
       const stream = streamPackets(o.to, capture, { tls: o.ca ? { ca: o.ca } : o.tls === true, protoPackage: o.protoPackage });
       const release = closeOnSignals(() => capture.close());
-      const tty = (out as NodeJS.WriteStream).isTTY === true;
-      const bar = tty
-        ? new cliProgress.SingleBar(
-            { format: '{sent} sent | {dropped} dropped | {reconnects} reconnects | {rate} pkt/s', stream: out as NodeJS.WriteStream, hideCursor: true },
-            cliProgress.Presets.shades_classic,
-          )
-        : null;
-      const started = Date.now();
-      const update = (): void => {
-        const s = stream.stats();
-        bar?.update(0, { ...s, rate: Math.round(s.sent / Math.max((Date.now() - started) / 1000, 0.001)) });
-      };
-      bar?.start(1, 0, { sent: 0, dropped: 0, reconnects: 0, rate: 0 });
-      const timer = tty ? setInterval(update, 250) : null;
+      const progress = progressLine(out, '{sent} sent | {dropped} dropped | {reconnects} reconnects | {rate} pkt/s', () => ({ ...stream.stats() }), 'sent');
       try {
         const s = await stream.done;
-        update();
+        progress.stop();
         out.write(`${s.sent} packets sent to ${o.to}, ${s.dropped} dropped, ${s.reconnects} reconnects\n`);
       } finally {
-        if (timer) clearInterval(timer);
-        bar?.stop();
+        progress.stop();
         release();
         capture.close();
       }

@@ -32,7 +32,7 @@ export interface StreamOptions {
   tls?: boolean | TlsFiles;
   /** The proto package of the peer's PacketStreaming service (default 'wirecap.streaming'). */
   protoPackage?: string;
-  /** Packets per Run call, acknowledged together (default 4096). */
+  /** Packets per Run call, acknowledged together (default 16384). */
   segmentPackets?: number;
   /** Packets held for (re)sending, sent or not yet acknowledged; beyond it, packets are dropped while no call works (default 65536). */
   bufferPackets?: number;
@@ -88,7 +88,7 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
   }
   const o = checkObject(options, 'options');
   checkKeys(o, ['tls', 'protoPackage', 'segmentPackets', 'bufferPackets', 'deadlineMs', 'outageLimitMs', 'signal'], 'streamPackets');
-  const segment = o.segmentPackets === undefined ? 4096 : checkInteger(o.segmentPackets, 'segmentPackets', 1, 1 << 24);
+  const segment = o.segmentPackets === undefined ? 16384 : checkInteger(o.segmentPackets, 'segmentPackets', 1, 1 << 24);
   const limit = o.bufferPackets === undefined ? 65536 : checkInteger(o.bufferPackets, 'bufferPackets', segment, 1 << 26);
   const deadlineMs = o.deadlineMs === undefined ? 60000 : checkInteger(o.deadlineMs, 'deadlineMs', 1, 2 ** 31);
   const outageLimitMs = o.outageLimitMs === undefined ? 60000 : checkInteger(o.outageLimitMs, 'outageLimitMs', 1, 2 ** 31);

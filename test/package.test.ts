@@ -31,6 +31,7 @@ test('the tarball holds dist/, the three prebuilds and the sources for a local b
       'prebuilds/win32-x64/wirecap.node',
       'binding.gyp',
       'src-native/pcap_api.cc',
+      'proto/packet_streaming.proto',
     ]),
   );
   expect(files.filter((f) => /^(build|test|bench|scripts|\.ci|node_modules)\//.test(f) || f.endsWith('.tgz'))).toEqual([]);
