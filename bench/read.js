@@ -2,7 +2,8 @@
 // bench/read: a synthetic 2-million-packet Ethernet/IPv4/UDP trace
 // (bench/make-trace.js, sizes cycling 64..1514) read from the page cache by
 // a C loop over pcap_dispatch (bench/pcap_read.c, the limit), wirecap's batch
-// API, wirecap's per-packet iterator and node_pcap's offline session. Each
+// API (batches(), and batches({ recycle: true })), wirecap's per-packet
+// iterator and node_pcap's offline session. Each
 // reader runs in its own process, rounds interleave them, and every figure is
 // a ratio against the C loop of the same run (median of the rounds).
 //   npm run bench:read [-- --rounds 5 --node-pcap DIR]
@@ -36,7 +37,7 @@ function runReader(name) {
   return JSON.parse(json);
 }
 
-const readers = ['c', 'batch', 'iter', ...(haveNodePcap ? ['node_pcap'] : [])];
+const readers = ['c', 'batch', 'recycle', 'iter', ...(haveNodePcap ? ['node_pcap'] : [])];
 // Warm the page cache so the first reader does not pay for the disk.
 runReader('c');
 const results = Object.fromEntries(readers.map((r) => [r, []]));

@@ -1,6 +1,6 @@
 'use strict';
 // One reader for bench/read.js, in its own process so its RSS is its own.
-//   node reader.js <batch|iter|node_pcap> <file> [node_pcap module dir]
+//   node reader.js <batch|recycle|iter|node_pcap> <file> [node_pcap module dir]
 // Prints {"packets":N,"bytes":B,"seconds":S,"maxRssMB":R,"loopP99Ms":L}, L the
 // event loop's p99 delay while reading.
 const { monitorEventLoopDelay } = require('node:perf_hooks');
@@ -35,8 +35,8 @@ function report(packets, bytes, started) {
   }
   const { openOffline } = require('..');
   const cap = openOffline(file);
-  if (mode === 'batch') {
-    for await (const batch of cap.batches()) {
+  if (mode === 'batch' || mode === 'recycle') {
+    for await (const batch of cap.batches({ recycle: mode === 'recycle' })) {
       packets += batch.count;
       bytes += batch.data.length;
     }

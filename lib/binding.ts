@@ -81,8 +81,9 @@ export declare class CaptureHandle {
    * The next batch; undefined when none is queued yet (onReadable is then
    * called once one is, or the capture ends); null at the end. Throws the
    * capture thread's error once, after every queued batch was read.
+   * read(true) lends the batch's memory: the next read() takes it back.
    */
-  read(): NativeBatch | undefined | null;
+  read(recycle?: boolean): NativeBatch | undefined | null;
   /** Compiles and installs a filter on the capture thread; waits until it is in force. */
   setFilter(expr: string): void;
   inject(frame: Buffer): number;

@@ -108,6 +108,14 @@ export function openLive(device: string, options?: LiveOptions): Capture {
   return new Capture(native, signal);
 }
 
+export interface BatchOptions {
+  /**
+   * Reuse a batch's memory once the next batch is asked for (default false).
+   * Its Buffers then show the newer packets: copy what you keep.
+   */
+  recycle?: boolean;
+}
+
 /**
  * Batches handed out in one turn of the event loop. While the queue is full,
  * read() keeps answering and the consumer runs on promises alone, so without
@@ -167,7 +175,8 @@ export class Capture implements AsyncIterable<Packet> {
    * with an AbortError after the signal aborted, and with the capture's
    * error (ENETDOWN, EPCAP) once every packet before it was delivered.
    */
-  async nextBatch(): Promise<PacketBatch | null> {
+  async nextBatch(options?: BatchOptions): Promise<PacketBatch | null> {
+    const recycle = options?.recycle === true;
     for (;;) {
       if (this.#abortReason !== null) {
         const { reason } = this.#abortReason;
@@ -181,7 +190,7 @@ export class Capture implements AsyncIterable<Packet> {
         this.#batchesInTurn = 0;
         continue;
       }
-      const result = this.#native.read();
+      const result = this.#native.read(recycle);
       if (result === null) return null;
       if (result !== undefined) {
         this.#batchesInTurn++;
@@ -194,11 +203,18 @@ export class Capture implements AsyncIterable<Packet> {
     }
   }
 
-  /** Batches until the capture ends; leaving the loop early closes the capture. */
-  async *batches(): AsyncGenerator<PacketBatch, void, undefined> {
+  /**
+   * Batches until the capture ends; leaving the loop early closes the
+   * capture. With { recycle: true } each batch's memory is reused once the
+   * next batch is asked for: the fastest way through a big file, with
+   * memory bounded by the queue, but copy (Buffer.from) whatever you keep.
+   */
+  async *batches(options?: BatchOptions): AsyncGenerator<PacketBatch, void, undefined> {
+    checkKeys(checkObject(options, 'options'), ['recycle'], 'batches');
+    if (options?.recycle !== undefined) checkBoolean(options.recycle, 'recycle');
     try {
       for (;;) {
-        const batch = await this.nextBatch();
+        const batch = await this.nextBatch(options);
         if (batch === null) return;
         yield batch;
       }

@@ -6,13 +6,18 @@
  * over maxCaplen, caplen not equal to the data's length, or a peer that
  * breaks off ends that stream alone with a typed error; the others go on.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WirecapError } from './errors';
 import { Decoded, DEFAULT_PROTO_PACKAGE, packetStreamingService, StreamedPacket } from './stream-proto';
 import { checkBoolean, checkInteger, checkKeys, checkObject, checkOneOf, checkString } from './validate';
 import { createWriter, Writer } from './writer';
+
+/** @grpc/grpc-js, loaded on first use: it costs every other wirecap user 11 MB of memory. */
+function grpcJs(): typeof Grpc {
+  return require('@grpc/grpc-js') as typeof Grpc;
+}
 
 export interface CollectorOptions {
   /** Port to listen on (default 0: one the system picks; see collector.port). */
@@ -113,7 +118,7 @@ export class IncomingStream implements AsyncIterable<StreamedPacket> {
 export class Collector {
   /** The port it listens on. */
   readonly port: number;
-  #server: grpc.Server;
+  #server: Grpc.Server;
   #writers: Writer[];
   #listening: ((stream: IncomingStream) => void) | null = null;
   #pending: IncomingStream[] = [];
@@ -122,7 +127,7 @@ export class Collector {
   #active = new Set<Promise<unknown>>();
 
   /** @internal use createCollector() */
-  constructor(server: grpc.Server, port: number, writers: Writer[]) {
+  constructor(server: Grpc.Server, port: number, writers: Writer[]) {
     this.#server = server;
     this.port = port;
     this.#writers = writers;
@@ -207,11 +212,12 @@ export async function createCollector(options?: CollectorOptions): Promise<Colle
   const merged = write && !perStream ? createWriter(writePath, writerOptions!) : null;
   if (merged) writers.push(merged);
 
+  const grpc = grpcJs();
   const server = new grpc.Server();
   let collector: Collector | null = null;
   let nextId = 1;
   server.addService(service, {
-    Run: (call: grpc.ServerReadableStream<Decoded, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    Run: (call: Grpc.ServerReadableStream<Decoded, unknown>, callback: Grpc.sendUnaryData<unknown>) => {
       const id = nextId++;
       const peer = call.getPeer();
       const stream = new IncomingStream(id, peer, collector?.queued ?? false);
@@ -257,7 +263,8 @@ export async function createCollector(options?: CollectorOptions): Promise<Colle
   return collector;
 }
 
-function serverCredentials(tls: unknown): grpc.ServerCredentials {
+function serverCredentials(tls: unknown): Grpc.ServerCredentials {
+  const grpc = grpcJs();
   const t = checkObject(tls, 'tls');
   checkKeys(t, ['cert', 'key', 'ca'], 'tls');
   const read = (name: string): Buffer => fs.readFileSync(checkString(t[name], `tls.${name}`));

@@ -12,12 +12,17 @@
  * source keeps being read; what does not fit in the buffer is dropped and
  * counted. So sent + dropped = every packet the source gave.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import { Packet } from './batch';
 import { AbortError, WirecapError } from './errors';
 import { DEFAULT_PROTO_PACKAGE, encodePacket, packetStreamingService } from './stream-proto';
 import { checkInteger, checkKeys, checkObject, checkSignal, checkString } from './validate';
+
+/** @grpc/grpc-js, loaded on first use: it costs every other wirecap user 11 MB of memory. */
+function grpcJs(): typeof Grpc {
+  return require('@grpc/grpc-js') as typeof Grpc;
+}
 
 export interface TlsFiles {
   /** PEM file of the CA that signed the collector's certificate (default: the system's roots). */
@@ -94,6 +99,7 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
   const outageLimitMs = o.outageLimitMs === undefined ? 60000 : checkInteger(o.outageLimitMs, 'outageLimitMs', 1, 2 ** 31);
   const signal = checkSignal(o.signal);
   const service = packetStreamingService(o.protoPackage === undefined ? DEFAULT_PROTO_PACKAGE : checkString(o.protoPackage, 'protoPackage'));
+  const grpc = grpcJs();
   const Client = grpc.makeGenericClientConstructor(service, 'PacketStreaming');
   const client = new Client(target, channelCredentials(o.tls as StreamOptions['tls']));
 
@@ -213,7 +219,7 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
           service.Run.responseDeserialize,
           new grpc.Metadata(),
           { deadline: Date.now() + deadlineMs },
-          (error: grpc.ServiceError | null) => finish(error ? new Error(`${grpc.status[error.code] ?? error.code}: ${error.details}`) : written),
+          (error: Grpc.ServiceError | null) => finish(error ? new Error(`${grpc.status[error.code] ?? error.code}: ${error.details}`) : written),
         );
         healthy = true;
         let ended = false;
@@ -250,7 +256,8 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
   });
 }
 
-function channelCredentials(tls: StreamOptions['tls']): grpc.ChannelCredentials {
+function channelCredentials(tls: StreamOptions['tls']): Grpc.ChannelCredentials {
+  const grpc = grpcJs();
   if (tls === undefined || tls === false) return grpc.credentials.createInsecure();
   if (tls === true) return grpc.credentials.createSsl();
   const files = checkObject(tls, 'tls');

@@ -1,5 +1,5 @@
 export { openLive, Capture } from './capture';
-export type { LiveOptions, CaptureStats } from './capture';
+export type { LiveOptions, CaptureStats, BatchOptions } from './capture';
 export { PacketBatch } from './batch';
 export type { Packet } from './batch';
 export { devices, libVersion, compileFilter, linktypeValue } from './devices';

@@ -18,7 +18,7 @@ constexpr size_t kBatchBytes = 1 << 20;
 // comes from the heap without a system call.
 constexpr size_t kFirstSlabBytes = 16 << 10;
 // Full-size slabs kept for reuse (see SlabPool).
-constexpr size_t kKeptSlabs = 32;
+constexpr size_t kKeptSlabs = 8;
 // pcap_dispatch's count for live captures: "everything in the buffer", but
 // positive, because Wine 8's wpcap.dll dispatches nothing for -1.
 constexpr int kLivePacketsPerDispatch = 1 << 20;
@@ -588,6 +588,10 @@ void CaptureHandle::RunOnCaptureThread(const std::function<void()>& task) {
 Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) return env.Null();
+  // read(true) lends the slab: asking for the next batch hands it back.
+  const bool wants_recycle = info.Length() > 0 && info[0].ToBoolean().Value();
+  if (lent_ != nullptr) slabs_->Give(lent_, 0);
+  lent_ = nullptr;
   std::unique_ptr<Batch> batch;
   bool finished;
   {
@@ -641,9 +645,18 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
   const size_t capacity = batch->capacity;
   uint8_t* data = batch->data;
   batch->data = nullptr;
+  // Only full-size slabs go round; a small one (a quiet live capture's) is
+  // the Buffer's, as without recycling.
+  const bool recycle = wants_recycle && capacity == slabs_->slab_bytes();
+  if (recycle) {
+    slabs_->Pin(data);
+    lent_ = data;
+  }
   Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(
-      env, data, batch->size,
-      [capacity, slabs = slabs_](Napi::Env, uint8_t* slab) { slabs->Give(slab, capacity); });
+      env, data, batch->size, [capacity, recycle, slabs = slabs_](Napi::Env, uint8_t* slab) {
+        // A lent slab is the pool's: the Buffer only kept the pool alive.
+        if (!recycle) slabs->Give(slab, capacity);
+      });
 
   Napi::Array result = Napi::Array::New(env, 3);
   result.Set(0u, buffer);

@@ -124,6 +124,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   size_t queue_limit_ = 0;
   size_t batch_capacity_ = 0;
   std::shared_ptr<SlabPool> slabs_;
+  uint8_t* lent_ = nullptr;  // the slab of the last batch read(true) returned (JS thread)
   int timeout_ms_ = 0;
   bool offline_ = false;  // reading a file: lossless, ends at end of file
   bool deliver_ = true;  // false: a dump-only capture, nothing is queued for JS

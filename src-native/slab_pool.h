@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 class SlabPool {
@@ -15,7 +16,10 @@ class SlabPool {
   SlabPool(size_t slab_bytes, size_t keep) : slab_bytes_(slab_bytes), keep_(keep) {}
   SlabPool(const SlabPool&) = delete;
   SlabPool& operator=(const SlabPool&) = delete;
-  ~SlabPool() { Drain(); }
+  ~SlabPool() {
+    Drain();
+    for (uint8_t* slab : pinned_) std::free(slab);
+  }
 
   size_t slab_bytes() const { return slab_bytes_; }
 
@@ -36,9 +40,24 @@ class SlabPool {
     return slab;
   }
 
+  // A full-size slab lent to JavaScript for good (batches({ recycle: true })):
+  // a Buffer may point at it until garbage collection, so the pool owns it
+  // until the pool itself goes, and Give() only puts it back in circulation.
+  void Pin(uint8_t* slab) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pinned_.insert(slab);
+  }
+
   // Any slab from Take or realloc; full-size ones are kept while there is room.
   void Give(uint8_t* slab, size_t capacity) {
     if (slab == nullptr) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (pinned_.count(slab) != 0) {
+        if (keep_ > 0) free_.push_back(slab);  // after Drain() it waits for the destructor
+        return;
+      }
+    }
     if (capacity == slab_bytes_) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (free_.size() < keep_) {
@@ -52,7 +71,9 @@ class SlabPool {
   // Frees the kept slabs and keeps none from now on (the capture closed).
   void Drain() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (uint8_t* slab : free_) std::free(slab);
+    for (uint8_t* slab : free_) {
+      if (pinned_.count(slab) == 0) std::free(slab);
+    }
     free_.clear();
     keep_ = 0;
   }
@@ -62,4 +83,5 @@ class SlabPool {
   size_t keep_;
   std::mutex mutex_;
   std::vector<uint8_t*> free_;
+  std::unordered_set<uint8_t*> pinned_;
 };

@@ -151,6 +151,21 @@ describe('openOffline() options and shapes', () => {
     expect(viaBatches).toEqual(viaPackets);
   });
 
+  test("batches({ recycle: true }) yields the same packets, and reuses a batch's memory once the next is asked for", async () => {
+    const many = syntheticPackets(12000);
+    const file = writeTrace('recycle.pcap', pcapBytes(many, { nano: true }));
+    const copies: string[] = [];
+    let first: { view: Buffer; copy: Buffer } | null = null;
+    for await (const batch of openOffline(file).batches({ recycle: true })) {
+      for (const p of batch) copies.push(`${p.timestamp}:${p.data.toString('hex')}`);
+      first ??= { view: batch.data, copy: Buffer.from(batch.data) };
+    }
+    expect(copies).toEqual(many.map((p) => `${p.timestamp}:${p.data.toString('hex')}`));
+    // The first batch's memory has carried later packets since.
+    expect(first!.view.equals(first!.copy)).toBe(false);
+    await expect(openOffline(file).batches({ recycle: 'yes' } as never).next()).rejects.toMatchObject({ code: 'EINVAL' });
+  });
+
   test('reading is lossless when the consumer is slower than the disk', async () => {
     const many = syntheticPackets(5000);
     const file = writeTrace('slow.pcap', pcapBytes(many));
