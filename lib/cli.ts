@@ -114,6 +114,17 @@ function progressLine(out: NodeJS.WritableStream, format: string, stats: () => R
   };
 }
 
+/** Prints a capture's packets until it ends, Ctrl-C or the count, then closes it. */
+async function printToEnd(cap: Capture, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream): Promise<void> {
+  const release = closeOnSignals(() => cap.close());
+  try {
+    await printPackets(cap, options, out);
+  } finally {
+    release();
+    cap.close();
+  }
+}
+
 /** Closes source on Ctrl-C or SIGTERM; returns a function that removes the handlers. */
 function closeOnSignals(close: () => void): () => void {
   process.once('SIGINT', close);
@@ -240,12 +251,9 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
         immediate: options.immediate ?? false,
         precision: options.nano ? 'nano' : 'micro',
       });
-      const release = closeOnSignals(() => cap.close());
       try {
-        await printPackets(cap, options, out);
+        await printToEnd(cap, options, out);
       } finally {
-        release();
-        cap.close();
         err.write(`${statsText(cap.stats())}\n`);
       }
     });
@@ -296,14 +304,7 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     .option('--json', 'one JSON object a line')
     .option('--hex', 'print the bytes too')
     .action(async (file: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean }) => {
-      const cap = openOffline(file, { filter: filter.join(' ') });
-      const release = closeOnSignals(() => cap.close());
-      try {
-        await printPackets(cap, options, out);
-      } finally {
-        release();
-        cap.close();
-      }
+      await printToEnd(openOffline(file, { filter: filter.join(' ') }), options, out);
     });
 
   cli
