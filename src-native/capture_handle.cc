@@ -673,6 +673,10 @@ Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
   int status = 0;
   std::string error;
   RunOnCaptureThread([&] {
+    if (pcap_ == nullptr) {  // a kernel dump's thread closed it
+      error = "the capture has ended";
+      return;
+    }
     bpf_program program{};
     compiled = CompileFor(*api_, pcap_, filter, netmask_, &program, &error);
     if (!compiled) return;
@@ -695,6 +699,11 @@ Napi::Value CaptureHandle::Inject(const Napi::CallbackInfo& info) {
   int sent = 0;
   std::string error;
   RunOnCaptureThread([&] {
+    if (pcap_ == nullptr) {  // a kernel dump's thread closed it
+      sent = -1;
+      error = "the capture has ended";
+      return;
+    }
     if (api_->inject != nullptr) {
       sent = api_->inject(pcap_, frame.Data(), frame.Length());
     } else {
@@ -711,7 +720,8 @@ Napi::Object CaptureHandle::StatsObject(Napi::Env env) {
   pcap_stat kernel{};
   bool have_kernel = have_final_stats_;
   if (!closed_) {
-    RunOnCaptureThread([&] { have_kernel = api_->stats(pcap_, &kernel) == 0; });
+    // pcap_ is null once a kernel dump's thread closed it.
+    RunOnCaptureThread([&] { have_kernel = pcap_ != nullptr && api_->stats(pcap_, &kernel) == 0; });
   } else {
     kernel = final_stats_;
   }
