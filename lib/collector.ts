@@ -239,7 +239,9 @@ export async function createCollector(options?: CollectorOptions): Promise<Colle
             writer?.write(message);
             await stream.push(message);
           }
-          if (cancelled) throw new WirecapError(`stream ${id} from ${peer} broke off`, 'ECONNRESET');
+          // A peer that breaks off ends the messages first; the cancellation follows.
+          await new Promise((resolve) => setImmediate(resolve));
+          if (cancelled || call.cancelled) throw new WirecapError(`stream ${id} from ${peer} broke off`, 'ECONNRESET');
           stream.end();
           callback(null, {});
         } catch (e) {

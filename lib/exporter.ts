@@ -199,8 +199,10 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
       releaseRoom();
       client.close();
     }
-    await reading;
+    // After a failure, a source that is waiting for its next packet is not
+    // waited for: the reader stops at that packet.
     if (failure !== null) throw failure;
+    await reading;
     if (sourceError !== null) throw sourceError;
 
     /** One Run call with the held packets, up to a segment: the count acknowledged, or the call's error. */

@@ -183,6 +183,51 @@ describe("interop with python3-grpcio, under a package name of the peer's choosi
   });
 });
 
+describe('peers that misbehave below the protocol', () => {
+  test('a sender that breaks off mid-stream ends that stream with ECONNRESET; bytes that are not HTTP/2 harm no stream', async () => {
+    const messages: string[] = [];
+    const collector = await createCollector({ host: '127.0.0.1', log: (m) => messages.push(m) });
+    // Not HTTP/2 at all: the collector neither crashes nor stops serving.
+    const junk = net.connect(collector.port, '127.0.0.1');
+    await new Promise((resolve) => junk.on('connect', resolve));
+    await new Promise((resolve) => junk.write(Buffer.alloc(4096, 0xa5), resolve));
+    junk.destroy();
+    // A source that stalls after 100 packets; the exporter is then aborted mid-call.
+    let stalled: () => void = () => {};
+    async function* stalling() {
+      for (let i = 0; i < 100; i++) yield { timestamp: 1_700_000_000_000_000_000n + BigInt(i) * 1000n, caplen: 4, len: 4, data: Buffer.alloc(4, i) };
+      await new Promise<void>((resolve) => (stalled = resolve));
+    }
+    const seen = (async () => {
+      for await (const stream of collector.streams()) return stream;
+      return null;
+    })();
+    const sender = streamPackets(`127.0.0.1:${collector.port}`, stalling(), { segmentPackets: 1000 });
+    const stream = (await seen)!;
+    const got: number[] = [];
+    const reading = (async () => {
+      for await (const p of stream) if (got.push(p.data[0]) === 100) sender.abort();
+    })().catch((e) => e);
+    expect(await reading).toMatchObject({ code: 'ECONNRESET' });
+    await expect(sender.done).rejects.toMatchObject({ name: 'AbortError' });
+    stalled();
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    // The collector still serves.
+    async function* three() {
+      for (let i = 0; i < 3; i++) yield { timestamp: 1_700_000_000_000_000_000n, caplen: 1, len: 1, data: Buffer.from([i]) };
+    }
+    const after = streamPackets(`127.0.0.1:${collector.port}`, three());
+    const next = (async () => {
+      for await (const s of collector.streams()) return collect(s);
+      return [];
+    })();
+    expect((await after.done).sent).toBe(3);
+    expect((await next).map((p) => p.data[0])).toEqual([0, 1, 2]);
+    await collector.close();
+    expect(messages.join('\n')).toMatch(/broke off/);
+  });
+});
+
 describe('a collector that dies mid-stream', () => {
   test('is reconnected to once restarted; every packet is acknowledged or counted as dropped, none otherwise lost', async () => {
     const total = 30000;
