@@ -32,10 +32,17 @@ function peakRssMB(pid) {
   return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
 }
 
-/** User plus system CPU seconds that process pid (all its threads) has used. */
+/**
+ * CPU seconds that process pid's live threads have run, from the scheduler's
+ * nanosecond counters (/proc/<pid>/stat counts in 10 ms ticks, too coarse
+ * for a load of a few seconds). Measure over a window in which no thread exits.
+ */
 function cpuSeconds(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+  let ns = 0;
+  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+    ns += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+  }
+  return ns / 1e9;
 }
 
 /** Sends `payload`-byte datagrams to 127.0.0.1:port at rate/s (0: as fast as possible) for seconds. */
