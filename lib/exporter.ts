@@ -15,6 +15,7 @@
 import type * as Grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import { Packet } from './batch';
+import { Capture } from './capture';
 import { AbortError, WirecapError } from './errors';
 import { DEFAULT_PROTO_PACKAGE, encodePacket, packetStreamingService } from './stream-proto';
 import { checkInteger, checkKeys, checkObject, checkSignal, checkString } from './validate';
@@ -37,7 +38,7 @@ export interface StreamOptions {
   tls?: boolean | TlsFiles;
   /** The proto package of the peer's PacketStreaming service (default 'wirecap.streaming'). */
   protoPackage?: string;
-  /** Packets per Run call, acknowledged together (default 16384). */
+  /** Packets per Run call, acknowledged together (default 32768). */
   segmentPackets?: number;
   /** Packets held for (re)sending, sent or not yet acknowledged; beyond it, packets are dropped while no call works (default 65536). */
   bufferPackets?: number;
@@ -93,7 +94,7 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
   }
   const o = checkObject(options, 'options');
   checkKeys(o, ['tls', 'protoPackage', 'segmentPackets', 'bufferPackets', 'deadlineMs', 'outageLimitMs', 'signal'], 'streamPackets');
-  const segment = o.segmentPackets === undefined ? 16384 : checkInteger(o.segmentPackets, 'segmentPackets', 1, 1 << 24);
+  const segment = o.segmentPackets === undefined ? 32768 : checkInteger(o.segmentPackets, 'segmentPackets', 1, 1 << 24);
   const limit = o.bufferPackets === undefined ? 65536 : checkInteger(o.bufferPackets, 'bufferPackets', segment, 1 << 26);
   const deadlineMs = o.deadlineMs === undefined ? 60000 : checkInteger(o.deadlineMs, 'deadlineMs', 1, 2 ** 31);
   const outageLimitMs = o.outageLimitMs === undefined ? 60000 : checkInteger(o.outageLimitMs, 'outageLimitMs', 1, 2 ** 31);
@@ -144,16 +145,18 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
     };
     const reading = (async () => {
       try {
-        for await (const p of source) {
-          if (failure !== null) break;
-          while (held.length >= limit && healthy && failure === null) {
-            await new Promise<void>((resolve) => (room = resolve));
+        for await (const packets of chunksOf(source)) {
+          for (const p of packets) {
+            if (failure !== null) return;
+            while (held.length >= limit && healthy && failure === null) {
+              await new Promise<void>((resolve) => (room = resolve));
+            }
+            if (held.length >= limit) {
+              stats.dropped++;
+              continue;
+            }
+            held.push(encodePacket(p.timestamp, p.len, p.data));
           }
-          if (held.length >= limit) {
-            stats.dropped++;
-            continue;
-          }
-          held.push(encodePacket(p.timestamp, p.len, p.data));
           stats.buffered = held.length;
           poke();
         }
@@ -256,6 +259,19 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
       });
     }
   });
+}
+
+/**
+ * The source's packets a batch at a time. A wirecap capture's batches go
+ * round (recycle): every packet is copied into its message before the next
+ * batch is asked for, so no garbage is left to collect.
+ */
+async function* chunksOf(source: AsyncIterable<Packet>): AsyncGenerator<Iterable<Packet>, void, undefined> {
+  if (source instanceof Capture) {
+    yield* source.batches({ recycle: true });
+    return;
+  }
+  for await (const p of source) yield [p];
 }
 
 function channelCredentials(tls: StreamOptions['tls']): Grpc.ChannelCredentials {

@@ -43,31 +43,34 @@ function writeVarint(buf: Buffer, at: number, v: number): number {
   return at;
 }
 
+/** Bytes of a varint field with a one-byte tag; proto3 leaves zeros out. */
+function fieldSize(v: number): number {
+  return v === 0 ? 0 : 1 + varintSize(v);
+}
+
+function writeField(buf: Buffer, at: number, tag: number, v: number): number {
+  if (v === 0) return at;
+  buf[at++] = tag;
+  return writeVarint(buf, at, v);
+}
+
 /** Encodes one Packet message. data is caplen bytes. */
 export function encodePacket(timestamp: bigint, len: number, data: Uint8Array): Buffer {
-  const micros = timestamp / 1000n;
-  const seconds = Number(micros / 1_000_000n);
-  const usec = Number(micros % 1_000_000n);
+  const micros = Number(timestamp / 1000n); // exact: below 2^53 until the year 2255
+  const seconds = Math.floor(micros / 1e6);
+  const usec = micros - seconds * 1e6;
   const caplen = data.length;
-  // PacketHeader: fields 1..4 as varints, zeros left out as proto3 does.
-  const fields: [number, number][] = [
-    [0x08, seconds],
-    [0x10, usec],
-    [0x18, caplen],
-    [0x20, len],
-  ];
-  const headerSize = fields.reduce((n, [, v]) => n + (v === 0 ? 0 : 1 + varintSize(v)), 0);
+  const headerSize = fieldSize(seconds) + fieldSize(usec) + fieldSize(caplen) + fieldSize(len);
   const dataSize = caplen === 0 ? 0 : 1 + varintSize(caplen) + caplen;
   const size = 1 + varintSize(headerSize) + headerSize + 1 + varintSize(dataSize) + dataSize;
   const buf = Buffer.allocUnsafe(size);
   let at = 0;
   buf[at++] = 0x0a; // Packet.header, length-delimited
   at = writeVarint(buf, at, headerSize);
-  for (const [tag, v] of fields) {
-    if (v === 0) continue;
-    buf[at++] = tag;
-    at = writeVarint(buf, at, v);
-  }
+  at = writeField(buf, at, 0x08, seconds); // PacketHeader.ts_sec
+  at = writeField(buf, at, 0x10, usec);
+  at = writeField(buf, at, 0x18, caplen);
+  at = writeField(buf, at, 0x20, len);
   buf[at++] = 0x12; // Packet.data, length-delimited
   at = writeVarint(buf, at, dataSize);
   if (caplen > 0) {
