@@ -88,6 +88,8 @@ class PagedFile {
   bytesRead = 0;
   #fd: number;
   #pages = new Map<number, Buffer>();
+  #lastIndex = -1;
+  #lastPage: Buffer = Buffer.alloc(0);
 
   constructor(fd: number, size: number) {
     this.#fd = fd;
@@ -126,6 +128,8 @@ class PagedFile {
   }
 
   #page(index: number): Buffer {
+    // Resync reads word after word of one page: keep it at hand.
+    if (index === this.#lastIndex) return this.#lastPage;
     let page = this.#pages.get(index);
     if (page === undefined) {
       page = Buffer.alloc(Math.min(PAGE, this.size - index * PAGE));
@@ -134,6 +138,8 @@ class PagedFile {
       if (this.#pages.size >= CACHED_PAGES) this.#pages.delete(this.#pages.keys().next().value as number);
       this.#pages.set(index, page);
     }
+    this.#lastIndex = index;
+    this.#lastPage = page;
     return page;
   }
 }
@@ -537,6 +543,11 @@ export class TraceNavigator {
 
   /** The chain of records from pos, up to maxRecords records or until it passes untilByte; null if pos is no record. */
   #chain(pos: number, maxRecords: number, untilByte: number): Chain | null {
+    // Most positions a resync tries hold no record: answer those before building a chain.
+    if (maxRecords > 0 && pos < untilByte) {
+      const head = this.#layout.recordAt(this.#file, pos, this.#tsLow, this.#tsHigh);
+      if (head === null || typeof head !== 'object') return null;
+    }
     const positions = new Set<number>();
     const times: bigint[] = [];
     let previous: bigint | null = null;
