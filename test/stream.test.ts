@@ -6,10 +6,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createCollector, IncomingStream, openOffline, streamPackets, StreamedPacket } from '../lib';
+import { createCollector, IncomingStream, openLive, openOffline, streamPackets, StreamedPacket } from '../lib';
+import { describeLive } from './helpers/live';
 import { filePackets } from './helpers/tools';
 import { pcapBytes, syntheticPackets } from './helpers/trace';
-import { ROOT, sleep, waitFor } from './helpers/traffic';
+import { markedPayloads, ROOT, sendUdp, sleep, UDP_HEADERS, udpSink, waitFor } from './helpers/traffic';
 
 const PYTHON = '/usr/bin/python3'; // Debian's, with python3-grpcio
 const PEER = path.join(ROOT, 'test', 'fixtures', 'grpc_peer.py');
@@ -122,6 +123,33 @@ describe('exporter to collector', () => {
     expect(() => streamPackets('127.0.0.1:1', openOffline(path.join(dir, 'trace.pcap')), { protoPackage: 'no spaces allowed' })).toThrow(
       expect.objectContaining({ code: 'EINVAL' }),
     );
+  });
+});
+
+describeLive('a live capture as the source', () => {
+  test('packets captured on lo reach the collector in order; closing the capture ends the export with all of them acknowledged', async () => {
+    const sink = await udpSink();
+    const collector = await createCollector({ host: '127.0.0.1' });
+    const received: StreamedPacket[] = [];
+    const seen = (async () => {
+      for await (const stream of collector.streams()) received.push(...(await collect(stream)));
+    })();
+    // The filter keeps the export's own TCP traffic on lo out of the capture.
+    const capture = openLive('lo', { filter: `udp and dst port ${sink.port}`, immediate: true });
+    const sender = streamPackets(`127.0.0.1:${collector.port}`, capture, { segmentPackets: 100 });
+    const payloads = markedPayloads('live-export', 250);
+    await sendUdp(sink.port, payloads);
+    await waitFor(() => sender.stats().sent === 250, 10000, 'every packet acknowledged');
+    capture.close();
+    const result = await sender.done;
+    await collector.close();
+    await seen;
+    sink.close();
+    expect(result).toEqual({ sent: 250, dropped: 0, reconnects: 0, buffered: 0 });
+    expect(capture.stats().consumerDropped).toBe(0);
+    expect(received.map((p) => p.data.subarray(UDP_HEADERS).toString())).toEqual(payloads.map((b) => b.toString()));
+    expect(received.every((p) => p.caplen === p.data.length && p.len === p.caplen && p.timestamp % 1000n === 0n)).toBe(true);
+    expect(received.every((p, i) => i === 0 || p.timestamp >= received[i - 1].timestamp)).toBe(true);
   });
 });
 
