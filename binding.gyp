@@ -4,16 +4,16 @@
       "target_name": "wirecap",
       "sources": [
         "src-native/addon.cc",
-        "src-native/capture_handle.cc",
-        "src-native/capture_writer.cc",
-        "src-native/devices.cc",
-        "src-native/dump.cc",
         "src-native/errors.cc",
-        "src-native/filter.cc",
-        "src-native/pcap_api.cc",
-        "src-native/writer_handle.cc"
+        "src-native/loader/pcap_api.cc",
+        "src-native/capture/capture_handle.cc",
+        "src-native/capture/devices.cc",
+        "src-native/capture/filter.cc",
+        "src-native/dump/dump.cc",
+        "src-native/files/capture_writer.cc",
+        "src-native/files/writer_handle.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["src-native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
@@ -27,10 +27,10 @@
       "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1 } },
       "conditions": [
         ["OS=='win'", {
-          "sources": ["src-native/platform_win.cc"],
+          "sources": ["src-native/platform/platform_win.cc"],
           "libraries": ["-lws2_32"]
         }, {
-          "sources": ["src-native/platform_posix.cc"],
+          "sources": ["src-native/platform/platform_posix.cc"],
           "libraries": ["-ldl", "-lpthread"]
         }]
       ]

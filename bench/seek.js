@@ -10,7 +10,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { openOffline, openTrace } = require('..');
-const { fileInfo } = require('../dist/cli');
+const { fileInfo } = require('../dist/cli/main');
 
 const args = process.argv.slice(2);
 const scans = Number(args[args.indexOf('--scans') + 1] || 10);
@@ -32,7 +32,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     infoTimes.push(ms(t));
   }
   const cliStart = process.hrtime.bigint();
-  execFileSync(process.execPath, [path.join(__dirname, '..', 'dist', 'cli.js'), 'info', trace], { stdio: 'ignore' });
+  execFileSync(process.execPath, [path.join(__dirname, '..', 'dist', 'cli', 'main.js'), 'info', trace], { stdio: 'ignore' });
   const cliMs = ms(cliStart);
 
   const nav = openTrace(trace);

@@ -6,7 +6,7 @@
 // The exporters print {"packets","seconds","maxRssMB"}.
 const grpc = require('@grpc/grpc-js');
 const { createCollector, openOffline, streamPackets } = require('..');
-const { encodePacket, packetStreamingService, DEFAULT_PROTO_PACKAGE } = require('../dist/stream-proto');
+const { encodePacket, packetStreamingService, DEFAULT_PROTO_PACKAGE } = require('../dist/stream/protocol');
 
 const [role, portText, arg] = process.argv.slice(2);
 const maxRssMB = () => process.resourceUsage().maxRSS / 1024;

@@ -6,7 +6,7 @@
 #                libgcc, libstdc++ and winpthread, against node.exe through
 #                an import library made from node-api-headers' def file
 # N-API (NAPI_VERSION=8): one binary per platform serves every supported
-# Node version. libpcap / wpcap.dll is never linked (src-native/pcap_api.cc
+# Node version. libpcap / wpcap.dll is never linked (src-native/loader/pcap_api.cc
 # loads it at run time), so no target needs a libpcap of its own arch.
 #   scripts/prebuild.sh [linux-x64] [linux-arm64] [win32-x64]   (default: all)
 set -euo pipefail
@@ -29,12 +29,13 @@ build_win32_x64() {
   cp -r /usr/include/pcap /usr/include/pcap.h "$work/include/"
   x86_64-w64-mingw32-dlltool -d node_modules/node-api-headers/def/node_api.def -l "$work/libnode_api.a" -D node.exe
   local objects=()
-  for source in src-native/*.cc; do
-    [ "$(basename "$source")" = platform_posix.cc ] && continue
+  local sources
+  mapfile -t sources < <(find src-native -name '*.cc' ! -name platform_posix.cc | sort)
+  for source in "${sources[@]}"; do
     local object="$work/$(basename "$source" .cc).o"
     "$cxx" -c -O2 -std=c++17 -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
       -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION \
-      -I node_modules/node-api-headers/include -I "$(node -p "require('node-addon-api').include_dir")" -I "$work/include" \
+      -I src-native -I node_modules/node-api-headers/include -I "$(node -p "require('node-addon-api').include_dir")" -I "$work/include" \
       -o "$object" "$source"
     objects+=("$object")
   done

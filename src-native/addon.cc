@@ -2,9 +2,9 @@
 #include <napi.h>
 
 #include "addon.h"
-#include "capture_handle.h"
-#include "devices.h"
-#include "writer_handle.h"
+#include "capture/capture_handle.h"
+#include "capture/devices.h"
+#include "files/writer_handle.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "pcap_api.h"
+#include "loader/pcap_api.h"
 
 // A WirecapError to throw; falls back to Error with a `code` property when
 // the JS class was not registered (a bare require of the .node file).

@@ -7,7 +7,7 @@ import { capinfos } from './helpers/tools';
 import { pcapBytes, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, udpSink } from './helpers/traffic';
 
-const CLI = path.join(ROOT, 'dist', 'cli.js');
+const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 
 function cli(args: string[], input?: Buffer): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20000, input });

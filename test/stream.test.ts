@@ -321,7 +321,7 @@ describe('CLI', () => {
     const trace = path.join(dir, 'cli-in.pcap');
     fs.writeFileSync(trace, pcapBytes(packets));
     const out = path.join(dir, 'cli-out.pcap');
-    const cli = path.join(ROOT, 'dist', 'cli.js');
+    const cli = path.join(ROOT, 'dist', 'cli', 'main.js');
     const collector = spawn(process.execPath, [cli, 'collect', '--port', String(port), '--host', '127.0.0.1', '-w', out], { stdio: ['ignore', 'pipe', 'pipe'] });
     let collected = '';
     collector.stdout!.on('data', (d) => (collected += d));

@@ -1,4 +1,4 @@
-import { summarize } from '../lib/summary';
+import { summarize } from '../lib/cli/summary';
 
 /** IPv4 header + payload with protocol proto from 10.0.0.1 to 10.0.0.2. */
 function ipv4(proto: number, payload: Buffer): Buffer {

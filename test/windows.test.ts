@@ -138,7 +138,7 @@ describeWindows('the Windows build under wine', () => {
     beforeAll(() => {
       // Forward everything wirecap loads to wpcap.dll, except what the shim defines.
       const own = new Set(['pcap_live_dump', 'pcap_live_dump_ended', 'pcap_close']);
-      const names = [...fs.readFileSync(path.join(ROOT, 'src-native', 'pcap_api.cc'), 'utf8').matchAll(/\{"((?:pcap|bpf)_[a-z_]+)"/g)].map((m) => m[1]);
+      const names = [...fs.readFileSync(path.join(ROOT, 'src-native', 'loader', 'pcap_api.cc'), 'utf8').matchAll(/\{"((?:pcap|bpf)_[a-z_]+)"/g)].map((m) => m[1]);
       const def = ['EXPORTS', ...names.filter((n) => !own.has(n)).map((n) => `  ${n}=wpcap.${n}`)].join('\n');
       const source = path.join(ROOT, 'test', 'fixtures', 'live_dump_shim_win.c');
       fs.writeFileSync(path.join(dir, 'shim.def'), `${def}\n`);

@@ -1,0 +1,369 @@
+/**
+ * Live capture: openLive() and the Capture it returns, an async iterable of
+ * packets (or of batches) fed by the handle's native capture thread.
+ */
+import { binding, CaptureHandle, NativeCaptureOptions, NativeStats } from '../core/binding';
+import { PacketBatch, Packet } from './batch';
+import { dumpOptions, DumpOptions, Dumper, kernelObstacle, startDump } from '../dump/dumper';
+import { AbortError, WirecapError } from '../core/errors';
+import {
+  checkBoolean,
+  checkInteger,
+  checkKeys,
+  checkObject,
+  checkOneOf,
+  checkSignal,
+  checkString,
+} from '../core/validate';
+
+export interface LiveOptions {
+  /** Bytes kept of each packet, 1..262144 (default 262144). */
+  snaplen?: number;
+  /** Promiscuous mode (default false). */
+  promisc?: boolean;
+  /** Kernel buffer in bytes (default: libpcap's, 2 MiB on Linux). */
+  bufferSize?: number;
+  /** libpcap's read timeout: the longest a packet waits in the kernel buffer (default 100). */
+  timeoutMs?: number;
+  /** Deliver each packet as soon as it arrives (default false). */
+  immediate?: boolean;
+  /** Timestamp precision asked of the device (default 'micro'). */
+  precision?: 'micro' | 'nano';
+  /** Capture only packets received ('in') or sent ('out'). */
+  direction?: 'in' | 'out' | 'inout';
+  /** A BPF filter in pcap-filter syntax. */
+  filter?: string;
+  /** Aborting it closes the capture; the iterator then throws an AbortError. */
+  signal?: AbortSignal;
+  /**
+   * Bound of the packets waiting for JavaScript, in bytes (default 32 MiB;
+   * each packet counts its captured bytes plus 20). Packets that arrive while
+   * it is full are dropped and counted in stats().consumerDropped.
+   */
+  queueBytes?: number;
+}
+
+export interface CaptureStats {
+  /** Packets libpcap received (pcap_stats ps_recv); null where unknown. */
+  received: number | null;
+  /** Packets the kernel dropped for lack of buffer space (ps_drop). */
+  dropped: number | null;
+  /** Packets the interface or driver dropped (ps_ifdrop). */
+  ifDropped: number | null;
+  /** Packets the capture thread took from libpcap. */
+  captured: number;
+  /** Packets dropped because the queue to JavaScript was full. */
+  consumerDropped: number;
+  /** Packets handed to JavaScript. captured = delivered + consumerDropped + still queued. */
+  delivered: number;
+}
+
+export const LIVE_KEYS = [
+  'snaplen',
+  'promisc',
+  'bufferSize',
+  'timeoutMs',
+  'immediate',
+  'precision',
+  'direction',
+  'filter',
+  'signal',
+  'queueBytes',
+] as const;
+
+const MAX_SNAPLEN = 262144;
+
+/** Checks openLive()'s options (or liveDump()'s, which name their own allowed keys). */
+export function liveOptions(
+  device: unknown,
+  options: unknown,
+  allowed: readonly string[] = LIVE_KEYS,
+  what = 'openLive',
+): NativeCaptureOptions {
+  const o = checkObject(options, 'options');
+  checkKeys(o, allowed, what);
+  const native: NativeCaptureOptions = {
+    device: checkString(device, 'device'),
+    snaplen: o.snaplen === undefined ? MAX_SNAPLEN : checkInteger(o.snaplen, 'snaplen', 1, MAX_SNAPLEN),
+    promisc: o.promisc === undefined ? false : checkBoolean(o.promisc, 'promisc'),
+    bufferSize: o.bufferSize === undefined ? 0 : checkInteger(o.bufferSize, 'bufferSize', 4096, 2 ** 31 - 1),
+    timeoutMs: o.timeoutMs === undefined ? 100 : checkInteger(o.timeoutMs, 'timeoutMs', 1, 60_000),
+    immediate: o.immediate === undefined ? false : checkBoolean(o.immediate, 'immediate'),
+    precision: o.precision === undefined ? 'micro' : checkOneOf(o.precision, 'precision', ['micro', 'nano'] as const),
+    queueBytes: o.queueBytes === undefined ? 32 * 2 ** 20 : checkInteger(o.queueBytes, 'queueBytes', 65536, 2 ** 40),
+  };
+  if (o.direction !== undefined) native.direction = checkOneOf(o.direction, 'direction', ['in', 'out', 'inout'] as const);
+  if (o.filter !== undefined && o.filter !== '') native.filter = checkString(o.filter, 'filter');
+  return native;
+}
+
+/**
+ * Opens a device for live capture. The capture thread starts at once, so
+ * packets queue up (to queueBytes) until they are iterated.
+ */
+export function openLive(device: string, options?: LiveOptions): Capture {
+  const native = liveOptions(device, options);
+  const signal = checkSignal(options?.signal);
+  if (signal?.aborted) throw new AbortError(signal.reason);
+  return new Capture(native, signal);
+}
+
+export interface BatchOptions {
+  /**
+   * Reuse a batch's memory once the next batch is asked for (default false).
+   * Its Buffers then show the newer packets: copy what you keep.
+   */
+  recycle?: boolean;
+}
+
+/**
+ * Batches handed out in one turn of the event loop. While the queue is full,
+ * read() keeps answering and the consumer runs on promises alone, so without
+ * a pause a fast file read would starve every timer and socket.
+ */
+const BATCHES_PER_TURN = 4;
+
+export class Capture implements AsyncIterable<Packet> {
+  /** The device name, or the file's path for openOffline(). */
+  readonly device: string;
+  /** The link-layer type (DLT_ number) and its libpcap name, e.g. 1 and 'EN10MB'. */
+  readonly linktype: number;
+  readonly linktypeName: string | null;
+  readonly snaplen: number;
+  /** The precision in force: 'nano' only when the device delivers it. */
+  readonly precision: 'micro' | 'nano';
+
+  /** @internal what the native handle reported at open, for subclasses. */
+  protected readonly handleInfo: ReturnType<CaptureHandle['info']>;
+  #native: CaptureHandle;
+  #dumper: Dumper | null = null;
+  #closed = false;
+  #wake: (() => void) | null = null;
+  #batchesInTurn = 0;
+  #delivers: boolean;
+  #abortReason: { reason: unknown } | null = null;
+  #finalStats: NativeStats | null = null;
+  #signal: AbortSignal | undefined;
+  #onAbort = (): void => {
+    this.#abortReason = { reason: this.#signal?.reason };
+    this.close();
+  };
+
+  /** @internal use openLive() */
+  constructor(options: NativeCaptureOptions, signal?: AbortSignal) {
+    this.#native = new binding.CaptureHandle(options, (event) =>
+      event === 'dump' ? this.#dumper?.settle() : this.#wakeReader(),
+    );
+    const info = this.#native.info();
+    this.handleInfo = info;
+    this.device = options.source === 'file' ? (options.path as string) : options.device;
+    this.linktype = info.linktype;
+    this.linktypeName = info.linktypeName;
+    this.snaplen = info.snaplen;
+    this.precision = info.precision;
+    this.#delivers = options.deliver !== false;
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The next batch, or null once the capture is closed or ended. Rejects
+   * with an AbortError after the signal aborted, and with the capture's
+   * error (ENETDOWN, EPCAP) once every packet before it was delivered.
+   */
+  async nextBatch(options?: BatchOptions): Promise<PacketBatch | null> {
+    const recycle = options?.recycle === true;
+    for (;;) {
+      if (this.#abortReason !== null) {
+        const { reason } = this.#abortReason;
+        this.#abortReason = null; // reported once, then the capture has simply ended
+        throw new AbortError(reason);
+      }
+      if (this.#closed) return null;
+      if (this.#batchesInTurn >= BATCHES_PER_TURN) {
+        // Let timers, I/O and the finalizers that recycle batch memory run.
+        await new Promise((resolve) => setImmediate(resolve));
+        this.#batchesInTurn = 0;
+        continue;
+      }
+      const result = this.#native.read(recycle);
+      if (result === null) return null;
+      if (result !== undefined) {
+        this.#batchesInTurn++;
+        return new PacketBatch(result[0], result[1], result[2]);
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      this.#batchesInTurn = 0;
+    }
+  }
+
+  /**
+   * Batches until the capture ends; leaving the loop early closes the
+   * capture. With { recycle: true } each batch's memory is reused once the
+   * next batch is asked for: the fastest way through a big file, with
+   * memory bounded by the queue, but copy (Buffer.from) whatever you keep.
+   */
+  async *batches(options?: BatchOptions): AsyncGenerator<PacketBatch, void, undefined> {
+    checkKeys(checkObject(options, 'options'), ['recycle'], 'batches');
+    if (options?.recycle !== undefined) checkBoolean(options.recycle, 'recycle');
+    try {
+      for (;;) {
+        const batch = await this.nextBatch(options);
+        if (batch === null) return;
+        yield batch;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Packets until the capture ends; leaving the loop early closes the capture. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Packet> {
+    return new PacketIterator(this);
+  }
+
+  /**
+   * Saves this capture's packets to a file natively, on the capture thread,
+   * while it may still be iterated (a tee): the iterator's backpressure
+   * never costs the dump a packet. One dump per capture. The first file is
+   * created before this returns, so a bad path throws (EACCES, ENOENT).
+   */
+  dump(path: string, options?: DumpOptions): Dumper {
+    const { native, mode } = dumpOptions(path, options, this.snaplen);
+    this.#checkOpen();
+    if (this.#dumper !== null) throw new WirecapError('this capture is already dumping', 'EINVAL');
+    const obstacle = kernelObstacle(native, { delivers: this.#delivers, precision: this.precision });
+    const { kernelError } = startDump(this.#native, native, mode, obstacle);
+    this.#dumper = new Dumper({ native: this.#native, onEnded: () => this.#onDumpEnded?.() }, kernelError);
+    return this.#dumper;
+  }
+
+  /** @internal liveDump() closes its capture when the dump ends. */
+  set onDumpEnded(callback: () => void) {
+    this.#onDumpEnded = callback;
+  }
+
+  #onDumpEnded: (() => void) | undefined;
+
+  /** Replaces the filter; packets that arrive after it returns are filtered by the new one. */
+  setFilter(expr: string): void {
+    checkString(expr, 'filter');
+    this.#checkOpen();
+    this.#native.setFilter(expr);
+  }
+
+  /** Sends a whole link-layer frame on the device; returns the bytes sent. */
+  inject(frame: Buffer | Uint8Array): number {
+    if (!(frame instanceof Uint8Array) || frame.length === 0) {
+      throw new WirecapError('frame must be a non-empty Buffer or Uint8Array', 'EINVAL');
+    }
+    this.#checkOpen();
+    const buffer = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.length);
+    return this.#native.inject(buffer);
+  }
+
+  /** Counters so far; after close(), the final ones. */
+  stats(): CaptureStats {
+    if (this.#finalStats !== null) return { ...this.#finalStats };
+    return this.#native.stats();
+  }
+
+  /** Stops capturing, joins the thread and ends any iteration. Safe to call any time, more than once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#native.close();
+    this.#finalStats = this.#native.stats();
+    this.#dumper?.settle();
+    this.#wakeReader();
+  }
+
+  /** Let the process exit even while this capture waits for packets. */
+  unref(): this {
+    this.#native.setRef(false);
+    return this;
+  }
+
+  /** Undo unref(): a capture being iterated keeps the process alive (the default). */
+  ref(): this {
+    this.#native.setRef(true);
+    return this;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new WirecapError('the capture is closed', 'ECLOSED');
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}
+
+/**
+ * Packets one by one from the capture's batches. Written by hand rather than
+ * as an async generator: a packet already in a batch costs one resolved
+ * promise, not a generator round trip.
+ */
+class PacketIterator implements AsyncIterableIterator<Packet> {
+  #capture: Capture;
+  #batch: PacketBatch | null = null;
+  #index = 0;
+  #done = false;
+
+  constructor(capture: Capture) {
+    this.#capture = capture;
+  }
+
+  next(): Promise<IteratorResult<Packet>> {
+    const batch = this.#batch;
+    // After close() nothing more is yielded, not even the rest of the batch in hand.
+    if (batch !== null && this.#index < batch.count && !this.#capture.closed) {
+      return Promise.resolve({ value: batch.packet(this.#index++), done: false });
+    }
+    return this.#pull();
+  }
+
+  async #pull(): Promise<IteratorResult<Packet>> {
+    while (!this.#done) {
+      let batch: PacketBatch | null;
+      try {
+        batch = await this.#capture.nextBatch();
+      } catch (error) {
+        this.#finish();
+        throw error;
+      }
+      if (batch === null) break;
+      if (batch.count > 0) {
+        this.#batch = batch;
+        this.#index = 1;
+        return { value: batch.packet(0), done: false };
+      }
+    }
+    this.#finish();
+    return { value: undefined, done: true };
+  }
+
+  return(): Promise<IteratorResult<Packet>> {
+    this.#finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Packet> {
+    return this;
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#batch = null;
+    this.#capture.close();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The native module's contract. Everything here trusts its arguments:
+ * the public API in the other modules validates them first.
+ */
+import path from 'node:path';
+import { WirecapError } from './errors';
+
+/** Options as CaptureHandle reads them (already validated, defaults applied). */
+export interface NativeCaptureOptions {
+  /** 'file' reads `path` (or '-' for standard input); default live on `device`. */
+  source?: 'live' | 'file';
+  path?: string;
+  device: string;
+  snaplen: number;
+  promisc: boolean;
+  bufferSize: number;
+  timeoutMs: number;
+  immediate: boolean;
+  precision: 'micro' | 'nano';
+  direction?: 'in' | 'out' | 'inout';
+  filter?: string;
+  queueBytes: number;
+  /** false for a dump-only capture: nothing is queued for read(). Default true. */
+  /** Files: where a seek found a record, and the header bytes a reader must see first. */
+  startOffset?: number;
+  prefixBytes?: number;
+  deliver?: boolean;
+}
+
+/** A batch as read() returns it: packet bytes back to back, then header columns (see PacketBatch). */
+export type NativeBatch = [data: Buffer, meta: ArrayBuffer, count: number];
+
+export interface NativeStats {
+  /** libpcap's counters; null where the library cannot tell. */
+  received: number | null;
+  dropped: number | null;
+  ifDropped: number | null;
+  captured: number;
+  consumerDropped: number;
+  delivered: number;
+}
+
+/** A dump as CaptureHandle.startDump() takes it (checked in lib/dump/dumper.ts; 0: no limit). */
+export interface NativeDumpOptions {
+  path: string;
+  format: 'pcap' | 'pcapng';
+  maxBytes: number;
+  maxPackets: number;
+  durationMs: number;
+  fileBytes: number;
+  fileSeconds: number;
+  files: number;
+}
+
+export interface NativeDumpStatus {
+  mode: 'user' | 'kernel';
+  ended: boolean;
+  packets: number;
+  bytes: number;
+  files: number;
+  reason: 'maxPackets' | 'maxBytes' | 'duration' | 'stopped' | 'error' | null;
+  error?: WirecapError;
+}
+
+export interface NativeDevice {
+  name: string;
+  description: string | null;
+  addresses: {
+    family: 'IPv4' | 'IPv6';
+    address: string;
+    netmask: string | null;
+    broadcast: string | null;
+    destination: string | null;
+  }[];
+  flags: {
+    loopback: boolean;
+    up: boolean;
+    running: boolean;
+    wireless: boolean;
+    connection: 'connected' | 'disconnected' | 'not-applicable' | 'unknown';
+  };
+}
+
+/** One live libpcap handle and its capture thread (src-native/capture/capture_handle.h). */
+export declare class CaptureHandle {
+  /**
+   * Opens and activates the device, sets the filter, starts the thread.
+   * onReadable('readable') follows a read() that returned undefined once
+   * there is something to read; onReadable('dump') follows a dump's end.
+   */
+  constructor(options: NativeCaptureOptions, onReadable: (event: 'readable' | 'dump') => void);
+  /**
+   * The next batch; undefined when none is queued yet (onReadable is then
+   * called once one is, or the capture ends); null at the end. Throws the
+   * capture thread's error once, after every queued batch was read.
+   * read(true) lends the batch's memory: the next read() takes it back.
+   */
+  read(recycle?: boolean): NativeBatch | undefined | null;
+  /** Compiles and installs a filter on the capture thread; waits until it is in force. */
+  setFilter(expr: string): void;
+  inject(frame: Buffer): number;
+  stats(): NativeStats;
+  info(): {
+    linktype: number;
+    linktypeName: string | null;
+    snaplen: number;
+    precision: 'micro' | 'nano';
+    /** Files only: libpcap's pcap_is_swapped, pcap_major_version, pcap_minor_version. */
+    swapped?: boolean;
+    versionMajor?: number;
+    versionMinor?: number;
+  };
+  /** Stops and joins the thread, closes the pcap_t. Idempotent. */
+  close(): void;
+  /** Whether a capture waiting for packets, or dumping, keeps the event loop alive (default true). */
+  setRef(ref: boolean): void;
+  /** Creates the first file (throws EACCES, ENOENT...) and hands the dump to the capture thread. */
+  startDump(options: NativeDumpOptions): void;
+  /** Ends the dump after the read timeout has let the kernel hand over what it holds. */
+  stopDump(): void;
+  /**
+   * Asks the library's pcap_live_dump to write the file (WinPcap's kernel
+   * dump): null once it runs, else the library's refusal.
+   */
+  startKernelDump(options: { path: string; maxBytes: number; maxPackets: number; durationMs: number }): string | null;
+  /** null before startDump() or startKernelDump(). */
+  dumpStatus(): NativeDumpStatus | null;
+}
+
+/** createWriter()'s native half (src-native/files/writer_handle.h); arguments checked in lib/files/writer.ts. */
+export declare class WriterHandle {
+  constructor(options: { path: string; format: 'pcap' | 'pcapng'; linktype: number; snaplen: number; nano: boolean });
+  /** Appends one record of data.length captured bytes. Throws ENOSPC... and the file is then cut to whole records. */
+  write(timestampNs: bigint, len: number, data: Buffer): void;
+  close(): void;
+  stats(): { packets: number; bytes: number };
+}
+
+export interface Binding {
+  setErrorClass(cls: typeof WirecapError): void;
+  devices(): NativeDevice[];
+  libVersion(): string;
+  /** pcap_datalink_name_to_val: -1 for an unknown name. */
+  linktypeValue(name: string): number;
+  compileFilter(expr: string, linktype: number, snaplen: number): string[];
+  CaptureHandle: typeof CaptureHandle;
+  WriterHandle: typeof WriterHandle;
+}
+
+// node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const binding: Binding = require('node-gyp-build')(path.join(__dirname, '..', '..'));
+binding.setErrorClass(WirecapError);

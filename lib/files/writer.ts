@@ -1,0 +1,82 @@
+/**
+ * createWriter(): capture files written from JavaScript, by the same native
+ * writer that dumps use (src-native/files/capture_writer.h).
+ */
+import { binding, WriterHandle } from '../core/binding';
+import { linktypeValue } from '../capture/devices';
+import { WirecapError } from '../core/errors';
+import { checkInteger, checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
+
+export interface WriterOptions {
+  /** 'pcap' (default) or 'pcapng'. */
+  format?: 'pcap' | 'pcapng';
+  /** DLT number or libpcap name (default 'EN10MB'). */
+  linktype?: number | string;
+  /** default 262144 */
+  snaplen?: number;
+  /** Timestamp resolution of the file (default 'micro'; nanoseconds are then truncated). */
+  precision?: 'micro' | 'nano';
+}
+
+/** What write() takes: any Packet from a capture or a file, or one built by hand. */
+export interface PacketToWrite {
+  /** Nanoseconds since the epoch. */
+  timestamp: bigint;
+  data: Uint8Array;
+  /** Bytes on the wire (default data.length); at least data.length. */
+  len?: number;
+}
+
+export class Writer {
+  readonly path: string;
+  readonly snaplen: number;
+  #native: WriterHandle;
+  #closed = false;
+
+  /** @internal use createWriter() */
+  constructor(path: string, native: WriterHandle, snaplen: number) {
+    this.path = path;
+    this.#native = native;
+    this.snaplen = snaplen;
+  }
+
+  /** Appends a packet. Data beyond the snaplen is cut off, as a capture would. */
+  write(packet: PacketToWrite): void {
+    if (this.#closed) throw new WirecapError('the writer is closed', 'ECLOSED');
+    if (packet === null || typeof packet !== 'object') throw new WirecapError('packet must be an object', 'EINVAL');
+    const { timestamp, data } = packet;
+    if (typeof timestamp !== 'bigint') throw new WirecapError('packet.timestamp must be a bigint of nanoseconds', 'EINVAL');
+    if (!(data instanceof Uint8Array)) throw new WirecapError('packet.data must be a Buffer or Uint8Array', 'EINVAL');
+    const len = packet.len === undefined ? data.length : checkInteger(packet.len, 'packet.len', data.length, 2 ** 32 - 1);
+    let bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+    if (bytes.length > this.snaplen) bytes = bytes.subarray(0, this.snaplen);
+    this.#native.write(timestamp, len, bytes);
+  }
+
+  /** Packets and bytes written so far (headers included). */
+  stats(): { packets: number; bytes: number } {
+    return this.#native.stats();
+  }
+
+  /** Flushes and closes the file. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+}
+
+/** Creates (or truncates) path and writes its file header. Throws ENOENT, EACCES, EISDIR. */
+export function createWriter(path: string, options?: WriterOptions): Writer {
+  const o = checkObject(options, 'options');
+  checkKeys(o, ['format', 'linktype', 'snaplen', 'precision'], 'createWriter');
+  const snaplen = o.snaplen === undefined ? 262144 : checkInteger(o.snaplen, 'snaplen', 1, 262144);
+  const native = new binding.WriterHandle({
+    path: checkString(path, 'path'),
+    format: o.format === undefined ? 'pcap' : checkOneOf(o.format, 'format', ['pcap', 'pcapng'] as const),
+    linktype: o.linktype === undefined ? 1 : linktypeValue(o.linktype as number | string),
+    snaplen,
+    nano: (o.precision === undefined ? 'micro' : checkOneOf(o.precision, 'precision', ['micro', 'nano'] as const)) === 'nano',
+  });
+  return new Writer(path, native, snaplen);
+}

@@ -1,0 +1,178 @@
+// One libpcap handle, live or reading a file, driven by its own native thread.
+//
+// The capture thread owns the pcap_t: it waits for packets, runs
+// pcap_dispatch, and copies each packet into the batch it is filling. Full
+// batches go into one queue, bounded in bytes; JavaScript pulls them with
+// read(). When the queue is full the thread drops packets and counts them
+// (consumerDropped): memory never grows with a slow consumer. A file is read
+// losslessly instead: the thread waits for room in the queue.
+//
+// Anything else that touches the pcap_t from JavaScript (setFilter, inject,
+// stats) is handed to the capture thread and waited for, so libpcap never
+// sees two threads at once. close() stops and joins the thread.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "addon.h"
+#include "dump/dump.h"
+#include "loader/pcap_api.h"
+#include "platform/platform.h"
+#include "capture/slab_pool.h"
+
+class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // JS thread: new CaptureHandle(options, onReadable). Opens and activates
+  // the device, applies the filter and starts the capture thread. onReadable
+  // is called (no arguments) after read() returned undefined, once a batch,
+  // the end, or an error is there to read.
+  explicit CaptureHandle(const Napi::CallbackInfo& info);
+  ~CaptureHandle() override;
+
+  // JS thread (close() and the env cleanup hook): stops and joins the
+  // capture thread, closes the pcap_t. Idempotent.
+  void Shutdown();
+
+ private:
+  struct PacketMeta {
+    int64_t timestamp_ns;
+    uint32_t caplen;
+    uint32_t len;
+    uint32_t offset;
+  };
+  // Packets copied back to back into one slab from slabs_, plus their
+  // headers. The slab grows by doubling up to batch_capacity_.
+  struct Batch {
+    uint8_t* data = nullptr;
+    size_t size = 0;
+    size_t capacity = 0;
+    std::vector<PacketMeta> packets;
+    size_t Bytes() const { return size + packets.size() * kMetaBytes; }
+  };
+  // What a queued packet costs in the queue bound besides its bytes.
+  static constexpr size_t kMetaBytes = 20;
+
+  // JavaScript methods, all on the JS thread.
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value SetFilter(const Napi::CallbackInfo& info);
+  Napi::Value Inject(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetRef(const Napi::CallbackInfo& info);
+  Napi::Value StartDump(const Napi::CallbackInfo& info);
+  Napi::Value StopDump(const Napi::CallbackInfo& info);
+  Napi::Value DumpStatus(const Napi::CallbackInfo& info);
+  Napi::Value StartKernelDump(const Napi::CallbackInfo& info);
+
+  void Open(Napi::Env env, const Napi::Object& options);
+  void OpenLive(Napi::Env env, const Napi::Object& options);
+  void OpenFile(Napi::Env env, const Napi::Object& options);
+  void SetInitialFilter(Napi::Env env, const Napi::Object& options);
+  void CheckOpen(Napi::Env env) const;
+  // Runs task on the capture thread and waits for it; runs it here when the
+  // thread has already ended (the pcap_t is then this thread's).
+  void RunOnCaptureThread(const std::function<void()>& task);
+  Napi::Object StatsObject(Napi::Env env);
+
+  // Capture thread.
+  void Run();
+  static void OnPacket(u_char* self, const pcap_pkthdr* header, const u_char* bytes);
+  void StartBatch();
+  // Makes room for caplen more bytes up to the batch bound; false when full.
+  bool GrowBatch(size_t caplen);
+  void Publish();
+  void RunPendingTask();  // with mutex_ held
+  void Finish(const char* code, const std::string& message);
+  // Capture thread: time-driven dump work (stop requests, duration, flushes)
+  // and the wait timeout that this work needs (-1: none).
+  int DumpHousekeeping();
+  // Capture thread, once the library's kernel dump runs: waits for it to
+  // end (its limits, stopDump(), the duration), closes the handle so the
+  // library closes the file, and counts what the file holds.
+  void RunKernelDump();
+  // Calls onReadable(event) on the JS thread: 'readable' or 'dump'.
+  void Notify(const char* event);
+
+  Addon* addon_;
+  const PcapApi* api_;
+  pcap_t* pcap_ = nullptr;
+  std::unique_ptr<platform::Waiter> waiter_;
+  std::thread thread_;
+  struct Notifier;
+  std::shared_ptr<Notifier> notifier_;  // wraps the onReadable callback
+
+  // Fixed after Open().
+  std::string device_;
+  int linktype_ = 0;
+  int snaplen_ = 0;
+  bool nano_ = false;
+  bpf_u_int32 netmask_ = PCAP_NETMASK_UNKNOWN;
+  size_t queue_limit_ = 0;
+  size_t batch_capacity_ = 0;
+  std::shared_ptr<SlabPool> slabs_;
+  uint8_t* lent_ = nullptr;  // the slab of the last batch read(true) returned (JS thread)
+  int timeout_ms_ = 0;
+  bool offline_ = false;  // reading a file: lossless, ends at end of file
+  bool deliver_ = true;  // false: a dump-only capture, nothing is queued for JS
+
+  // Set by StartDump() through the capture thread; from then on the
+  // capture thread drives it and JS only reads its status.
+  std::unique_ptr<Dump> dump_;
+  bool dump_notified_ = false;  // capture thread
+
+  // A kernel dump (the library's pcap_live_dump) instead of dump_: the
+  // library writes the file and the capture thread only watches. Set by
+  // StartKernelDump() through the capture thread; guarded by mutex_.
+  struct KernelDump {
+    bool running = false;
+    std::string path;
+    uint64_t max_packets = 0;
+    int64_t duration_end_ns = 0;  // 0: no duration
+    bool stop_requested = false;
+    bool ended = false;
+    const char* reason = nullptr;
+    std::string error_code, error_message;
+    uint64_t packets = 0, bytes = 0;  // counted in the file once it ended
+  } kernel_;
+
+  // Capture thread only.
+  Batch filling_;
+
+  // Shared; guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable task_done_;
+  std::condition_variable room_;  // a file reader waits here for queue room or a task
+  std::deque<std::unique_ptr<Batch>> queue_;
+  const std::function<void()>* task_ = nullptr;
+  bool thread_running_ = false;
+  bool finished_ = false;  // the thread ended: stopped, end of input or error
+  bool reader_waiting_ = false;
+  std::string error_code_;
+  std::string error_message_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> queued_bytes_{0};
+  std::atomic<uint64_t> captured_{0};
+  uint64_t dispatched_ = 0;  // counted by OnPacket, added to captured_ once per dispatch
+  std::atomic<uint64_t> consumer_dropped_{0};
+  uint64_t delivered_ = 0;  // JS thread only
+
+  // JS thread only.
+  bool closed_ = false;
+  pcap_stat final_stats_{};
+  bool have_final_stats_ = false;
+};

@@ -1,0 +1,256 @@
+#include "files/capture_writer.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace {
+
+// Records are gathered to this size before a write() call.
+constexpr size_t kBufferBytes = 256 << 10;
+
+constexpr uint32_t kPcapMagicMicro = 0xa1b2c3d4;
+constexpr uint32_t kPcapMagicNano = 0xa1b23c4d;
+
+constexpr uint32_t kSectionHeaderBlock = 0x0A0D0D0A;
+constexpr uint32_t kInterfaceDescriptionBlock = 1;
+constexpr uint32_t kEnhancedPacketBlock = 6;
+constexpr uint32_t kByteOrderMagic = 0x1A2B3C4D;
+constexpr uint16_t kOptEndOfOpt = 0;
+constexpr uint16_t kOptShbUserAppl = 4;
+constexpr uint16_t kOptIfName = 2;
+constexpr uint16_t kOptIfTsresol = 9;
+
+constexpr uint32_t Pad4(uint32_t n) { return (n + 3) & ~3u; }
+
+class Appender {
+ public:
+  explicit Appender(std::vector<uint8_t>* out) : out_(out) {}
+  template <typename T>
+  void Put(T value) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&value);
+    out_->insert(out_->end(), p, p + sizeof value);
+  }
+  void Bytes(const void* data, size_t n) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    out_->insert(out_->end(), p, p + n);
+  }
+  void Zeros(size_t n) { out_->insert(out_->end(), n, 0); }
+  // A pcapng option: code, length, value padded to 4 bytes.
+  void Option(uint16_t code, const void* value, uint16_t n) {
+    Put(code);
+    Put(n);
+    Bytes(value, n);
+    Zeros(Pad4(n) - n);
+  }
+
+ private:
+  std::vector<uint8_t>* out_;
+};
+
+uint32_t OptionBytes(size_t value_bytes) { return 4 + Pad4(static_cast<uint32_t>(value_bytes)); }
+
+const char kUserAppl[] = "wirecap";
+
+// Files carry LINKTYPE_ values, which differ from the platform's DLT_
+// values for a few old types (as libpcap's pcap_dump_open translates them).
+uint32_t LinktypeForFile(int dlt) {
+  switch (dlt) {
+    case 11:  // DLT_ATM_RFC1483
+      return 100;
+    case 12:  // DLT_RAW (most systems)
+    case 14:  // DLT_RAW (OpenBSD)
+      return 101;
+    case 15:  // DLT_SLIP_BSDOS
+      return 102;
+    case 16:  // DLT_PPP_BSDOS
+      return 103;
+    default:
+      return static_cast<uint32_t>(dlt);
+  }
+}
+
+const char* ErrnoCode(int errnum) {
+  switch (errnum) {
+    case ENOSPC: return "ENOSPC";
+    case EACCES: return "EACCES";
+    case EPERM: return "EACCES";
+    case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOENT";
+    case EISDIR: return "EISDIR";
+    case EROFS: return "EROFS";
+#ifdef EDQUOT
+    case EDQUOT: return "ENOSPC";
+#endif
+    case EFBIG: return "EFBIG";
+    case EMFILE: return "EMFILE";
+    default: return "EIO";
+  }
+}
+
+}  // namespace
+
+bool CaptureWriter::Open(const std::string& path, const Options& options, Error* error) {
+  options_ = options;
+  path_ = path;
+  error_ = Error();
+  buffer_.clear();
+  record_ends_.clear();
+  file_bytes_ = 0;
+  packets_ = 0;
+  buffer_.reserve(kBufferBytes);
+  int err = file_.Create(path);
+  if (err != 0) {
+    Fail(err, "cannot create");
+    *error = error_;
+    return false;
+  }
+  open_ = true;
+  AppendHeader();
+  if (!Flush()) {
+    *error = error_;
+    file_.Close();
+    platform::RemoveFile(path);
+    open_ = false;
+    return false;
+  }
+  return true;
+}
+
+void CaptureWriter::AppendHeader() {
+  Appender out(&buffer_);
+  if (options_.format == Format::kPcap) {
+    out.Put<uint32_t>(options_.nano ? kPcapMagicNano : kPcapMagicMicro);
+    out.Put<uint16_t>(2);
+    out.Put<uint16_t>(4);
+    out.Put<int32_t>(0);   // thiszone: timestamps are UTC
+    out.Put<uint32_t>(0);  // sigfigs
+    out.Put<uint32_t>(static_cast<uint32_t>(options_.snaplen));
+    out.Put<uint32_t>(LinktypeForFile(options_.linktype));
+  } else {
+    const uint32_t shb_bytes = 28 + OptionBytes(sizeof kUserAppl - 1) + 4;
+    out.Put(kSectionHeaderBlock);
+    out.Put(shb_bytes);
+    out.Put(kByteOrderMagic);
+    out.Put<uint16_t>(1);
+    out.Put<uint16_t>(0);
+    out.Put<int64_t>(-1);  // section length not given: the file is written as a stream
+    out.Option(kOptShbUserAppl, kUserAppl, sizeof kUserAppl - 1);
+    out.Put(kOptEndOfOpt);
+    out.Put<uint16_t>(0);
+    out.Put(shb_bytes);
+
+    const std::string& name = options_.interface_name;
+    const uint32_t idb_bytes = 20 + (name.empty() ? 0 : OptionBytes(name.size())) + OptionBytes(1) + 4;
+    out.Put(kInterfaceDescriptionBlock);
+    out.Put(idb_bytes);
+    out.Put<uint16_t>(static_cast<uint16_t>(LinktypeForFile(options_.linktype)));
+    out.Put<uint16_t>(0);
+    out.Put<uint32_t>(static_cast<uint32_t>(options_.snaplen));
+    if (!name.empty()) out.Option(kOptIfName, name.data(), static_cast<uint16_t>(name.size()));
+    const uint8_t tsresol = options_.nano ? 9 : 6;  // 10^-9 or 10^-6 seconds
+    out.Option(kOptIfTsresol, &tsresol, 1);
+    out.Put(kOptEndOfOpt);
+    out.Put<uint16_t>(0);
+    out.Put(idb_bytes);
+  }
+  record_ends_.push_back(buffer_.size());
+}
+
+uint64_t CaptureWriter::RecordBytes(uint32_t caplen) const {
+  return options_.format == Format::kPcap ? 16 + uint64_t{caplen} : 32 + uint64_t{Pad4(caplen)};
+}
+
+CaptureWriter::Status CaptureWriter::Write(int64_t timestamp_ns, uint32_t caplen, uint32_t len,
+                                           const uint8_t* data) {
+  if (!open_) return Status::kFailed;
+  const uint64_t record = RecordBytes(caplen);
+  if (options_.max_bytes != 0 && bytes() + record > options_.max_bytes) return Status::kFull;
+  if (buffer_.size() + record > kBufferBytes && !Flush()) return Status::kFailed;
+  AppendRecord(timestamp_ns, caplen, len, data);
+  packets_++;
+  if (buffer_.size() >= kBufferBytes && !Flush()) return Status::kFailed;
+  return Status::kWritten;
+}
+
+void CaptureWriter::AppendRecord(int64_t timestamp_ns, uint32_t caplen, uint32_t len, const uint8_t* data) {
+  Appender out(&buffer_);
+  // Floor division, so times before 1970 keep a fraction in [0, 1 s).
+  int64_t seconds = timestamp_ns / 1000000000;
+  int64_t fraction_ns = timestamp_ns % 1000000000;
+  if (fraction_ns < 0) {
+    fraction_ns += 1000000000;
+    seconds -= 1;
+  }
+  if (options_.format == Format::kPcap) {
+    out.Put<uint32_t>(static_cast<uint32_t>(seconds));
+    out.Put<uint32_t>(static_cast<uint32_t>(options_.nano ? fraction_ns : fraction_ns / 1000));
+    out.Put(caplen);
+    out.Put(len);
+    out.Bytes(data, caplen);
+  } else {
+    const uint64_t units = options_.nano ? static_cast<uint64_t>(timestamp_ns)
+                                         : static_cast<uint64_t>(seconds * 1000000 + fraction_ns / 1000);
+    const uint32_t block_bytes = static_cast<uint32_t>(RecordBytes(caplen));
+    out.Put(kEnhancedPacketBlock);
+    out.Put(block_bytes);
+    out.Put<uint32_t>(0);  // interface 0, the only one
+    out.Put<uint32_t>(static_cast<uint32_t>(units >> 32));
+    out.Put<uint32_t>(static_cast<uint32_t>(units));
+    out.Put(caplen);
+    out.Put(len);
+    out.Bytes(data, caplen);
+    out.Zeros(Pad4(caplen) - caplen);
+    out.Put(block_bytes);
+  }
+  record_ends_.push_back(buffer_.size());
+}
+
+bool CaptureWriter::Flush() {
+  if (!open_) return error_.errnum == 0;
+  if (buffer_.empty()) return true;
+  size_t written = 0;
+  int err = file_.Write(buffer_.data(), buffer_.size(), &written);
+  if (err != 0) {
+    // Keep the records that went out whole; drop the torn one.
+    size_t whole = 0;
+    uint64_t lost = 0;
+    for (size_t end : record_ends_) {
+      if (end <= written) {
+        whole = end;
+      } else {
+        lost++;
+      }
+    }
+    packets_ -= std::min(lost, packets_);
+    file_.Truncate(file_bytes_ + whole);
+    file_bytes_ += whole;
+    buffer_.clear();
+    record_ends_.clear();
+    Fail(err, "cannot write");
+    file_.Close();
+    open_ = false;
+    return false;
+  }
+  file_bytes_ += buffer_.size();
+  buffer_.clear();
+  record_ends_.clear();
+  return true;
+}
+
+bool CaptureWriter::Close() {
+  if (!open_) return error_.errnum == 0;
+  bool flushed = Flush();
+  if (!flushed) return false;
+  int err = file_.Close();
+  open_ = false;
+  if (err != 0) return Fail(err, "cannot close");
+  return true;
+}
+
+bool CaptureWriter::Fail(int errnum, const std::string& what) {
+  error_.errnum = errnum;
+  error_.code = ErrnoCode(errnum);
+  error_.message = what + " " + path_ + ": " + std::strerror(errnum);
+  return false;
+}

@@ -1,0 +1,24 @@
+// createWriter()'s native half: a CaptureWriter used from the JS thread.
+// Writes are buffered (256 KiB) so most calls make no system call.
+#pragma once
+
+#include <napi.h>
+
+#include "files/capture_writer.h"
+
+class WriterHandle : public Napi::ObjectWrap<WriterHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // new WriterHandle({ path, format, linktype, snaplen, nano }): creates the
+  // file and writes its header; throws ENOENT, EACCES... on failure.
+  explicit WriterHandle(const Napi::CallbackInfo& info);
+
+ private:
+  // write(timestampNs: bigint, len, data): false when the file is closed.
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  void ThrowIfFailed(Napi::Env env);
+
+  CaptureWriter writer_;
+};

@@ -1,0 +1,86 @@
+// The few things that differ between POSIX and Windows, behind one small
+// interface: platform_posix.cc or platform_win.cc is compiled (binding.gyp).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "loader/pcap_api.h"
+
+namespace platform {
+
+// Library names tried in order when WIRECAP_LIBPCAP is unset (ending with
+// nullptr), and the help given when none loads.
+extern const char* const kLibpcapNames[];
+extern const char* const kMissingLibpcapHelp;
+
+// Loads a shared library; on failure appends the loader's reason to *tried.
+void* OpenLibrary(const char* name, std::string* tried);
+void* FindSymbol(void* library, const char* name);
+
+// A file opened for writing, by path in UTF-8. Each call returns 0 or an
+// errno value (ENOENT, EACCES, ENOSPC...), on Windows too.
+class OutputFile {
+ public:
+  OutputFile() = default;
+  ~OutputFile() { Close(); }
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  int Create(const std::string& path);  // creates or truncates
+  // Writes all of data unless an error stops it; *written says how much went out.
+  int Write(const void* data, size_t size, size_t* written);
+  int Truncate(uint64_t size);
+  int Close();
+
+ private:
+  int fd_ = -1;
+};
+
+int RemoveFile(const std::string& path);
+// The size of a file in bytes; 0 when it cannot be read.
+uint64_t FileSize(const std::string& path);
+
+// A regular file opened for reading through a stream whose bytes a thread
+// of its own reads ahead, so that the kernel's copies from the page cache
+// overlap with libpcap's parsing. fclose() stops and joins that thread.
+// Null where the platform has no such stream (Windows: a FILE* cannot cross
+// into wpcap.dll's C runtime) or the file cannot be opened; the caller then
+// lets libpcap open the path itself.
+// With prefix > 0 the stream is the file's first prefix bytes (its header)
+// followed by the file from byte start on: reading resumes at a record that
+// a seek found.
+std::FILE* OpenReadAhead(const std::string& path, uint64_t prefix = 0, uint64_t start = 0);
+
+// Names the calling thread as tools (top, gdb, Process Explorer) show it.
+void NameThisThread(const char* name);
+
+// Lets a capture thread sleep until its live handle has packets or another
+// thread wakes it, so close() and setFilter() never wait for traffic.
+class Waiter {
+ public:
+  // The handle is then read in non-blocking mode. When it offers nothing to
+  // wait on (no selectable fd, or no read event as in Wine's wpcap.dll),
+  // Wait() wakes at least every kPollMs to try it. Null only when the OS
+  // refuses a pipe or an event.
+  static std::unique_ptr<Waiter> Create(const PcapApi& api, pcap_t* handle);
+  static constexpr int kPollMs = 5;
+  ~Waiter();
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  // Capture thread: returns when readable, woken, or after timeout_ms (-1: none).
+  void Wait(int timeout_ms);
+  // Any thread.
+  void Wake();
+
+ private:
+  Waiter() = default;
+  static int CappedTimeout(int timeout_ms) { return timeout_ms < 0 || timeout_ms > kPollMs ? kPollMs : timeout_ms; }
+  intptr_t readable_ = -1;           // pcap fd (POSIX) or read event (Windows)
+  intptr_t wake_[2] = {-1, -1};      // self-pipe (POSIX) or [event, unused]
+};
+
+}  // namespace platform

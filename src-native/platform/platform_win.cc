@@ -1,0 +1,176 @@
+#include <winsock2.h>
+#include <windows.h>
+
+#include <fcntl.h>
+#include <io.h>
+#include <share.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <algorithm>
+
+#include "platform/platform.h"
+
+namespace platform {
+
+// Npcap installs wpcap.dll in System32\Npcap; OpenLibrary looks there first,
+// then on the default search path, where WinPcap-compatible installs put it.
+const char* const kLibpcapNames[] = {"wpcap.dll", nullptr};
+const char* const kMissingLibpcapHelp =
+    "Npcap is not installed: wpcap.dll was found neither in System32\\Npcap nor "
+    "on the DLL search path. Install Npcap from https://npcap.com/#download "
+    "(tick \"Install Npcap in WinPcap API-compatible Mode\" only if older tools "
+    "need it), or set WIRECAP_LIBPCAP to the path of a wpcap.dll";
+
+namespace {
+
+std::string LastErrorText() {
+  char text[256] = {0};
+  DWORD code = GetLastError();
+  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
+                           code, 0, text, sizeof text, nullptr);
+  while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == '.')) text[--n] = 0;
+  return n > 0 ? std::string(text) : "error " + std::to_string(code);
+}
+
+// Loads name from System32\Npcap, so that wpcap.dll finds Npcap's Packet.dll
+// beside it rather than an old WinPcap one.
+HMODULE LoadFromNpcapDirectory(const char* name) {
+  char dir[MAX_PATH];
+  UINT n = GetSystemDirectoryA(dir, MAX_PATH);
+  if (n == 0 || n + 7 >= MAX_PATH) return nullptr;
+  std::string npcap = std::string(dir) + "\\Npcap";
+  std::string path = npcap + "\\" + name;
+  if (GetFileAttributesA(path.c_str()) == INVALID_FILE_ATTRIBUTES) return nullptr;
+  SetDllDirectoryA(npcap.c_str());
+  HMODULE lib = LoadLibraryExA(path.c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+  SetDllDirectoryA(nullptr);
+  return lib;
+}
+
+}  // namespace
+
+void* OpenLibrary(const char* name, std::string* tried) {
+  HMODULE lib = nullptr;
+  bool bare_name = std::string(name).find_first_of("\\/") == std::string::npos;
+  if (bare_name) lib = LoadFromNpcapDirectory(name);
+  if (lib == nullptr) {
+    lib = bare_name ? LoadLibraryA(name)
+                    : LoadLibraryExA(name, nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+  }
+  if (lib == nullptr) {
+    if (!tried->empty()) *tried += "; ";
+    *tried += std::string(name) + ": " + LastErrorText();
+  }
+  return reinterpret_cast<void*>(lib);
+}
+
+namespace {
+
+// Wine's wpcap.dll exports functions it does not implement (pcap_getevent,
+// pcap_open_offline, pcap_live_dump...) as stubs that abort the process
+// when called. winebuild makes each stub the same few instructions: load
+// the DLL's and the function's name, call __wine_spec_unimplemented_stub.
+bool IsWineStub(const void* function) {
+  static const bool under_wine = GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version") != nullptr;
+  if (!under_wine) return false;
+  const auto* code = static_cast<const unsigned char*>(function);
+  const unsigned char sub_rsp[] = {0x48, 0x83, 0xec, 0x28};
+  return std::memcmp(code, sub_rsp, sizeof sub_rsp) == 0 && code[4] == 0x48 && code[5] == 0x8d && code[6] == 0x0d &&
+         code[11] == 0x48 && code[12] == 0x8d && code[13] == 0x15 && code[18] == 0xe8;
+}
+
+}  // namespace
+
+// A Wine stub counts as missing: calling it would end the process.
+void* FindSymbol(void* library, const char* name) {
+  FARPROC function = GetProcAddress(static_cast<HMODULE>(library), name);
+  if (function == nullptr || IsWineStub(reinterpret_cast<const void*>(function))) return nullptr;
+  return reinterpret_cast<void*>(function);
+}
+
+namespace {
+
+std::wstring Wide(const std::string& utf8) {
+  int n = MultiByteToWideChar(CP_UTF8, 0, utf8.c_str(), -1, nullptr, 0);
+  std::wstring wide(n > 0 ? n - 1 : 0, L'\0');
+  if (n > 1) MultiByteToWideChar(CP_UTF8, 0, utf8.c_str(), -1, &wide[0], n);
+  return wide;
+}
+
+}  // namespace
+
+int OutputFile::Create(const std::string& path) {
+  int err = _wsopen_s(&fd_, Wide(path).c_str(), _O_WRONLY | _O_CREAT | _O_TRUNC | _O_BINARY | _O_NOINHERIT,
+                      _SH_DENYWR, _S_IREAD | _S_IWRITE);
+  if (err != 0) fd_ = -1;
+  return err;
+}
+
+int OutputFile::Write(const void* data, size_t size, size_t* written) {
+  *written = 0;
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  while (*written < size) {
+    size_t chunk = std::min<size_t>(size - *written, 1u << 30);
+    int n = _write(fd_, bytes + *written, static_cast<unsigned>(chunk));
+    if (n < 0) return errno;
+    *written += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+int OutputFile::Truncate(uint64_t size) { return _chsize_s(fd_, static_cast<__int64>(size)); }
+
+int OutputFile::Close() {
+  if (fd_ < 0) return 0;
+  int status = _close(fd_) != 0 ? errno : 0;
+  fd_ = -1;
+  return status;
+}
+
+std::FILE* OpenReadAhead(const std::string&, uint64_t, uint64_t) { return nullptr; }
+
+int RemoveFile(const std::string& path) { return _wunlink(Wide(path).c_str()) != 0 ? errno : 0; }
+
+uint64_t FileSize(const std::string& path) {
+  struct _stat64 st;
+  return _wstat64(Wide(path).c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+void NameThisThread(const char* name) {
+  // SetThreadDescription exists from Windows 10 1607; look it up rather than
+  // import it so older systems still load the addon.
+  using SetDescription = HRESULT(WINAPI*)(HANDLE, PCWSTR);
+  auto set = reinterpret_cast<SetDescription>(
+      GetProcAddress(GetModuleHandleA("kernel32.dll"), "SetThreadDescription"));
+  if (set == nullptr) return;
+  wchar_t wide[64];
+  int n = MultiByteToWideChar(CP_UTF8, 0, name, -1, wide, 64);
+  if (n > 0) set(GetCurrentThread(), wide);
+}
+
+std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
+  HANDLE readable = api.getevent != nullptr ? static_cast<HANDLE>(api.getevent(handle)) : nullptr;
+  HANDLE wake = CreateEventA(nullptr, FALSE, FALSE, nullptr);  // auto-reset
+  if (wake == nullptr) return nullptr;
+  std::unique_ptr<Waiter> waiter(new Waiter());
+  if (readable != nullptr && readable != INVALID_HANDLE_VALUE) waiter->readable_ = reinterpret_cast<intptr_t>(readable);
+  waiter->wake_[0] = reinterpret_cast<intptr_t>(wake);
+  return waiter;
+}
+
+// The read event belongs to the pcap_t; only the wake event is ours.
+Waiter::~Waiter() { CloseHandle(reinterpret_cast<HANDLE>(wake_[0])); }
+
+void Waiter::Wait(int timeout_ms) {
+  HANDLE handles[2] = {reinterpret_cast<HANDLE>(wake_[0]), reinterpret_cast<HANDLE>(readable_)};
+  if (readable_ == -1) timeout_ms = CappedTimeout(timeout_ms);  // Wine's wpcap has no read event
+  WaitForMultipleObjects(readable_ == -1 ? 1 : 2, handles, FALSE, timeout_ms < 0 ? INFINITE : static_cast<DWORD>(timeout_ms));
+}
+
+void Waiter::Wake() { SetEvent(reinterpret_cast<HANDLE>(wake_[0])); }
+
+}  // namespace platform
