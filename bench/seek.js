@@ -10,7 +10,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { openOffline, openTrace } = require('..');
-const { fileInfo } = require('../dist/cli/main');
+const { fileInfo } = require('../dist/cli/info');
 
 const args = process.argv.slice(2);
 const scans = Number(args[args.indexOf('--scans') + 1] || 10);

@@ -1,0 +1,40 @@
+/** `wirecap collect`: a PacketStreaming collector, optionally writing files. */
+import { Command, Option } from 'commander';
+import { createCollector } from '../stream/collector';
+import { DEFAULT_PROTO_PACKAGE } from '../stream/protocol';
+import { Io, closeOnSignals, integer } from './output';
+
+export function registerCollect(cli: Command, { out, err }: Io): void {
+  cli
+    .command('collect')
+    .description('collect PacketStreaming streams over gRPC, optionally into a capture file')
+    .requiredOption('--port <n>', 'port to listen on', integer)
+    .option('--host <address>', 'address to listen on', '0.0.0.0')
+    .option('-w, --write <file>', 'write the packets of every stream to this file')
+    .option('--per-stream', 'one file per stream: <name>_<stream id><.ext>')
+    .addOption(new Option('--format <format>', 'file format').choices(['pcap', 'pcapng']).default('pcap'))
+    .option('--tls-cert <file>', 'PEM certificate (with --tls-key) for TLS')
+    .option('--tls-key <file>', 'PEM private key')
+    .option('--proto-package <name>', 'proto package of the service', DEFAULT_PROTO_PACKAGE)
+    .action(async (o: { port: number; host: string; write?: string; perStream?: boolean; format: 'pcap' | 'pcapng'; tlsCert?: string; tlsKey?: string; protoPackage: string }) => {
+      const collector = await createCollector({
+        port: o.port,
+        host: o.host,
+        protoPackage: o.protoPackage,
+        ...(o.write ? { write: { path: o.write, format: o.format, perStream: o.perStream === true } } : {}),
+        ...(o.tlsCert && o.tlsKey ? { tls: { cert: o.tlsCert, key: o.tlsKey } } : {}),
+        log: (m) => err.write(`${m}\n`),
+      });
+      err.write(`collecting on ${o.host}:${collector.port}\n`);
+      await new Promise<void>((resolve) => {
+        const release = closeOnSignals(() => {
+          release();
+          resolve();
+        });
+      });
+      await collector.close();
+      const summaries = collector.summaries();
+      for (const s of summaries) out.write(`stream ${s.id} from ${s.peer}: ${s.packets} packets${s.error ? `, ended by ${s.error.code}` : ''}\n`);
+      out.write(`${summaries.reduce((n, s) => n + s.packets, 0)} packets in ${summaries.length} streams\n`);
+    });
+}
