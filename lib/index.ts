@@ -24,3 +24,5 @@ export { createCollector, Collector, IncomingStream } from './stream/collector';
 export type { CollectorOptions, StreamSummary } from './stream/collector';
 export { DEFAULT_PROTO_PACKAGE } from './stream/protocol';
 export type { StreamedPacket } from './stream/protocol';
+export { decode, PacketColumns } from './decode';
+export type * from './decode/types';

@@ -1,0 +1,170 @@
+/**
+ * DNS messages: header, questions and the three record sections. Names
+ * follow compression pointers; each name reads at most 255 bytes of labels
+ * and MAX_JUMPS pointers, so a message costs time linear in its size.
+ */
+import { cut, hexText, ipv4Text, ipv6Text, payload, stopAt, u16, u32 } from './bytes';
+import type { Decoded, DnsData, DnsLayer, DnsQuestion, DnsRecord } from './types';
+
+const MAX_JUMPS = 32;
+const MAX_NAME = 255;
+
+// readName's other results, kept here so that a name costs no object.
+/** Where the name ended in the bytes it started in. */
+let nameEnd = 0;
+let nameProblem: 'truncated' | 'malformed' | null = null;
+let nameReason = '';
+
+/** The name at `at` of the message that starts at `start` and ends at `end`; '' is the root. */
+function readName(d: Uint8Array, start: number, at: number, end: number): string {
+  let name = '';
+  let wireLength = 1;
+  let jumps = 0;
+  nameEnd = -1;
+  nameProblem = null;
+  for (;;) {
+    if (at >= end) return nameFails(jumps === 0 ? 'truncated' : 'malformed', 'name runs past the end of the message', name);
+    const length = d[at];
+    if (length === 0) {
+      if (nameEnd < 0) nameEnd = at + 1;
+      return name;
+    }
+    const kind = length & 0xc0;
+    if (kind === 0xc0) {
+      if (at + 1 >= end) return nameFails('truncated', 'compression pointer cut', name);
+      if (nameEnd < 0) nameEnd = at + 2;
+      if (++jumps > MAX_JUMPS) return nameFails('malformed', `more than ${MAX_JUMPS} compression pointers (a loop)`, name);
+      const target = start + (((length & 0x3f) << 8) | d[at + 1]);
+      if (target >= end) return nameFails('malformed', `compression pointer to ${target - start} is beyond the message`, name);
+      at = target;
+      continue;
+    }
+    if (kind !== 0) return nameFails('malformed', `label type 0x${kind.toString(16)} is not supported`, name);
+    wireLength += length + 1;
+    if (wireLength > MAX_NAME) return nameFails('malformed', `name longer than ${MAX_NAME} bytes`, name);
+    if (at + 1 + length > end) return nameFails(jumps === 0 ? 'truncated' : 'malformed', 'label runs past the end of the message', name);
+    if (name.length !== 0) name += '.';
+    for (let i = at + 1; i <= at + length; i++) name += String.fromCharCode(d[i]);
+    at += 1 + length;
+  }
+}
+
+function nameFails(problem: 'truncated' | 'malformed', reason: string, name: string): string {
+  nameProblem = problem;
+  nameReason = reason;
+  return name;
+}
+
+export function dns(d: Uint8Array, off: number, end: number, out: Decoded): void {
+  if (end - off < 12) {
+    out.layers.push(cut('dns', `DNS header needs 12 bytes, ${end - off} captured`));
+    return payload(out, off, end);
+  }
+  const layer: DnsLayer = {
+    layer: 'dns',
+    id: u16(d, off),
+    flags: u16(d, off + 2),
+    questionCount: u16(d, off + 4),
+    answerCount: u16(d, off + 6),
+    authorityCount: u16(d, off + 8),
+    additionalCount: u16(d, off + 10),
+    questions: [],
+    answers: [],
+    authorities: [],
+    additionals: [],
+  };
+  out.layers.push(layer);
+  let at = off + 12;
+  for (let i = 0; i < layer.questionCount; i++) {
+    const name = readName(d, off, at, end);
+    if (nameProblem !== null) return stopAt(out, layer, nameProblem, `question ${i}: ${nameReason}`, at, end);
+    at = nameEnd;
+    if (end - at < 4) return stopAt(out, layer, 'truncated', `question ${i}: type and class cut`, at, end);
+    const question: DnsQuestion = { name, type: u16(d, at), class: u16(d, at + 2) };
+    layer.questions.push(question);
+    at += 4;
+  }
+  const sections: [DnsRecord[], number, string][] = [
+    [layer.answers, layer.answerCount, 'answer'],
+    [layer.authorities, layer.authorityCount, 'authority'],
+    [layer.additionals, layer.additionalCount, 'additional'],
+  ];
+  for (const [list, count, section] of sections) {
+    for (let i = 0; i < count; i++) {
+      const name = readName(d, off, at, end);
+      if (nameProblem !== null) return stopAt(out, layer, nameProblem, `${section} ${i}: ${nameReason}`, at, end);
+      at = nameEnd;
+      if (end - at < 10) return stopAt(out, layer, 'truncated', `${section} ${i}: record header cut`, at, end);
+      const type = u16(d, at);
+      const rdLength = u16(d, at + 8);
+      const rd = at + 10;
+      if (end - rd < rdLength) return stopAt(out, layer, 'truncated', `${section} ${i}: rdata needs ${rdLength} bytes, ${end - rd} captured`, at, end);
+      const data = rdata(d, off, rd, rd + rdLength, end, type);
+      if (nameProblem !== null) return stopAt(out, layer, nameProblem, `${section} ${i}: ${nameReason}`, at, end);
+      const record: DnsRecord = { name, type, class: u16(d, at + 2), ttl: u32(d, at + 4), data };
+      list.push(record);
+      at = rd + rdLength;
+    }
+  }
+  payload(out, at, end);
+}
+
+/** A record's data between rd and rdEnd; sets nameProblem when it does not parse. */
+function rdata(d: Uint8Array, start: number, rd: number, rdEnd: number, end: number, type: number): DnsData {
+  nameProblem = null;
+  const length = rdEnd - rd;
+  switch (type) {
+    case 1: // A
+      if (length === 4) return ipv4Text(d, rd);
+      break;
+    case 28: // AAAA
+      if (length === 16) return ipv6Text(d, rd);
+      break;
+    case 2: // NS
+    case 5: // CNAME
+    case 12: // PTR
+      return nameIn(d, start, rd, rdEnd, end);
+    case 15: // MX
+      if (length >= 3) {
+        const preference = u16(d, rd);
+        return { preference, exchange: nameIn(d, start, rd + 2, rdEnd, end) };
+      }
+      break;
+    case 16: {
+      // TXT
+      const strings: string[] = [];
+      for (let at = rd; at < rdEnd; ) {
+        const n = d[at];
+        if (at + 1 + n > rdEnd) return nameFails('malformed', 'TXT string runs past its record', '');
+        let s = '';
+        for (let i = at + 1; i <= at + n; i++) s += String.fromCharCode(d[i]);
+        strings.push(s);
+        at += 1 + n;
+      }
+      return strings;
+    }
+    case 6: {
+      // SOA
+      const mname = nameIn(d, start, rd, rdEnd, end);
+      if (nameProblem !== null) return '';
+      const rname = nameIn(d, start, nameEnd, rdEnd, end);
+      if (nameProblem !== null) return '';
+      const at = nameEnd;
+      if (rdEnd - at !== 20) return nameFails('malformed', 'SOA record has the wrong length', '');
+      return { mname, rname, serial: u32(d, at), refresh: u32(d, at + 4), retry: u32(d, at + 8), expire: u32(d, at + 12), minimum: u32(d, at + 16) };
+    }
+    case 33: // SRV
+      if (length >= 7) return { priority: u16(d, rd), weight: u16(d, rd + 2), port: u16(d, rd + 4), target: nameIn(d, start, rd + 6, rdEnd, end) };
+      break;
+    default:
+      return hexText(d, rd, rdEnd);
+  }
+  return nameFails('malformed', `type ${type} record has ${length} bytes of rdata`, '');
+}
+
+/** A name that must start and end within its record (pointers may go anywhere in the message). */
+function nameIn(d: Uint8Array, start: number, at: number, rdEnd: number, end: number): string {
+  const name = readName(d, start, at, end);
+  if (nameProblem === null && nameEnd > rdEnd) return nameFails('malformed', 'name runs past its record', name);
+  return name;
+}
