@@ -134,6 +134,9 @@ describeLive('wirecap capture / dump / list', () => {
     for (const row of rows) {
       expect(row).toMatchObject({ caplen: 54, len: 54 });
       expect(row.summary).toMatch(new RegExp(`^IP 127\\.0\\.0\\.1\\.\\d+ > 127\\.0\\.0\\.1\\.${sink.port}: UDP, length 12$`));
+      expect(row.layers.map((l: { layer: string }) => l.layer)).toEqual(['ethernet', 'ipv4', 'udp']);
+      expect(row.layers[2]).toMatchObject({ dstPort: sink.port, length: 20 });
+      expect(row).toMatchObject({ payloadOffset: 42, payloadLength: 12 });
     }
     expect(stderr).toMatch(/^\d+ packets captured, \d+ delivered, 0 dropped by kernel/);
     sink.close();
