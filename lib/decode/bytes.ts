@@ -12,14 +12,58 @@ export function hexText(d: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** Bytes joined by colons, as MAC addresses are written. */
+// Captures repeat a few addresses over and over: small direct-mapped caches
+// of their text save most of the string building (and the garbage) per packet.
+const CACHE_SLOTS = 1024;
+const macKeys = new Uint32Array(2 * CACHE_SLOTS);
+const macTexts: (string | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
+const v4Keys = new Uint32Array(CACHE_SLOTS);
+const v4Texts: (string | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
+const v6Keys = new Uint32Array(4 * CACHE_SLOTS);
+const v6Texts: (string | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
+const slotOf = (x: number): number => (Math.imul(x, 0x9e3779b1) >>> 22) & (CACHE_SLOTS - 1);
+
+/** Bytes joined by colons, as MAC addresses are written (n of them; 6 by default). */
 export function macText(d: Uint8Array, o: number, n = 6): string {
+  if (n !== 6) return joinHex(d, o, n);
+  const hi = (d[o] << 8) | d[o + 1];
+  const lo = u32(d, o + 2);
+  const slot = slotOf(lo ^ hi);
+  const cached = macTexts[slot];
+  if (cached !== undefined && macKeys[2 * slot] === hi && macKeys[2 * slot + 1] === lo) return cached;
+  const text = joinHex(d, o, 6);
+  macKeys[2 * slot] = hi;
+  macKeys[2 * slot + 1] = lo;
+  macTexts[slot] = text;
+  return text;
+}
+
+function joinHex(d: Uint8Array, o: number, n: number): string {
   let s = HEX[d[o]];
   for (let i = 1; i < n; i++) s += ':' + HEX[d[o + i]];
   return s;
 }
 
-export const ipv4Text = (d: Uint8Array, o: number): string => d[o] + '.' + d[o + 1] + '.' + d[o + 2] + '.' + d[o + 3];
+const DEC: string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
+export function ipv4Text(d: Uint8Array, o: number): string {
+  const key = u32(d, o);
+  const slot = slotOf(key);
+  const cached = v4Texts[slot];
+  if (cached !== undefined && v4Keys[slot] === key) return cached;
+  const text = DEC[d[o]] + '.' + DEC[d[o + 1]] + '.' + DEC[d[o + 2]] + '.' + DEC[d[o + 3]];
+  v4Keys[slot] = key;
+  v4Texts[slot] = text;
+  return text;
+}
+
+/** Bytes as characters of the same codes (DNS labels and TXT strings). */
+export function latin1Text(d: Uint8Array, start: number, end: number): string {
+  if (end - start > 24) return String.fromCharCode.apply(null, d.subarray(start, end) as unknown as number[]);
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(d[i]);
+  return s;
+}
 
 const words = new Uint16Array(8);
 
@@ -29,6 +73,24 @@ const words = new Uint16Array(8);
  * and IPv4-compatible (::/96, beyond ::1) addresses end in dotted quads.
  */
 export function ipv6Text(d: Uint8Array, o: number): string {
+  const a = u32(d, o);
+  const b = u32(d, o + 4);
+  const c = u32(d, o + 8);
+  const e = u32(d, o + 12);
+  const slot = slotOf(a ^ b ^ c ^ e);
+  const cached = v6Texts[slot];
+  const k = 4 * slot;
+  if (cached !== undefined && v6Keys[k] === a && v6Keys[k + 1] === b && v6Keys[k + 2] === c && v6Keys[k + 3] === e) return cached;
+  const text = ipv6Format(d, o);
+  v6Keys[k] = a;
+  v6Keys[k + 1] = b;
+  v6Keys[k + 2] = c;
+  v6Keys[k + 3] = e;
+  v6Texts[slot] = text;
+  return text;
+}
+
+function ipv6Format(d: Uint8Array, o: number): string {
   let bestStart = -1;
   let bestLength = 0;
   let runStart = -1;
@@ -60,9 +122,14 @@ export function ipv6Text(d: Uint8Array, o: number): string {
   return s;
 }
 
+/** The list a layer has when it has none: one shared, frozen array, so that an empty list costs nothing. */
+export const NONE: readonly never[] = Object.freeze([]);
+
 /** Ends decoding at layer: marks it and leaves the rest as payload. */
 export function stopAt(out: Decoded, layer: LayerStatus, how: 'truncated' | 'malformed', reason: string, off: number, end: number): void {
-  layer[how] = reason;
+  // Named stores: a keyed one (layer[how]) takes V8's slow path on every layer type.
+  if (how === 'truncated') layer.truncated = reason;
+  else layer.malformed = reason;
   payload(out, off, end);
 }
 

@@ -3,7 +3,7 @@
  * follow compression pointers; each name reads at most 255 bytes of labels
  * and MAX_JUMPS pointers, so a message costs time linear in its size.
  */
-import { cut, hexText, ipv4Text, ipv6Text, payload, stopAt, u16, u32 } from './bytes';
+import { cut, hexText, ipv4Text, ipv6Text, latin1Text, NONE, payload, stopAt, u16, u32 } from './bytes';
 import type { Decoded, DnsData, DnsLayer, DnsQuestion, DnsRecord } from './types';
 
 const MAX_JUMPS = 32;
@@ -15,44 +15,62 @@ let nameEnd = 0;
 let nameProblem: 'truncated' | 'malformed' | null = null;
 let nameReason = '';
 
-/** The name at `at` of the message that starts at `start` and ends at `end`; '' is the root. */
+/**
+ * The name at `at` of the message that starts at `start` and ends at `end`;
+ * '' is the root. It is walked once to check it and then again to write it,
+ * so that a bad name costs no string.
+ */
 function readName(d: Uint8Array, start: number, at: number, end: number): string {
+  if (!walkName(d, start, at, end)) return '';
   let name = '';
+  for (;;) {
+    const length = d[at];
+    if (length === 0) return name;
+    if (length >= 0xc0) {
+      at = start + (((length & 0x3f) << 8) | d[at + 1]);
+      continue;
+    }
+    if (name.length !== 0) name += '.';
+    name += latin1Text(d, at + 1, at + 1 + length);
+    at += 1 + length;
+  }
+}
+
+/** Checks the name at `at`: sets nameEnd, or nameProblem and nameReason. */
+function walkName(d: Uint8Array, start: number, at: number, end: number): boolean {
   let wireLength = 1;
   let jumps = 0;
   nameEnd = -1;
   nameProblem = null;
   for (;;) {
-    if (at >= end) return nameFails(jumps === 0 ? 'truncated' : 'malformed', 'name runs past the end of the message', name);
+    if (at >= end) return nameFails(jumps === 0 ? 'truncated' : 'malformed', 'name runs past the end of the message');
     const length = d[at];
     if (length === 0) {
       if (nameEnd < 0) nameEnd = at + 1;
-      return name;
+      return true;
     }
     const kind = length & 0xc0;
     if (kind === 0xc0) {
-      if (at + 1 >= end) return nameFails('truncated', 'compression pointer cut', name);
+      if (at + 1 >= end) return nameFails('truncated', 'compression pointer cut');
       if (nameEnd < 0) nameEnd = at + 2;
-      if (++jumps > MAX_JUMPS) return nameFails('malformed', `more than ${MAX_JUMPS} compression pointers (a loop)`, name);
+      if (++jumps > MAX_JUMPS) return nameFails('malformed', `more than ${MAX_JUMPS} compression pointers (a loop)`);
       const target = start + (((length & 0x3f) << 8) | d[at + 1]);
-      if (target >= end) return nameFails('malformed', `compression pointer to ${target - start} is beyond the message`, name);
+      if (target >= end) return nameFails('malformed', `compression pointer to ${target - start} is beyond the message`);
       at = target;
       continue;
     }
-    if (kind !== 0) return nameFails('malformed', `label type 0x${kind.toString(16)} is not supported`, name);
+    if (kind !== 0) return nameFails('malformed', `label type 0x${kind.toString(16)} is not supported`);
     wireLength += length + 1;
-    if (wireLength > MAX_NAME) return nameFails('malformed', `name longer than ${MAX_NAME} bytes`, name);
-    if (at + 1 + length > end) return nameFails(jumps === 0 ? 'truncated' : 'malformed', 'label runs past the end of the message', name);
-    if (name.length !== 0) name += '.';
-    for (let i = at + 1; i <= at + length; i++) name += String.fromCharCode(d[i]);
+    if (wireLength > MAX_NAME) return nameFails('malformed', `name longer than ${MAX_NAME} bytes`);
+    if (at + 1 + length > end) return nameFails(jumps === 0 ? 'truncated' : 'malformed', 'label runs past the end of the message');
     at += 1 + length;
   }
 }
 
-function nameFails(problem: 'truncated' | 'malformed', reason: string, name: string): string {
+function nameFails(problem: 'truncated' | 'malformed', reason: string): false {
   nameProblem = problem;
   nameReason = reason;
-  return name;
+  return false;
 }
 
 export function dns(d: Uint8Array, off: number, end: number, out: Decoded): void {
@@ -68,45 +86,58 @@ export function dns(d: Uint8Array, off: number, end: number, out: Decoded): void
     answerCount: u16(d, off + 6),
     authorityCount: u16(d, off + 8),
     additionalCount: u16(d, off + 10),
-    questions: [],
-    answers: [],
-    authorities: [],
-    additionals: [],
+    questions: NONE,
+    answers: NONE,
+    authorities: NONE,
+    additionals: NONE,
   };
   out.layers.push(layer);
   let at = off + 12;
+  const questions: DnsQuestion[] = [];
   for (let i = 0; i < layer.questionCount; i++) {
     const name = readName(d, off, at, end);
     if (nameProblem !== null) return stopAt(out, layer, nameProblem, `question ${i}: ${nameReason}`, at, end);
     at = nameEnd;
     if (end - at < 4) return stopAt(out, layer, 'truncated', `question ${i}: type and class cut`, at, end);
     const question: DnsQuestion = { name, type: u16(d, at), class: u16(d, at + 2) };
-    layer.questions.push(question);
+    if (i === 0) layer.questions = questions;
+    questions.push(question);
     at += 4;
   }
-  const sections: [DnsRecord[], number, string][] = [
-    [layer.answers, layer.answerCount, 'answer'],
-    [layer.authorities, layer.authorityCount, 'authority'],
-    [layer.additionals, layer.additionalCount, 'additional'],
-  ];
-  for (const [list, count, section] of sections) {
-    for (let i = 0; i < count; i++) {
-      const name = readName(d, off, at, end);
-      if (nameProblem !== null) return stopAt(out, layer, nameProblem, `${section} ${i}: ${nameReason}`, at, end);
-      at = nameEnd;
-      if (end - at < 10) return stopAt(out, layer, 'truncated', `${section} ${i}: record header cut`, at, end);
-      const type = u16(d, at);
-      const rdLength = u16(d, at + 8);
-      const rd = at + 10;
-      if (end - rd < rdLength) return stopAt(out, layer, 'truncated', `${section} ${i}: rdata needs ${rdLength} bytes, ${end - rd} captured`, at, end);
-      const data = rdata(d, off, rd, rd + rdLength, end, type);
-      if (nameProblem !== null) return stopAt(out, layer, nameProblem, `${section} ${i}: ${nameReason}`, at, end);
-      const record: DnsRecord = { name, type, class: u16(d, at + 2), ttl: u32(d, at + 4), data };
-      list.push(record);
-      at = rd + rdLength;
-    }
+  at = records(d, off, at, end, 'answers', layer.answerCount, layer, out);
+  if (at >= 0) at = records(d, off, at, end, 'authorities', layer.authorityCount, layer, out);
+  if (at >= 0) at = records(d, off, at, end, 'additionals', layer.additionalCount, layer, out);
+  if (at >= 0) payload(out, at, end);
+}
+
+const SECTION_NAMES = { answers: 'answer', authorities: 'authority', additionals: 'additional' };
+
+/** count records from at into the layer's section; where they end, or -1 once decoding stopped at one. */
+function records(d: Uint8Array, off: number, at: number, end: number, key: keyof typeof SECTION_NAMES, count: number, layer: DnsLayer, out: Decoded): number {
+  const section = SECTION_NAMES[key];
+  const list: DnsRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = readName(d, off, at, end);
+    if (nameProblem !== null) return stopped(out, layer, nameProblem, `${section} ${i}: ${nameReason}`, at, end);
+    at = nameEnd;
+    if (end - at < 10) return stopped(out, layer, 'truncated', `${section} ${i}: record header cut`, at, end);
+    const type = u16(d, at);
+    const rdLength = u16(d, at + 8);
+    const rd = at + 10;
+    if (end - rd < rdLength) return stopped(out, layer, 'truncated', `${section} ${i}: rdata needs ${rdLength} bytes, ${end - rd} captured`, at, end);
+    const data = rdata(d, off, rd, rd + rdLength, end, type);
+    if (nameProblem !== null) return stopped(out, layer, nameProblem, `${section} ${i}: ${nameReason}`, at, end);
+    const record: DnsRecord = { name, type, class: u16(d, at + 2), ttl: u32(d, at + 4), data };
+    if (i === 0) layer[key] = list;
+    list.push(record);
+    at = rd + rdLength;
   }
-  payload(out, at, end);
+  return at;
+}
+
+function stopped(out: Decoded, layer: DnsLayer, how: 'truncated' | 'malformed', reason: string, at: number, end: number): -1 {
+  stopAt(out, layer, how, reason, at, end);
+  return -1;
 }
 
 /** A record's data between rd and rdEnd; sets nameProblem when it does not parse. */
@@ -135,10 +166,8 @@ function rdata(d: Uint8Array, start: number, rd: number, rdEnd: number, end: num
       const strings: string[] = [];
       for (let at = rd; at < rdEnd; ) {
         const n = d[at];
-        if (at + 1 + n > rdEnd) return nameFails('malformed', 'TXT string runs past its record', '');
-        let s = '';
-        for (let i = at + 1; i <= at + n; i++) s += String.fromCharCode(d[i]);
-        strings.push(s);
+        if (at + 1 + n > rdEnd) return fails('TXT string runs past its record');
+        strings.push(latin1Text(d, at + 1, at + 1 + n));
         at += 1 + n;
       }
       return strings;
@@ -150,7 +179,7 @@ function rdata(d: Uint8Array, start: number, rd: number, rdEnd: number, end: num
       const rname = nameIn(d, start, nameEnd, rdEnd, end);
       if (nameProblem !== null) return '';
       const at = nameEnd;
-      if (rdEnd - at !== 20) return nameFails('malformed', 'SOA record has the wrong length', '');
+      if (rdEnd - at !== 20) return fails('SOA record has the wrong length');
       return { mname, rname, serial: u32(d, at), refresh: u32(d, at + 4), retry: u32(d, at + 8), expire: u32(d, at + 12), minimum: u32(d, at + 16) };
     }
     case 33: // SRV
@@ -159,12 +188,17 @@ function rdata(d: Uint8Array, start: number, rd: number, rdEnd: number, end: num
     default:
       return hexText(d, rd, rdEnd);
   }
-  return nameFails('malformed', `type ${type} record has ${length} bytes of rdata`, '');
+  return fails(`type ${type} record has ${length} bytes of rdata`);
+}
+
+/** rdata that does not parse: no data, and the reason. */
+function fails(reason: string): string {
+  nameFails('malformed', reason);
+  return '';
 }
 
 /** A name that must start and end within its record (pointers may go anywhere in the message). */
 function nameIn(d: Uint8Array, start: number, at: number, rdEnd: number, end: number): string {
   const name = readName(d, start, at, end);
-  if (nameProblem === null && nameEnd > rdEnd) return nameFails('malformed', 'name runs past its record', name);
-  return name;
+  return nameProblem === null && nameEnd > rdEnd ? fails('name runs past its record') : name;
 }

@@ -1,5 +1,5 @@
 /** IPv4 with options and fragments, IPv6 with its extension header chain. */
-import { cut, hexText, ipv4Text, ipv6Text, payload, stopAt, u16, u32 } from './bytes';
+import { cut, hexText, ipv4Text, ipv6Text, NONE, payload, stopAt, u16, u32 } from './bytes';
 import { transport } from './transport';
 import type { Decoded, Ipv4Layer, Ipv4Option, Ipv6Extension, Ipv6Layer } from './types';
 
@@ -39,7 +39,7 @@ export function ipv4(d: Uint8Array, off: number, end: number, out: Decoded): voi
     checksum: u16(d, off + 10),
     src: ipv4Text(d, off + 12),
     dst: ipv4Text(d, off + 16),
-    options: [],
+    options: NONE,
   };
   out.layers.push(layer);
   if (d[off] >> 4 !== 4) return stopAt(out, layer, 'malformed', `IP version ${d[off] >> 4} in an IPv4 header`, off, end);
@@ -50,7 +50,7 @@ export function ipv4(d: Uint8Array, off: number, end: number, out: Decoded): voi
   if (end - off < headerLength) return stopAt(out, layer, 'truncated', `IPv4 header with options needs ${headerLength} bytes, ${end - off} captured`, off, end);
   // What the header says the datagram holds (anything beyond is link padding).
   const ipEnd = Math.min(end, off + layer.totalLength);
-  const bad = ipv4Options(d, off + 20, off + headerLength, layer.options);
+  const bad = headerLength === 20 ? null : ipv4Options(d, off + 20, off + headerLength, (layer.options = []));
   if (bad !== null) return stopAt(out, layer, 'malformed', bad, off + headerLength, ipEnd);
   // Later fragments carry no transport header (nothing is reassembled).
   if (layer.fragmentOffset !== 0) return payload(out, off + headerLength, ipEnd);
@@ -95,7 +95,7 @@ export function ipv6(d: Uint8Array, off: number, end: number, out: Decoded): voi
     hopLimit: d[off + 7],
     src: ipv6Text(d, off + 8),
     dst: ipv6Text(d, off + 24),
-    extensions: [],
+    extensions: NONE,
     protocol: d[off + 6],
   };
   out.layers.push(layer);
@@ -104,9 +104,10 @@ export function ipv6(d: Uint8Array, off: number, end: number, out: Decoded): voi
   const ipEnd = layer.payloadLength === 0 ? end : Math.min(end, off + 40 + layer.payloadLength);
   let at = off + 40;
   let proto = layer.nextHeader;
+  const extensions: Ipv6Extension[] = [];
   for (;;) {
     if (proto !== 0 && proto !== 43 && proto !== 44 && proto !== 51 && proto !== 60) break;
-    if (layer.extensions.length === MAX_EXTENSIONS) return stopAt(out, layer, 'malformed', `more than ${MAX_EXTENSIONS} extension headers`, at, ipEnd);
+    if (extensions.length === MAX_EXTENSIONS) return stopAt(out, layer, 'malformed', `more than ${MAX_EXTENSIONS} extension headers`, at, ipEnd);
     if (ipEnd - at < 8) return stopAt(out, layer, 'truncated', `IPv6 extension header ${proto} needs 8 bytes, ${Math.max(0, ipEnd - at)} captured`, at, ipEnd);
     const length = proto === 44 ? 8 : proto === 51 ? (d[at + 1] + 2) * 4 : (d[at + 1] + 1) * 8;
     const ext: Ipv6Extension = { type: proto, nextHeader: d[at], length };
@@ -119,7 +120,8 @@ export function ipv6(d: Uint8Array, off: number, end: number, out: Decoded): voi
       ext.routingType = d[at + 2];
       ext.segmentsLeft = d[at + 3];
     }
-    layer.extensions.push(ext);
+    if (extensions.length === 0) layer.extensions = extensions;
+    extensions.push(ext);
     if (ipEnd - at < length) return stopAt(out, layer, 'truncated', `IPv6 extension header ${proto} needs ${length} bytes, ${ipEnd - at} captured`, at, ipEnd);
     at += length;
     proto = ext.nextHeader;

@@ -89,7 +89,8 @@ export interface Ipv4Layer extends LayerStatus {
   checksum: number;
   src: string;
   dst: string;
-  options: Ipv4Option[];
+  /** Lists in layers are read-only: an empty one is shared by every layer. */
+  options: readonly Ipv4Option[];
 }
 
 export interface Ipv6Extension {
@@ -116,7 +117,7 @@ export interface Ipv6Layer extends LayerStatus {
   hopLimit: number;
   src: string;
   dst: string;
-  extensions: Ipv6Extension[];
+  extensions: readonly Ipv6Extension[];
   /** The protocol after the extension chain. */
   protocol: number;
 }
@@ -189,7 +190,7 @@ export interface Icmpv6Layer extends LayerStatus {
   /** Router advertisement. */
   curHopLimit?: number;
   routerLifetime?: number;
-  options?: NdOption[];
+  options?: readonly NdOption[];
 }
 
 export interface DnsQuestion {
@@ -226,10 +227,10 @@ export interface DnsLayer extends LayerStatus {
   answerCount: number;
   authorityCount: number;
   additionalCount: number;
-  questions: DnsQuestion[];
-  answers: DnsRecord[];
-  authorities: DnsRecord[];
-  additionals: DnsRecord[];
+  questions: readonly DnsQuestion[];
+  answers: readonly DnsRecord[];
+  authorities: readonly DnsRecord[];
+  additionals: readonly DnsRecord[];
 }
 
 /** A layer whose fixed header was cut by the capture: which layer it was, and the reason. */
