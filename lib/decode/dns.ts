@@ -22,19 +22,23 @@ let nameReason = '';
  */
 function readName(d: Uint8Array, start: number, at: number, end: number): string {
   if (!walkName(d, start, at, end)) return '';
-  let name = '';
+  // Labels are gathered into one buffer and turned into a string once.
+  let n = 0;
   for (;;) {
     const length = d[at];
-    if (length === 0) return name;
+    if (length === 0) return n === 0 ? '' : scratch.toString('latin1', 0, n);
     if (length >= 0xc0) {
       at = start + (((length & 0x3f) << 8) | d[at + 1]);
       continue;
     }
-    if (name.length !== 0) name += '.';
-    name += latin1Text(d, at + 1, at + 1 + length);
+    if (n !== 0) scratch[n++] = 0x2e; // '.'
+    for (let i = at + 1; i <= at + length; i++) scratch[n++] = d[i];
     at += 1 + length;
   }
 }
+
+/** A name's text is at most 254 characters (walkName checks it). */
+const scratch = Buffer.allocUnsafe(256);
 
 /** Checks the name at `at`: sets nameEnd, or nameProblem and nameReason. */
 function walkName(d: Uint8Array, start: number, at: number, end: number): boolean {
