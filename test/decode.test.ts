@@ -33,7 +33,7 @@ const dnsOf = (d: Decoded): DnsLayer => d.layers.find((l) => l.layer === 'dns') 
 describe('decode() on bad DNS', () => {
   test('a compression pointer to itself is a loop: malformed, not a hang', () => {
     const d = dnsOf(decode(dnsPacket(Buffer.concat([header(1), Buffer.from([0xc0, 12, 0, 1, 0, 1])])), 101));
-    expect(d.malformed).toMatch(/compression pointers \(a loop\)/);
+    expect(d.malformed).toMatch(/compression pointers in a name \(a loop\)/);
     expect(d.questions).toEqual([]);
   });
 
@@ -44,7 +44,7 @@ describe('decode() on bad DNS', () => {
 
   test('a pointer beyond the message is malformed', () => {
     const d = dnsOf(decode(dnsPacket(Buffer.concat([header(1), Buffer.from([0xc1, 0, 0, 1, 0, 1])])), 101));
-    expect(d.malformed).toMatch(/compression pointer to 256 is beyond the message/);
+    expect(d.malformed).toMatch(/compression pointer beyond the message/);
   });
 
   test('a name over 255 bytes is malformed, however the labels are chained', () => {

@@ -1,7 +1,10 @@
 /**
- * DNS messages: header, questions and the three record sections. Names
+ * DNS messages: header, questions and the three record sections. A name
+ * that does not parse gives a fixed reason (no string built on a path that
+ * garbage on port 53 takes for every packet); the lists decoded so far show
+ * where it was. Names
  * follow compression pointers; each name reads at most 255 bytes of labels
- * and MAX_JUMPS pointers, so a message costs time linear in its size.
+^ * and MAX_JUMPS pointers, so a message costs time linear in its size.
  */
 import { cut, hexText, ipv4Text, ipv6Text, latin1Text, NONE, payload, stopAt, u16, u32 } from './bytes';
 import type { Decoded, DnsData, DnsLayer, DnsQuestion, DnsRecord } from './types';
@@ -57,15 +60,15 @@ function walkName(d: Uint8Array, start: number, at: number, end: number): boolea
     if (kind === 0xc0) {
       if (at + 1 >= end) return nameFails('truncated', 'compression pointer cut');
       if (nameEnd < 0) nameEnd = at + 2;
-      if (++jumps > MAX_JUMPS) return nameFails('malformed', `more than ${MAX_JUMPS} compression pointers (a loop)`);
+      if (++jumps > MAX_JUMPS) return nameFails('malformed', 'more than 32 compression pointers in a name (a loop)');
       const target = start + (((length & 0x3f) << 8) | d[at + 1]);
-      if (target >= end) return nameFails('malformed', `compression pointer to ${target - start} is beyond the message`);
+      if (target >= end) return nameFails('malformed', 'compression pointer beyond the message');
       at = target;
       continue;
     }
-    if (kind !== 0) return nameFails('malformed', `label type 0x${kind.toString(16)} is not supported`);
+    if (kind !== 0) return nameFails('malformed', kind === 0x40 ? 'extended label type 0x40 is not supported' : 'label type 0x80 is not supported');
     wireLength += length + 1;
-    if (wireLength > MAX_NAME) return nameFails('malformed', `name longer than ${MAX_NAME} bytes`);
+    if (wireLength > MAX_NAME) return nameFails('malformed', 'name longer than 255 bytes');
     if (at + 1 + length > end) return nameFails(jumps === 0 ? 'truncated' : 'malformed', 'label runs past the end of the message');
     at += 1 + length;
   }
@@ -100,9 +103,9 @@ export function dns(d: Uint8Array, off: number, end: number, out: Decoded): void
   const questions: DnsQuestion[] = [];
   for (let i = 0; i < layer.questionCount; i++) {
     const name = readName(d, off, at, end);
-    if (nameProblem !== null) return stopAt(out, layer, nameProblem, `question ${i}: ${nameReason}`, at, end);
+    if (nameProblem !== null) return stopAt(out, layer, nameProblem, nameReason, at, end);
     at = nameEnd;
-    if (end - at < 4) return stopAt(out, layer, 'truncated', `question ${i}: type and class cut`, at, end);
+    if (end - at < 4) return stopAt(out, layer, 'truncated', 'question type and class cut', at, end);
     const question: DnsQuestion = { name, type: u16(d, at), class: u16(d, at + 2) };
     if (i === 0) layer.questions = questions;
     questions.push(question);
@@ -122,7 +125,7 @@ function records(d: Uint8Array, off: number, at: number, end: number, key: keyof
   const list: DnsRecord[] = [];
   for (let i = 0; i < count; i++) {
     const name = readName(d, off, at, end);
-    if (nameProblem !== null) return stopped(out, layer, nameProblem, `${section} ${i}: ${nameReason}`, at, end);
+    if (nameProblem !== null) return stopped(out, layer, nameProblem, nameReason, at, end);
     at = nameEnd;
     if (end - at < 10) return stopped(out, layer, 'truncated', `${section} ${i}: record header cut`, at, end);
     const type = u16(d, at);
@@ -130,7 +133,7 @@ function records(d: Uint8Array, off: number, at: number, end: number, key: keyof
     const rd = at + 10;
     if (end - rd < rdLength) return stopped(out, layer, 'truncated', `${section} ${i}: rdata needs ${rdLength} bytes, ${end - rd} captured`, at, end);
     const data = rdata(d, off, rd, rd + rdLength, end, type);
-    if (nameProblem !== null) return stopped(out, layer, nameProblem, `${section} ${i}: ${nameReason}`, at, end);
+    if (nameProblem !== null) return stopped(out, layer, nameProblem, nameReason, at, end);
     const record: DnsRecord = { name, type, class: u16(d, at + 2), ttl: u32(d, at + 4), data };
     if (i === 0) layer[key] = list;
     list.push(record);

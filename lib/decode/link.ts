@@ -18,7 +18,7 @@ export const ETHERTYPE_IPV6 = 0x86dd;
 export const isVlanTpid = (t: number): boolean => t === 0x8100 || t === 0x88a8 || t === 0x9100;
 
 /** AF_INET6 differs between BSDs: 24, 28 or 30 (Linux's 10 is seen too). */
-export const isInet6Family = (f: number): boolean => f === 24 || f === 28 || f === 30 || f === 10;
+export const isInet6Family = (f: number): boolean => f === 24 || f === 28 || f === 30;
 
 /** Tags stacked deeper than this are taken as malformed (real stacks have two). */
 const MAX_VLAN_TAGS = 8;
