@@ -138,7 +138,14 @@ export function payload(out: Decoded, off: number, end: number): void {
   out.payloadLength = end > off ? end - off : 0;
 }
 
-/** A layer that could not even start: what it is and why it stopped. */
-export function cut(of: CutLayer['of'], reason: string): CutLayer {
-  return { layer: 'cut', of, truncated: reason };
+/**
+ * When fewer than needed bytes are left at off for the fixed header of
+ * layer `of`: records it as cut, leaves the rest as payload and says true.
+ */
+export function cutShort(out: Decoded, of: CutLayer['of'], header: string, needed: number, off: number, end: number): boolean {
+  if (end - off >= needed) return false;
+  const layer: CutLayer = { layer: 'cut', of, truncated: `${header} needs ${needed} bytes, ${Math.max(0, end - off)} captured` };
+  out.layers.push(layer);
+  payload(out, off, end);
+  return true;
 }

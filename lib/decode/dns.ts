@@ -6,7 +6,7 @@
  * follow compression pointers; each name reads at most 255 bytes of labels
 ^ * and MAX_JUMPS pointers, so a message costs time linear in its size.
  */
-import { cut, hexText, ipv4Text, ipv6Text, latin1Text, NONE, payload, stopAt, u16, u32 } from './bytes';
+import { cutShort, hexText, ipv4Text, ipv6Text, latin1Text, NONE, payload, stopAt, u16, u32 } from './bytes';
 import type { Decoded, DnsData, DnsLayer, DnsQuestion, DnsRecord } from './types';
 
 const MAX_JUMPS = 32;
@@ -81,10 +81,7 @@ function nameFails(problem: 'truncated' | 'malformed', reason: string): false {
 }
 
 export function dns(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 12) {
-    out.layers.push(cut('dns', `DNS header needs 12 bytes, ${end - off} captured`));
-    return payload(out, off, end);
-  }
+  if (cutShort(out, 'dns', 'DNS header', 12, off, end)) return;
   const layer: DnsLayer = {
     layer: 'dns',
     id: u16(d, off),

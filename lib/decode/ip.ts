@@ -1,5 +1,5 @@
 /** IPv4 with options and fragments, IPv6 with its extension header chain. */
-import { cut, hexText, ipv4Text, ipv6Text, NONE, payload, stopAt, u16, u32 } from './bytes';
+import { cutShort, hexText, ipv4Text, ipv6Text, NONE, payload, stopAt, u16, u32 } from './bytes';
 import { transport } from './transport';
 import type { Decoded, Ipv4Layer, Ipv4Option, Ipv6Extension, Ipv6Layer } from './types';
 
@@ -8,21 +8,14 @@ const MAX_EXTENSIONS = 16;
 /** IP in IP deeper than this is taken as malformed (keeps crafted nesting linear and short). */
 const MAX_LAYERS = 24;
 
-/** Raw IP: the version nibble says which. */
+/** Raw IP: the version nibble says which (none captured: IPv4, which reports the cut). */
 export function ipLayer(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 1) {
-    out.layers.push(cut('ipv4', 'no IP header captured'));
-    return payload(out, off, end);
-  }
-  if (d[off] >> 4 === 6) ipv6(d, off, end, out);
+  if (end > off && d[off] >> 4 === 6) ipv6(d, off, end, out);
   else ipv4(d, off, end, out);
 }
 
 export function ipv4(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 20) {
-    out.layers.push(cut('ipv4', `IPv4 header needs 20 bytes, ${end - off} captured`));
-    return payload(out, off, end);
-  }
+  if (cutShort(out, 'ipv4', 'IPv4 header', 20, off, end)) return;
   const headerLength = (d[off] & 0x0f) * 4;
   const fragment = u16(d, off + 6);
   const layer: Ipv4Layer = {
@@ -81,10 +74,7 @@ function ipv4Options(d: Uint8Array, off: number, end: number, list: Ipv4Option[]
 }
 
 export function ipv6(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 40) {
-    out.layers.push(cut('ipv6', `IPv6 header needs 40 bytes, ${end - off} captured`));
-    return payload(out, off, end);
-  }
+  if (cutShort(out, 'ipv6', 'IPv6 header', 40, off, end)) return;
   const first = u32(d, off);
   const layer: Ipv6Layer = {
     layer: 'ipv6',

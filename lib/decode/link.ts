@@ -1,5 +1,5 @@
 /** Link layers: Ethernet with 802.1Q/802.1ad tags, Linux cooked v1 and v2, BSD NULL/LOOP and raw IP; then ARP. */
-import { cut, ipv4Text, macText, payload, stopAt, u16, u32 } from './bytes';
+import { cutShort, ipv4Text, macText, payload, stopAt, u16, u32 } from './bytes';
 import { ipLayer, ipv4, ipv6 } from './ip';
 import type { ArpLayer, Decoded, EthernetLayer, NullLayer, Sll2Layer, SllLayer, VlanLayer } from './types';
 
@@ -33,19 +33,13 @@ export function link(d: Uint8Array, end: number, linktype: number, out: Decoded)
 }
 
 function ethernet(d: Uint8Array, end: number, out: Decoded): void {
-  if (end < 14) {
-    out.layers.push(cut('ethernet', `ethernet header needs 14 bytes, ${end} captured`));
-    return payload(out, 0, end);
-  }
+  if (cutShort(out, 'ethernet', 'ethernet header', 14, 0, end)) return;
   let type = u16(d, 12);
   const eth: EthernetLayer = { layer: 'ethernet', dst: macText(d, 0), src: macText(d, 6), type };
   out.layers.push(eth);
   let off = 14;
   for (let tags = 0; isVlanTpid(type); tags++) {
-    if (end - off < 4) {
-      out.layers.push(cut('vlan', `802.1Q tag needs 4 bytes, ${end - off} captured`));
-      return payload(out, off, end);
-    }
+    if (cutShort(out, 'vlan', '802.1Q tag', 4, off, end)) return;
     const tci = u16(d, off);
     const tpid = type;
     type = u16(d, off + 2);
@@ -58,10 +52,7 @@ function ethernet(d: Uint8Array, end: number, out: Decoded): void {
 }
 
 function sll(d: Uint8Array, end: number, out: Decoded): void {
-  if (end < 16) {
-    out.layers.push(cut('sll', `Linux cooked header needs 16 bytes, ${end} captured`));
-    return payload(out, 0, end);
-  }
+  if (cutShort(out, 'sll', 'Linux cooked header', 16, 0, end)) return;
   const addressLength = u16(d, 4);
   const layer: SllLayer = {
     layer: 'sll',
@@ -76,10 +67,7 @@ function sll(d: Uint8Array, end: number, out: Decoded): void {
 }
 
 function sll2(d: Uint8Array, end: number, out: Decoded): void {
-  if (end < 20) {
-    out.layers.push(cut('sll2', `Linux cooked v2 header needs 20 bytes, ${end} captured`));
-    return payload(out, 0, end);
-  }
+  if (cutShort(out, 'sll2', 'Linux cooked v2 header', 20, 0, end)) return;
   const addressLength = d[11];
   const layer: Sll2Layer = {
     layer: 'sll2',
@@ -99,10 +87,7 @@ const addressText = (d: Uint8Array, o: number, length: number): string => (lengt
 
 /** DLT_NULL's family is in the capturing host's byte order (guessed as libpcap does); DLT_LOOP's is big-endian. */
 function loopback(d: Uint8Array, end: number, bigEndian: boolean, out: Decoded): void {
-  if (end < 4) {
-    out.layers.push(cut('null', `loopback header needs 4 bytes, ${end} captured`));
-    return payload(out, 0, end);
-  }
+  if (cutShort(out, 'null', 'loopback header', 4, 0, end)) return;
   let family = bigEndian ? u32(d, 0) : (d[0] | (d[1] << 8) | (d[2] << 16) | (d[3] << 24)) >>> 0;
   if (!bigEndian && (family & 0xffff0000) !== 0) family = u32(d, 0);
   const layer: NullLayer = { layer: 'null', family };
@@ -120,10 +105,7 @@ export function byEthertype(d: Uint8Array, off: number, end: number, type: numbe
 }
 
 function arp(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 8) {
-    out.layers.push(cut('arp', `ARP header needs 8 bytes, ${end - off} captured`));
-    return payload(out, off, end);
-  }
+  if (cutShort(out, 'arp', 'ARP header', 8, off, end)) return;
   const layer: ArpLayer = {
     layer: 'arp',
     hardwareType: u16(d, off),

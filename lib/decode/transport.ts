@@ -1,5 +1,5 @@
 /** TCP with its options, UDP, ICMP and ICMPv6 with neighbour discovery; DNS on port 53 (5353 for mDNS). */
-import { cut, ipv6Text, macText, payload, stopAt, u16, u32 } from './bytes';
+import { cutShort, ipv6Text, macText, payload, stopAt, u16, u32 } from './bytes';
 import { dns } from './dns';
 import type { Decoded, Icmpv6Layer, IcmpLayer, NdOption, TcpLayer, UdpLayer } from './types';
 
@@ -14,10 +14,7 @@ export function transport(d: Uint8Array, off: number, end: number, proto: number
 }
 
 function tcp(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 20) {
-    out.layers.push(cut('tcp', `TCP header needs 20 bytes, ${end - off} captured`));
-    return payload(out, off, end);
-  }
+  if (cutShort(out, 'tcp', 'TCP header', 20, off, end)) return;
   const headerLength = (d[off + 12] >> 4) * 4;
   const layer: TcpLayer = {
     layer: 'tcp',
@@ -80,10 +77,7 @@ function tcpOptions(d: Uint8Array, off: number, end: number, layer: TcpLayer): s
 }
 
 function udp(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 8) {
-    out.layers.push(cut('udp', `UDP header needs 8 bytes, ${end - off} captured`));
-    return payload(out, off, end);
-  }
+  if (cutShort(out, 'udp', 'UDP header', 8, off, end)) return;
   const layer: UdpLayer = { layer: 'udp', srcPort: u16(d, off), dstPort: u16(d, off + 2), length: u16(d, off + 4), checksum: u16(d, off + 6) };
   out.layers.push(layer);
   if (layer.length < 8) return stopAt(out, layer, 'malformed', `UDP length ${layer.length} is under 8`, off + 8, end);
@@ -93,10 +87,7 @@ function udp(d: Uint8Array, off: number, end: number, out: Decoded): void {
 }
 
 function icmp(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 4) {
-    out.layers.push(cut('icmp', `ICMP header needs 4 bytes, ${end - off} captured`));
-    return payload(out, off, end);
-  }
+  if (cutShort(out, 'icmp', 'ICMP header', 4, off, end)) return;
   const layer: IcmpLayer = { layer: 'icmp', type: d[off], code: d[off + 1], checksum: u16(d, off + 2) };
   out.layers.push(layer);
   if (layer.type !== 0 && layer.type !== 8) return payload(out, off + 4, end);
@@ -110,10 +101,7 @@ function icmp(d: Uint8Array, off: number, end: number, out: Decoded): void {
 const ND_OPTIONS_AT: Record<number, number> = { 133: 8, 134: 16, 135: 24, 136: 24, 137: 40 };
 
 function icmpv6(d: Uint8Array, off: number, end: number, out: Decoded): void {
-  if (end - off < 4) {
-    out.layers.push(cut('icmpv6', `ICMPv6 header needs 4 bytes, ${end - off} captured`));
-    return payload(out, off, end);
-  }
+  if (cutShort(out, 'icmpv6', 'ICMPv6 header', 4, off, end)) return;
   const type = d[off];
   const layer: Icmpv6Layer = { layer: 'icmpv6', type, code: d[off + 1], checksum: u16(d, off + 2) };
   out.layers.push(layer);
