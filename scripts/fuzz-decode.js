@@ -5,7 +5,7 @@
 // then decoded. Counts throws, broken results (payload outside the packet)
 // and the slowest packet (timed as it ran, where a garbage collection or a
 // compile may land, and again on its own, 1000 times, to show its real cost).
-//   npm run fuzz:decode -- [--cases 1000000] [--seed 1]   (after npm run build:ts)
+//   npm run fuzz:decode -- [--cases 1000000] [--seed 1]   (builds dist/ first)
 const { frames, rng, LINKTYPES } = require('../test/helpers/packets.js');
 
 function mutate(r, frame) {
