@@ -4,7 +4,7 @@
  * a short seeded fuzz pass, and PacketColumns agreeing with decode().
  */
 import { decode, PacketBatch, PacketColumns } from '../lib';
-import type { DnsLayer, Decoded, Ipv6Layer } from '../lib';
+import type { DnsLayer, Decoded, Ipv6Layer, Layer } from '../lib';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { frames, LINKTYPES } = require('./helpers/packets.js') as {
@@ -121,8 +121,18 @@ test('20k fuzzed packets: no throw, every payload inside its packet', () => {
   expect(result).toMatchObject({ throws: 0, broken: 0 });
 });
 
+/** The status column's value for these layers: 1 if one was cut or truncated, 2 if malformed. */
+function statusOf(layers: Layer[]): number {
+  for (const l of layers) {
+    if (l.layer === 'cut' || l.truncated !== undefined) return 1;
+    if (l.malformed !== undefined) return 2;
+  }
+  return 0;
+}
+
 test('PacketColumns gives what decode() gives, for every generated packet of every link type', () => {
   const columns = new PacketColumns(16);
+  let cut = 0;
   for (const linktype of LINKTYPES) {
     const list = frames(linktype, 500, 5);
     // One batch, laid out as the capture thread lays them.
@@ -150,6 +160,8 @@ test('PacketColumns gives what decode() gives, for every generated packet of eve
         srcPort: upper === undefined ? 0 : upper.srcPort,
         dstPort: upper === undefined ? 0 : upper.dstPort,
         tcpFlags: upper?.layer === 'tcp' ? upper.flags : 0,
+        // The columns read link, IP and TCP/UDP headers only.
+        status: statusOf(d.layers.filter((l) => !['dns', 'arp', 'icmp', 'icmpv6'].includes(l.layer === 'cut' ? l.of : l.layer))),
       };
       const v = columns.ipVersion[i];
       const src =
@@ -158,11 +170,14 @@ test('PacketColumns gives what decode() gives, for every generated packet of eve
           : v === 6
             ? (decode(Buffer.concat([Buffer.from([0x60]), Buffer.alloc(7), columns.src6.subarray(16 * i, 16 * i + 16), Buffer.alloc(16)]), 101).layers[0] as Ipv6Layer).src
             : '';
-      expect({ ipVersion: v, protocol: columns.protocol[i], src, srcPort: columns.srcPort[i], dstPort: columns.dstPort[i], tcpFlags: columns.tcpFlags[i] }).toEqual(expected);
+      const got = { ipVersion: v, protocol: columns.protocol[i], src, srcPort: columns.srcPort[i], dstPort: columns.dstPort[i], tcpFlags: columns.tcpFlags[i], status: columns.status[i] };
+      expect(got).toEqual(expected);
+      if (got.status !== 0) cut++;
       // Where decode() stopped after TCP or UDP (not in DNS), the columns stop too.
       if (upper !== undefined && d.layers[d.layers.length - 1] === upper && upper.truncated === undefined && upper.malformed === undefined) {
         expect([columns.payloadOffset[i], columns.payloadLength[i]]).toEqual([d.payloadOffset, d.payloadLength]);
       }
     });
   }
+  expect(cut).toBeGreaterThan(100); // the generator cuts about one packet in eight
 });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createWriter, decode, openOffline, PacketColumns } from '../lib';
+import { createWriter, decode, openOffline } from '../lib';
 import type { Decoded, PacketBatch } from '../lib';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -8,9 +8,9 @@ import type { PacketBatch } from '../capture/batch';
 import { DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_LOOP, DLT_NULL, DLT_RAW, ETHERTYPE_IPV4, ETHERTYPE_IPV6, isInet6Family, isVlanTpid } from './link';
 
 /** status column values. */
-export const COLUMN_OK = 0;
-export const COLUMN_TRUNCATED = 1;
-export const COLUMN_MALFORMED = 2;
+const COLUMN_OK = 0;
+const COLUMN_TRUNCATED = 1;
+const COLUMN_MALFORMED = 2;
 
 export class PacketColumns {
   /** Packets filled by the last fill(). */
@@ -33,7 +33,7 @@ export class PacketColumns {
   /** Where the bytes after the last header read start, from the packet's start, and how many were captured. */
   payloadOffset!: Uint32Array;
   payloadLength!: Uint32Array;
-  /** COLUMN_OK, COLUMN_TRUNCATED or COLUMN_MALFORMED. */
+  /** 0 when every header read was whole, 1 when one was cut (truncated), 2 when one was malformed. */
   status!: Uint8Array;
   #capacity = 0;
   /** The address columns as words, to clear them quickly. */
