@@ -25,4 +25,4 @@ export type { CollectorOptions, StreamSummary } from './stream/collector';
 export { DEFAULT_PROTO_PACKAGE } from './stream/protocol';
 export type { StreamedPacket } from './stream/protocol';
 export { decode, PacketColumns } from './decode';
-export type * from './decode/types';
+export type { LayerStatus, EthernetLayer, VlanLayer, SllLayer, Sll2Layer, NullLayer, ArpLayer, Ipv4Option, Ipv4Layer, Ipv6Extension, Ipv6Layer, TcpLayer, UdpLayer, IcmpLayer, NdOption, Icmpv6Layer, DnsQuestion, DnsRecord, DnsData, DnsLayer, CutLayer, Layer, Decoded } from './decode/types';
