@@ -16,4 +16,3 @@ export function decode(data: Uint8Array, linktype: number): Decoded {
 }
 
 export { PacketColumns } from './columns';
-export type * from './types';
