@@ -66,6 +66,14 @@ function start(args: string[]): {
   return { child, ready, exit };
 }
 
+/** Sends one datagram every 50 ms until the CLI exits (at most 400): it may start capturing after the first few went out. */
+async function sendUntilExit(run: { exit: Promise<unknown> }, port: number, payload: Buffer): Promise<void> {
+  const done = run.exit.then(() => true);
+  for (let sent = 0; sent < 400 && !(await Promise.race([done, new Promise<boolean>((r) => setTimeout(() => r(false), 50))])); sent++) {
+    await sendUdp(port, [payload]);
+  }
+}
+
 /** A timestamp as `read --json` prints it. */
 function isoNs(ns: bigint): string {
   return new Date(Number(ns / 1_000_000n)).toISOString().replace(/\.\d+Z$/, `.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`);
@@ -155,13 +163,7 @@ describeLive('wirecap capture / dump / list', () => {
   test('capture -c 5 --json prints exactly the five datagrams sent', async () => {
     const sink = await udpSink();
     const run = start(['capture', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-c', '5', '--json']);
-    // Send until the CLI has its five: it may start capturing after the first few went out.
-    let sent = 0;
-    const done = run.exit.then(() => true);
-    while (!(await Promise.race([done, new Promise<boolean>((r) => setTimeout(() => r(false), 50))])) && sent < 400) {
-      await sendUdp(sink.port, [Buffer.from('twelve bytes')]);
-      sent++;
-    }
+    await sendUntilExit(run, sink.port, Buffer.from('twelve bytes'));
     const { code, stdout, stderr } = await run.exit;
     expect(code).toBe(0);
     const rows = stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -197,6 +199,8 @@ describeLive('wirecap capture / dump / list', () => {
     const file = path.join(dir, 'cli.pcapng');
     const run = start(['dump', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-w', file, '--format', 'pcapng']);
     expect(await run.ready).toBe(true);
+    // The filter goes on just after the socket opens, and libpcap drops what came before it.
+    await new Promise((r) => setTimeout(r, 300));
     await sendUdp(sink.port, markedPayloads('cli', 25));
     run.child.kill('SIGINT');
     const { code, stdout } = await run.exit;
@@ -210,8 +214,7 @@ describeLive('wirecap capture / dump / list', () => {
     const sink = await udpSink();
     const file = path.join(dir, 'count.pcap');
     const run = start(['dump', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-w', file, '-c', '10']);
-    expect(await run.ready).toBe(true);
-    await sendUdp(sink.port, markedPayloads('c', 30));
+    await sendUntilExit(run, sink.port, Buffer.from('count'));
     const { code, stdout } = await run.exit;
     expect(code).toBe(0);
     expect(stdout).toMatch(/^10 packets/);
