@@ -1,5 +1,8 @@
+// A native dump (see dump.h): Start() on the JS thread, everything else on
+// the capture thread, GetStatus() on any thread.
 #include "dump/dump.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -134,6 +137,28 @@ int64_t Dump::NextWakeNs() const {
   if (stop_at != 0 && stop_at < wake) wake = stop_at;
   if (duration_end_ns_ != 0 && duration_end_ns_ < wake) wake = duration_end_ns_;
   return wake;
+}
+
+int Dump::Housekeep(int64_t now_ns, int read_timeout_ms) {
+  const int64_t grace_ns = int64_t{read_timeout_ms} * 1000000;
+  if (!ended()) {
+    const int64_t stop_at = stop_at_ns_.load();
+    if (stop_at != 0 && now_ns >= stop_at) {
+      End("stopped");
+    } else if (duration_end_ns_ != 0 && now_ns >= duration_end_ns_ + grace_ns) {
+      // By now the kernel has handed over every packet stamped before the end.
+      End("duration");
+    } else {
+      Idle(now_ns);
+    }
+  }
+  if (ended()) return -1;
+  // Packets stamped before the duration's end may sit in the kernel for up
+  // to the read timeout: wake up that much later to collect them.
+  int64_t wake = NextWakeNs();
+  if (wake == duration_end_ns_) wake += grace_ns;
+  const int64_t ms = (wake - NowNs()) / 1000000 + 1;
+  return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(ms, 1000)));
 }
 
 void Dump::End(const char* reason, const std::string& error_code, const std::string& error_message) {

@@ -5,12 +5,19 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
 
 #include "files/capture_writer.h"
+
+// Wall-clock time, the clock packet timestamps use.
+inline int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 class Dump {
  public:
@@ -40,17 +47,17 @@ class Dump {
 
   // Capture thread. Writes one packet unless a limit ends the dump first.
   void Write(int64_t timestamp_ns, uint32_t caplen, uint32_t len, const uint8_t* data);
-  // Capture thread, between dispatches: writes out what has waited long enough.
-  void Idle(int64_t now_ns);
+  // Capture thread, after each dispatch: the time-driven work. Ends the
+  // dump once a requested stop or the duration is due, else writes out what
+  // has waited long enough. read_timeout_ms is how long a packet stamped
+  // before the duration's end may still sit in the kernel. Returns how long
+  // the thread may sleep before this must run again (-1: the dump ended).
+  int Housekeep(int64_t now_ns, int read_timeout_ms);
   // Capture thread: the dump ends now. reason is one of Status::reason's.
   void End(const char* reason, const std::string& error_code = "", const std::string& error_message = "");
-  // When the capture thread must wake up next for this dump (wall clock, ns); 0: no need.
-  int64_t NextWakeNs() const;
-  // A stop asked for from JS takes effect at this time (after the kernel
-  // has handed over what it captured before the request).
+  // Any thread: a stop takes effect at this time (after the kernel has
+  // handed over what it captured before the request).
   void RequestStop(int64_t at_ns) { stop_at_ns_.store(at_ns); }
-  int64_t stop_at_ns() const { return stop_at_ns_.load(); }
-  int64_t duration_end_ns() const { return duration_end_ns_; }
   bool ended() const { return ended_.load(); }
 
   // Any thread.
@@ -60,6 +67,10 @@ class Dump {
   static std::string RotatedName(const std::string& path, uint32_t index, int64_t time_ns);
 
  private:
+  // Writes out what has waited long enough.
+  void Idle(int64_t now_ns);
+  // When the capture thread must wake up next for this dump (wall clock, ns).
+  int64_t NextWakeNs() const;
   bool OpenFile(int64_t time_ns, CaptureWriter::Error* error);
   bool Rotate(int64_t time_ns);
   void Fail(const CaptureWriter::Error& error);

@@ -1,3 +1,6 @@
+// The capture-file writer (see capture_writer.h). Each writer is used by
+// one thread at a time: a dump's capture thread, or the JS thread for
+// createWriter().
 #include "files/capture_writer.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// createWriter()'s methods. JS thread.
 #include "files/writer_handle.h"
 
 #include "errors.h"
