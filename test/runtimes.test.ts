@@ -55,7 +55,7 @@ interface Result {
   error?: string;
 }
 
-/** Runs the smoke program under runtime name; killed after a minute so a hang fails instead of stalling. */
+/** Runs the smoke program under runtime name; killed after 90 s so a hang fails instead of stalling. */
 function smoke(name: string, program: string, checks: string[]): Promise<{ code: number | null; results: Result[]; stderr: string; out: string }> {
   const binary = runtimeBinary(name);
   if (!fs.existsSync(binary)) throw new Error(`${name} is not installed at ${binary}: run scripts/setup.sh (node scripts/install-runtimes.js)`);
@@ -67,7 +67,7 @@ function smoke(name: string, program: string, checks: string[]): Promise<{ code:
     env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90000);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
