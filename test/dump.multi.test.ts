@@ -7,7 +7,7 @@ import { describeLive } from './helpers/live';
 import { makeNetns, Netns } from './helpers/netns';
 import { ISB, readPcapng } from './helpers/pcapng';
 import { capinfos, tcpdumpRead, tsharkFields } from './helpers/tools';
-import { sendUdp, sleep, waitFor } from './helpers/traffic';
+import { runNode, sendUdp, sleep, waitFor } from './helpers/traffic';
 
 let dir: string;
 let ns: Netns;
@@ -219,6 +219,27 @@ describeLive('liveDump() of several devices into one pcapng', () => {
     } finally {
       gone.remove();
     }
+  });
+
+  test('wirecap dump -i a -i b -w out.pcapng -c n saves both devices into one file', async () => {
+    const file = path.join(dir, 'cli.pcapng');
+    const [a, b] = ns.pairs;
+    const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+    const run = runNode(
+      `require(${JSON.stringify(cli)})
+         .main(['dump', '-i', '${a.device}', '-i', '${b.device}', 'udp', 'and', 'dst', 'port', '${PORT_B}', '-w', '${file}', '-c', '20'])
+         .then((code) => { process.exitCode = code; });`,
+    );
+    await waitFor(() => fs.existsSync(file), 10000, 'the CLI to create its file');
+    for (let i = 0; i < 10; i++) {
+      await sendUdp(PORT_B, payloads('A', 1), 0, a.peerAddress);
+      await sendUdp(PORT_B, payloads('B', 1), 0, b.peerAddress);
+    }
+    const { code, stdout } = await run;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^20 packets, \d+ bytes in 1 file\(s\) .*ended: maxPackets/m);
+    expect(stdout).toContain(`  ${a.device}: 10 packets`);
+    expect(capinfos(file)).toMatchObject({ 'Number of interfaces in file': '2', 'Number of packets': '20', 'File type': 'pcapng' });
   });
 
   test('an AbortSignal stops a multi-device dump like stop()', async () => {
