@@ -122,6 +122,28 @@ describeLive('liveDump() of several devices into one pcapng', () => {
     expect(info.match(/Number of stat entries = 1/g)).toHaveLength(2);
   });
 
+  test('openOffline reads such a file back with each packet\'s interface, as tshark numbers them, with or without a filter', async () => {
+    const file = path.join(dir, 'back.pcapng');
+    const dump = liveDump(twoDevices(), file, { filter: `udp and dst port ${PORT_B}`, timeoutMs: 10 });
+    await sendBoth(30);
+    await dump.stop();
+    const expected = tsharkFields(file, ['frame.interface_id']).map(([id]) => Number(id));
+    expect(new Set(expected)).toEqual(new Set([0, 1]));
+    const read = async (filter?: string): Promise<number[]> => {
+      const capture = openOffline(file, filter === undefined ? {} : { filter });
+      expect(capture.interfaces.map((i) => [i.index, i.name, i.linktype])).toEqual([
+        [0, ns.pairs[0].device, 1],
+        [1, ns.pairs[1].device, 1],
+      ]);
+      const ids: number[] = [];
+      for await (const p of capture) ids.push(p.interface!);
+      return ids;
+    };
+    expect(await read()).toEqual(expected);
+    // Only B's packets pass: each keeps its own interface, though records before it were skipped.
+    expect(await read(`udp and dst port ${PORT_B}`)).toEqual(expected.filter((id) => id === 1));
+  });
+
   test('limits count the whole file: maxPackets across both devices', async () => {
     const file = path.join(dir, 'limit.pcapng');
     const dump = liveDump(twoDevices(), file, { filter: `udp and dst port ${PORT_B}`, maxPackets: 15, timeoutMs: 10 });

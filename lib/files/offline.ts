@@ -6,7 +6,9 @@
  */
 import fs from 'node:fs';
 import { NativeCaptureOptions } from '../core/binding';
-import { Capture } from '../capture/capture';
+import { BatchOptions, Capture } from '../capture/capture';
+import { PacketBatch } from '../capture/batch';
+import { InterfaceTagger } from './interfaces';
 import { WirecapError, WirecapErrorCode } from '../core/errors';
 import { openTrace, SeekTarget, TracePosition } from './navigate';
 import { checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
@@ -47,8 +49,13 @@ export class CaptureFile extends Capture {
   readonly version: string;
   /** Where reading started when openOffline() was given a seek target; null otherwise. */
   readonly position: TracePosition | null;
-  /** pcapng: the interfaces (IDBs) declared before the first packet; empty for pcap and standard input. */
+  /**
+   * pcapng: the interfaces (IDBs) declared before the first packet; empty
+   * for pcap and standard input. With several, each packet's `interface`
+   * is its index here.
+   */
   readonly interfaces: readonly FileInterface[];
+  #tagger: InterfaceTagger | null = null;
 
   /** @internal use openOffline() */
   constructor(
@@ -61,9 +68,22 @@ export class CaptureFile extends Capture {
     super(options, signal);
     this.format = format;
     this.interfaces = interfaces;
+    if (interfaces.length > 1) this.#tagger = new InterfaceTagger(options.path as string, options.startOffset ?? 0);
     this.position = position;
     this.swapped = this.handleInfo.swapped ?? false;
     this.version = `${this.handleInfo.versionMajor}.${this.handleInfo.versionMinor}`;
+  }
+
+  override async nextBatch(options?: BatchOptions): Promise<PacketBatch | null> {
+    const batch = await super.nextBatch(options);
+    if (batch !== null && this.#tagger !== null) batch.interfaces = this.#tagger.tag(batch);
+    return batch;
+  }
+
+  override close(): void {
+    super.close();
+    this.#tagger?.close();
+    this.#tagger = null;
   }
 }
 
