@@ -43,20 +43,7 @@ export interface LiveOptions {
   queueBytes?: number;
 }
 
-export interface CaptureStats {
-  /** Packets libpcap received (pcap_stats ps_recv); null where unknown. */
-  received: number | null;
-  /** Packets the kernel dropped for lack of buffer space (ps_drop). */
-  dropped: number | null;
-  /** Packets the interface or driver dropped (ps_ifdrop). */
-  ifDropped: number | null;
-  /** Packets the capture thread took from libpcap. */
-  captured: number;
-  /** Packets dropped because the queue to JavaScript was full. */
-  consumerDropped: number;
-  /** Packets handed to JavaScript. captured = delivered + consumerDropped + still queued. */
-  delivered: number;
-}
+export type CaptureStats = NativeStats;
 
 export const LIVE_KEYS = [
   'snaplen',

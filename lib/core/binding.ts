@@ -20,23 +20,29 @@ export interface NativeCaptureOptions {
   direction?: 'in' | 'out' | 'inout';
   filter?: string;
   queueBytes: number;
-  /** false for a dump-only capture: nothing is queued for read(). Default true. */
   /** Files: where a seek found a record, and the header bytes a reader must see first. */
   startOffset?: number;
   prefixBytes?: number;
+  /** false for a dump-only capture: nothing is queued for read(). Default true. */
   deliver?: boolean;
 }
 
 /** A batch as read() returns it: packet bytes back to back, then header columns (see PacketBatch). */
 export type NativeBatch = [data: Buffer, meta: ArrayBuffer, count: number];
 
+/** A capture's counters, as stats() returns them (the public CaptureStats). */
 export interface NativeStats {
-  /** libpcap's counters; null where the library cannot tell. */
+  /** Packets libpcap received (pcap_stats ps_recv); null where unknown. */
   received: number | null;
+  /** Packets the kernel dropped for lack of buffer space (ps_drop). */
   dropped: number | null;
+  /** Packets the interface or driver dropped (ps_ifdrop). */
   ifDropped: number | null;
+  /** Packets the capture thread took from libpcap. */
   captured: number;
+  /** Packets dropped because the queue to JavaScript was full. */
   consumerDropped: number;
+  /** Packets handed to JavaScript. captured = delivered + consumerDropped + still queued. */
   delivered: number;
 }
 
