@@ -264,6 +264,31 @@ describeLive('liveDump() of several devices into one pcapng', () => {
     expect(capinfos(file)).toMatchObject({ 'Number of interfaces in file': '2', 'Number of packets': '20', 'File type': 'pcapng' });
   });
 
+  test('durationMs ends a multi-device dump on time with both devices\' packets of its window', async () => {
+    const file = path.join(dir, 'duration.pcapng');
+    const dump = liveDump(twoDevices(), file, { filter: `udp and dst port ${PORT_B}`, durationMs: 300, timeoutMs: 10 });
+    const [a, b] = ns.pairs;
+    // About 800 ms of traffic on each device.
+    await Promise.all([sendUdp(PORT_A, payloads('A', 160), 5, a.peerAddress), sendUdp(PORT_B, payloads('B', 160), 5, b.peerAddress)]);
+    const result = await dump.done;
+    expect(result.reason).toBe('duration');
+    expect(result.interfaces!.every((p) => p.packets > 0 && p.packets < 160)).toBe(true);
+    const times = tsharkFields(file, ['frame.time_epoch']).map(([t]) => Number(t));
+    expect(times.at(-1)! - times[0]).toBeLessThan(0.3);
+    expect(readPcapng(file).isbs).toHaveLength(2);
+  });
+
+  test('a multi-device dump keeps the process alive until it ends, then the process exits', async () => {
+    const [a, b] = ns.pairs;
+    const file = path.join(dir, 'alive.pcapng');
+    const result = await runNode(`
+      const d = wirecap.liveDump(['${a.device}', '${b.device}'], ${JSON.stringify(file)}, { filter: 'udp and port 9', durationMs: 300 });
+      d.done.then((r) => console.log(r.reason, r.interfaces.length));
+    `);
+    expect(result.stdout.trim()).toBe('duration 2');
+    expect(result.code).toBe(0);
+  });
+
   test('an AbortSignal stops a multi-device dump like stop()', async () => {
     const controller = new AbortController();
     const dump = liveDump(twoDevices(), path.join(dir, 'abort.pcapng'), {
