@@ -63,12 +63,13 @@ export class CaptureFile extends Capture {
     format: FileFormat | null,
     position: TracePosition | null,
     interfaces: FileInterface[],
+    tagger: InterfaceTagger | null,
     signal?: AbortSignal,
   ) {
     super(options, signal);
     this.format = format;
     this.interfaces = interfaces;
-    if (interfaces.length > 1) this.#tagger = new InterfaceTagger(options.path as string, options.startOffset ?? 0);
+    this.#tagger = tagger;
     this.position = position;
     this.swapped = this.handleInfo.swapped ?? false;
     this.version = `${this.handleInfo.versionMajor}.${this.handleInfo.versionMinor}`;
@@ -215,5 +216,16 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
       trace.close();
     }
   }
-  return new CaptureFile(native, format, position, interfaces, signal);
+  let tagger: InterfaceTagger | null = null;
+  try {
+    if (interfaces.length > 1) tagger = new InterfaceTagger(path, native.startOffset ?? 0);
+  } catch (error) {
+    throw fileError(path, error as NodeJS.ErrnoException);
+  }
+  try {
+    return new CaptureFile(native, format, position, interfaces, tagger, signal);
+  } catch (error) {
+    tagger?.close();
+    throw error;
+  }
 }
