@@ -152,8 +152,10 @@ Napi::Value CaptureHandle::StartDump(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < handles.size(); i++) {
     CaptureHandle* h = handles[i];
     // Called under the dump's lock, only while h's thread is in the dump.
+    // No pcap_breakloop: the thread must still dispatch what its kernel
+    // buffer holds before it reports. Without a waiter, a blocking
+    // dispatch returns within the read timeout anyway.
     dump->SetWaker(i, [h] {
-      h->api_->breakloop(h->pcap_);
       if (h->waiter_ != nullptr) h->waiter_->Wake();
     });
   }

@@ -4,6 +4,7 @@
  * test traffic is sent to (and nothing else is).
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 
 export interface VethPair {
   /** The root namespace's end: the device to capture on. */
@@ -56,6 +57,13 @@ export function makeNetns(count: number, label = 'md', firstNet = 0): Netns {
       const mac = /link\/ether ([0-9a-f:]+)/.exec(execFileSync('ip', ['-n', name, 'link', 'show', peer], { encoding: 'utf8' }))![1];
       run('neigh', 'replace', `${net}.2`, 'lladdr', mac, 'dev', device, 'nud', 'permanent');
       pairs.push({ device, peerAddress: `${net}.2` });
+    }
+    // The kernel brings a new link's carrier up after a delay (link watch, up to a second);
+    // until then the veth drops what is sent. Wait for it, bounded.
+    const deadline = Date.now() + 5000;
+    while (pairs.some((p) => fs.readFileSync(`/sys/class/net/${p.device}/operstate`, 'utf8').trim() !== 'up')) {
+      if (Date.now() > deadline) throw new Error('the veth pairs did not come up within 5 s');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
   } catch (error) {
     pairs.forEach((p) => quiet('link', 'del', p.device));
