@@ -93,11 +93,23 @@ async function run(consumer) {
   await sleep(500); // the kernel's read timeout, and the last writes
   const cpu = cpuSeconds(proc.child.pid) - cpuBefore;
   proc.child.kill(consumer === 'dumpcap' ? 'SIGINT' : 'SIGTERM');
-  await proc.exited;
+  const { stdout, stderr } = await proc.exited;
+  // Where packets were lost: the kernel's buffer drops (ps_drop) and the consumer's own.
+  let kernelDrops = 0;
+  let ownDrops = 0;
+  if (consumer === 'dumpcap') {
+    for (const m of stderr.matchAll(/pcap:(\d+)\/dumpcap:(\d+)/g)) {
+      kernelDrops += Number(m[1]);
+      ownDrops += Number(m[2]);
+    }
+  } else {
+    const result = JSON.parse(stdout);
+    for (const part of result.interfaces) kernelDrops += part.stats.dropped;
+  }
   const saved = packetsInFile(file);
   const interfaces = /Number of interfaces in file:\s+(\d+)/.exec(execFileSync('capinfos', ['-I', file], { encoding: 'utf8' }));
   fs.rmSync(file);
-  return { sent: sent[0] + sent[1], saved, cpu, interfaces: interfaces ? Number(interfaces[1]) : null };
+  return { sent: sent[0] + sent[1], saved, cpu, kernelDrops, ownDrops, interfaces: interfaces ? Number(interfaces[1]) : null };
 }
 
 (async () => {
@@ -113,8 +125,8 @@ async function run(consumer) {
     `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}.`,
     `Load: two udp_blast senders at max rate, ${PAYLOAD}-byte payloads, one per veth pair into a namespace, for ${SECONDS} s; kernel buffer ${BUFFER >> 20} MiB per device; ${rounds} rounds.`,
     '',
-    '| round | consumer | sent (both devices) | in file / sent | CPU µs per packet | CPU per packet vs. dumpcap |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| round | consumer | sent (both devices) | in file / sent | dropped: kernel / consumer | CPU µs per packet | CPU per packet vs. dumpcap |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   const names = { dumpcap: 'dumpcap -i a -i b -w', wirecap: 'wirecap liveDump([a, b])' };
   const ratios = [];
@@ -132,7 +144,7 @@ async function run(consumer) {
         if (consumer === 'wirecap') ratios.push(ratio);
         fractions[consumer].push(r.saved / r.sent);
         lines.push(
-          `| ${round} | ${names[consumer]} | ${r.sent} | ${((100 * r.saved) / r.sent).toFixed(2)} % | ${(1e6 * perPacket(r)).toFixed(3)} | ${ratio.toFixed(3)}× |`,
+          `| ${round} | ${names[consumer]} | ${r.sent} | ${((100 * r.saved) / r.sent).toFixed(2)} % | ${r.kernelDrops} / ${r.ownDrops} | ${(1e6 * perPacket(r)).toFixed(3)} | ${ratio.toFixed(3)}× |`,
         );
         console.log(lines[lines.length - 1]);
       }
