@@ -51,7 +51,6 @@ std::string Dump::RotatedName(const std::string& path, uint32_t index, int64_t t
 bool Dump::Start(const Config& config, int64_t now_ns, CaptureWriter::Error* error) {
   config_ = config;
   rotating_ = config.file_bytes != 0 || config.file_seconds != 0;
-  started_ns_ = now_ns;
   duration_end_ns_ = config.duration_ms > 0 ? now_ns + config.duration_ms * 1000000 : 0;
   last_flush_ns_ = now_ns;
   interfaces_.assign(config.writer.interfaces.size(), Interface());
@@ -70,6 +69,7 @@ bool Dump::Start(const Config& config, int64_t now_ns, CaptureWriter::Error* err
   }
   return OpenFile(now_ns, error);
 }
+
 void Dump::SetWaker(uint32_t iface, std::function<void()> wake) {
   std::lock_guard<std::mutex> lock(mutex_);
   interfaces_[iface].wake = std::move(wake);

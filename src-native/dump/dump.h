@@ -153,7 +153,6 @@ class Dump {
   std::vector<Interface> interfaces_;
   bool rotating_ = false;
   uint32_t file_index_ = 0;
-  int64_t started_ns_ = 0;
   int64_t file_started_ns_ = 0;
   int64_t duration_end_ns_ = 0;
   int64_t last_flush_ns_ = 0;
