@@ -304,6 +304,7 @@ describeLive('liveDump() of several devices into one pcapng', () => {
   test.each([
     ['format pcap', 'EINVAL', { format: 'pcap' }],
     ['mode kernel', 'ENOTSUP', { mode: 'kernel' }],
+    ['a rotate.fileBytes below the headers, both ISBs and one full packet', 'EINVAL', { snaplen: 200, rotate: { fileBytes: 600 } }],
   ])('several devices with %s give %s', (_what, code, options) => {
     expect(() => liveDump(twoDevices(), path.join(dir, 'x.pcapng'), options as never)).toThrow(expect.objectContaining({ code }));
     expect(fs.readdirSync(dir)).toEqual([]);
