@@ -56,6 +56,12 @@ export interface NativeDumpOptions {
   fileBytes: number;
   fileSeconds: number;
   files: number;
+  /** pcapng: per device (this handle first, then startDump's others) its IDB's if_description and if_filter. */
+  interfaces?: { description?: string; filter?: string }[];
+  /** pcapng SHB options shb_userappl, shb_os and shb_hardware. */
+  userAppl?: string;
+  os?: string;
+  hardware?: string;
 }
 
 export interface NativeDumpStatus {
@@ -66,6 +72,8 @@ export interface NativeDumpStatus {
   files: number;
   reason: 'maxPackets' | 'maxBytes' | 'duration' | 'stopped' | 'error' | null;
   error?: WirecapError;
+  /** User dumps: per device, packets written and why its capture ended early. */
+  interfaces?: { packets: number; error?: WirecapError }[];
 }
 
 export interface NativeDevice {
@@ -120,8 +128,12 @@ export declare class CaptureHandle {
   close(): void;
   /** Whether a capture waiting for packets, or dumping, keeps the event loop alive (default true). */
   setRef(ref: boolean): void;
-  /** Creates the first file (throws EACCES, ENOENT...) and hands the dump to the capture thread. */
-  startDump(options: NativeDumpOptions): void;
+  /**
+   * Creates the first file (throws EACCES, ENOENT...) and hands the dump to
+   * the capture thread; with others, one pcapng dump of all their devices
+   * (this one is interface 0), written by every one of their threads.
+   */
+  startDump(options: NativeDumpOptions, others?: CaptureHandle[]): void;
   /** Ends the dump after the read timeout has let the kernel hand over what it holds. */
   stopDump(): void;
   /**

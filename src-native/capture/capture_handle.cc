@@ -255,7 +255,7 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
   const int64_t timestamp_ns = int64_t{header->ts.tv_sec} * 1000000000 + fraction;
   // The dump comes first and never waits on JavaScript: a slow iterator
   // costs iterator packets (consumerDropped), never dumped ones.
-  if (self->dump_ != nullptr) self->dump_->Write(timestamp_ns, header->caplen, header->len, bytes);
+  if (self->dump_ != nullptr) self->dump_->Write(self->dump_interface_, timestamp_ns, header->caplen, header->len, bytes);
   if (!self->deliver_) return;
   Batch* batch = &self->filling_;
   if (batch->size + caplen > batch->capacity && !self->GrowBatch(caplen)) {
@@ -320,12 +320,22 @@ void CaptureHandle::Publish() {
 
 int CaptureHandle::DumpHousekeeping() {
   if (dump_ == nullptr) return -1;
-  const int timeout = dump_->Housekeep(NowNs(), timeout_ms_);
+  int timeout = dump_->Housekeep(dump_interface_, NowNs(), timeout_ms_);
+  if (dump_->StatsWanted(dump_interface_, NowNs())) {
+    ReportDumpStats();
+    timeout = dump_->Housekeep(dump_interface_, NowNs(), timeout_ms_);
+  }
   if (dump_->ended() && !dump_notified_) {
     dump_notified_ = true;
     Notify("dump");
   }
   return timeout;
+}
+
+void CaptureHandle::ReportDumpStats() {
+  pcap_stat stats{};
+  const bool have = api_->stats(pcap_, &stats) == 0;
+  dump_->ReportStats(dump_interface_, NowNs(), have, stats.ps_recv, stats.ps_drop, stats.ps_ifdrop);
 }
 
 void CaptureHandle::Finish(const char* code, const std::string& message) {
@@ -338,11 +348,9 @@ void CaptureHandle::Finish(const char* code, const std::string& message) {
     std::lock_guard<std::mutex> lock(mutex_);
     RunPendingTask();
     if (dump_ != nullptr && !dump_->ended()) {
-      if (code != nullptr) {
-        dump_->End("error", code, message);
-      } else {
-        dump_->End("stopped");
-      }
+      // This device's part of the dump ends; the dump ends with its last device.
+      if (pcap_ != nullptr) ReportDumpStats();
+      dump_->Leave(dump_interface_, code, message);
     }
     notify_dump = dump_ != nullptr && !dump_notified_;
     dump_notified_ = true;

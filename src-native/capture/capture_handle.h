@@ -111,9 +111,11 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   void Publish();
   void RunPendingTask();  // with mutex_ held
   void Finish(const char* code, const std::string& message);
-  // Capture thread: time-driven dump work (stop requests, duration, flushes)
-  // and the wait timeout that this work needs (-1: none).
+  // Capture thread: time-driven dump work (stop requests, duration, flushes,
+  // this device's counters) and the wait timeout that this work needs (-1: none).
   int DumpHousekeeping();
+  // Capture thread: hands pcap_stats to the dump, for its ISBs.
+  void ReportDumpStats();
   // Capture thread, once the library's kernel dump runs: waits for it to
   // end (its limits, stopDump(), the duration), closes the handle so the
   // library closes the file, and has what the file holds counted.
@@ -144,8 +146,11 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   bool deliver_ = true;  // false: a dump-only capture, nothing is queued for JS
 
   // Set by StartDump() through the capture thread; from then on the
-  // capture thread drives it and JS only reads its status.
-  std::unique_ptr<Dump> dump_;
+  // capture thread drives it and JS only reads its status. A dump of
+  // several devices is shared by their handles: this one is its interface
+  // dump_interface_.
+  std::shared_ptr<Dump> dump_;
+  uint32_t dump_interface_ = 0;
   bool dump_notified_ = false;  // capture thread
 
   // A kernel dump (the library's pcap_live_dump) instead of dump_: the
