@@ -34,5 +34,7 @@ if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node_api.
 fi
 
 npm ci --no-audit --no-fund
+# The runtimes test/runtimes.test.ts runs the package under, cached outside the repo.
+node scripts/install-runtimes.js
 npm run build
 bash scripts/prebuild.sh

@@ -7,6 +7,11 @@ export interface Packet {
   /** Bytes on the wire. */
   len: number;
   data: Buffer;
+  /**
+   * Files with several pcapng interfaces: the packet's, an index into
+   * CaptureFile.interfaces. Absent otherwise.
+   */
+  interface?: number;
 }
 
 /**
@@ -23,6 +28,8 @@ export class PacketBatch implements Iterable<Packet> {
   readonly lens: Uint32Array;
   /** Where each packet starts in data. */
   readonly offsets: Uint32Array;
+  /** @internal set by a CaptureFile whose packets come from several interfaces (see Packet.interface). */
+  interfaces: Uint32Array | null = null;
 
   /** meta holds count int64 timestamps, then count uint32 caplens, lens and offsets. */
   constructor(data: Buffer, meta: ArrayBuffer, count: number) {
@@ -37,12 +44,14 @@ export class PacketBatch implements Iterable<Packet> {
   packet(i: number): Packet {
     const offset = this.offsets[i];
     const caplen = this.caplens[i];
-    return {
+    const packet: Packet = {
       timestamp: this.timestamps[i],
       caplen,
       len: this.lens[i],
       data: this.data.subarray(offset, offset + caplen),
     };
+    if (this.interfaces !== null) packet.interface = this.interfaces[i];
+    return packet;
   }
 
   *[Symbol.iterator](): Iterator<Packet> {

@@ -1,3 +1,4 @@
+// createWriter()'s methods. JS thread.
 #include "files/writer_handle.h"
 
 #include "errors.h"
@@ -17,9 +18,10 @@ WriterHandle::WriterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wr
   CaptureWriter::Options options;
   options.format = o.Get("format").As<Napi::String>().Utf8Value() == "pcapng" ? CaptureWriter::Format::kPcapng
                                                                                : CaptureWriter::Format::kPcap;
-  options.linktype = o.Get("linktype").As<Napi::Number>().Int32Value();
-  options.snaplen = o.Get("snaplen").As<Napi::Number>().Int32Value();
-  options.nano = o.Get("nano").ToBoolean().Value();
+  CaptureWriter::Interface& iface = options.interfaces.front();
+  iface.linktype = o.Get("linktype").As<Napi::Number>().Int32Value();
+  iface.snaplen = o.Get("snaplen").As<Napi::Number>().Int32Value();
+  iface.nano = o.Get("nano").ToBoolean().Value();
   CaptureWriter::Error error;
   if (!writer_.Open(o.Get("path").As<Napi::String>().Utf8Value(), options, &error)) {
     throw WirecapError(env, error.code, error.message);

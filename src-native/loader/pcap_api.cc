@@ -1,3 +1,5 @@
+// The run-time libpcap loader (see pcap_api.h). Loaded once, on the first
+// call from any thread; the table is immutable afterwards.
 #include "loader/pcap_api.h"
 
 #include <cstdlib>
