@@ -157,7 +157,7 @@ export function collectPackets(options: CollectOptions): PacketCollector {
       for (const [, reply] of acked) nc.publish(reply, '+ACK');
       remember(acked.map(([seq]) => seq));
       if (state.phase === 'writing') for (const [, reply] of state.group) nc.publish(reply, '-NAK');
-      await nc.flush();
+      await nc.flush().catch(() => undefined); // an answer that does not come: the acks went out all the same, or the messages come back after the ack wait
     }
 
     const open = (first: bigint, batch: NatsBatch, index: number): Writer => {

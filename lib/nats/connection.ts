@@ -102,6 +102,25 @@ export async function connect(c: CheckedConnect): Promise<Nats.NatsConnection> {
   }
 }
 
+/**
+ * Runs a JetStream API call again while it fails for want of a leader or an
+ * answer (a cluster electing one), for up to outageLimitMs: then
+ * ECONNREFUSED. A WirecapError (ENOENT...) is the answer and goes through.
+ */
+export async function retrying<T>(c: CheckedConnect, what: string, fn: () => Promise<T>): Promise<T> {
+  const until = Date.now() + c.outageLimitMs;
+  for (let backoff = 100; ; backoff = Math.min(backoff * 2, 1000)) {
+    try {
+      return await fn();
+    } catch (error) {
+      const e = jsError(error, what);
+      if (e instanceof WirecapError && e.code !== 'ECONNREFUSED') throw e;
+      if (Date.now() >= until) throw new WirecapError(`${what}: no answer from JetStream at ${c.label} for ${c.outageLimitMs} ms: ${e.message}`, 'ECONNREFUSED');
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+    }
+  }
+}
+
 /** EACCES / ENOENT from the JetStream API's answers, else the error as it came. */
 export function jsError(error: unknown, what: string): Error {
   const e = error as Nats.NatsError;

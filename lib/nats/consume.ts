@@ -14,7 +14,7 @@
 import type * as Nats from 'nats';
 import { AbortError, WirecapError } from '../core/errors';
 import { checkInteger, checkKeys, checkObject, checkSignal, checkString } from '../core/validate';
-import { checkConnect, CheckedConnect, connect, CONNECT_KEYS, jsError, NatsConnectOptions, natsJs } from './connection';
+import { checkConnect, CheckedConnect, connect, CONNECT_KEYS, jsError, NatsConnectOptions, natsJs, retrying } from './connection';
 import { batchInfo, decodeRecords, H, NatsBatch, NatsPacket } from './framing';
 
 export interface ConsumeOptions extends NatsConnectOptions {
@@ -86,25 +86,24 @@ export class Subscription {
   static async open(c: CheckedConsume): Promise<Subscription> {
     const nc = await connect(c.conn);
     try {
-      const jsm = await nc.jetstreamManager();
-      try {
-        await jsm.consumers.info(c.stream, c.durable);
-      } catch (error) {
-        const e = jsError(error, `stream ${c.stream}`);
-        if (!(e instanceof WirecapError) || !/consumer/.test(e.message)) throw e;
-        await jsm.consumers
-          .add(c.stream, {
+      const consumer = await retrying(c.conn, `stream ${c.stream}`, async () => {
+        const jsm = await nc.jetstreamManager();
+        try {
+          await jsm.consumers.info(c.stream, c.durable);
+        } catch (error) {
+          const e = jsError(error, `stream ${c.stream}`);
+          if (!(e instanceof WirecapError) || !/consumer/.test(e.message)) throw error;
+          await jsm.consumers.add(c.stream, {
             durable_name: c.durable,
             ack_policy: natsJs().AckPolicy.Explicit,
             ack_wait: natsJs().nanos(c.ackWaitMs),
             max_ack_pending: c.fetchMessages,
             ...(c.filterSubject ? { filter_subject: c.filterSubject } : {}),
-          })
-          .catch((err) => {
-            throw jsError(err, `stream ${c.stream}`);
           });
-      }
-      return new Subscription(nc, await nc.jetstream().consumers.get(c.stream, c.durable), c);
+        }
+        return nc.jetstream().consumers.get(c.stream, c.durable);
+      });
+      return new Subscription(nc, consumer, c);
     } catch (error) {
       await nc.close();
       throw error;

@@ -21,7 +21,7 @@ import { linktypeValue } from '../capture/devices';
 import { AbortError, WirecapError } from '../core/errors';
 import { checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
 import { chunksOf } from '../stream/exporter';
-import { checkConnect, connect, CONNECT_KEYS, jsError, NatsConnectOptions, natsJs } from './connection';
+import { checkConnect, connect, CONNECT_KEYS, NatsConnectOptions, natsJs, retrying } from './connection';
 import { FORMAT, H, PayloadBuilder, RECORD_HEADER } from './framing';
 
 export interface PublishOptions extends NatsConnectOptions {
@@ -133,12 +133,17 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
     const nc = await connect(conn);
     try {
       const js = nc.jetstream();
-      try {
-        await (await nc.jetstreamManager()).streams.find(subject);
-      } catch (error) {
-        const e = jsError(error, `subject ${subject}`);
-        throw e instanceof WirecapError ? e : new WirecapError(`no JetStream stream takes subject ${subject} at ${conn.label}: ${e.message}`, 'ENOENT');
-      }
+      await retrying(conn, `subject ${subject}`, async () => {
+        try {
+          await (await nc.jetstreamManager()).streams.find(subject);
+        } catch (error) {
+          // The server's answer "no stream matches subject" is final; anything else is tried again.
+          if (/no stream matches subject/i.test((error as Error).message)) {
+            throw new WirecapError(`no JetStream stream takes subject ${subject} at ${conn.label}`, 'ENOENT');
+          }
+          throw error;
+        }
+      });
       void (async () => {
         for await (const s of nc.status()) if (s.type === 'reconnect') stats.reconnects++;
       })();
