@@ -5,11 +5,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, headers } from 'nats';
-import { collectPackets, consumePackets, openOffline, publishPackets, WirecapError } from '../lib';
+import { collectPackets, consumePackets, openLive, openOffline, publishPackets, WirecapError } from '../lib';
+import { describeLive } from './helpers/live';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
 import { capinfos } from './helpers/tools';
 import { pcapBytes, referenceRead, ReferencePacket, syntheticPackets } from './helpers/trace';
-import { waitFor } from './helpers/traffic';
+import { markedPayloads, sendUdp, udpSink, waitFor } from './helpers/traffic';
 
 let dir: string;
 let nats: NatsCluster;
@@ -79,7 +80,82 @@ describe('one node', () => {
   });
 });
 
+describe('many sensors, many collectors', () => {
+  test('two sensors into one stream, two collectors on one durable: each writes a share, together every packet once, each sensor in order', async () => {
+    await createStream(nats.urls, 'TWO', ['two.>']);
+    const second = path.join(dir, 'second.pcap');
+    fs.writeFileSync(second, pcapBytes(syntheticPackets(3000, 1_800_000_000_000_000_000n), { nano: true }));
+    const where = new Map<string, string>();
+    source.forEach((p, i) => where.set(key(p), `a ${i}`));
+    referenceRead(second).packets.forEach((p, i) => where.set(key(p), `b ${i}`));
+    const stats = await Promise.all([
+      publishPackets(openOffline(trace), { servers: nats.urls, subject: 'two.a', sensor: 'a', batchPackets: 100 }).done,
+      publishPackets(openOffline(second), { servers: nats.urls, subject: 'two.b', sensor: 'b', batchPackets: 100 }).done,
+    ]);
+    expect(stats.map((s) => s.sent)).toEqual([5000, 3000]);
+
+    const outs = [path.join(dir, 'split-1.pcap'), path.join(dir, 'split-2.pcap')];
+    // Small fetches, so that the two collectors take turns.
+    const collectors = outs.map((out) => collectPackets({ servers: nats.urls, stream: 'TWO', durable: 'split', fetchMessages: 4, write: { path: out } }));
+    await waitFor(() => collectors.reduce((n, c) => n + c.stats().packets, 0) >= 8000, 30000, 'all packets written');
+    collectors.forEach((c) => c.stop());
+    const done = await Promise.all(collectors.map((c) => c.done));
+    expect(done.map((d) => d.packets).every((n) => n > 0)).toBe(true);
+    expect(done[0].packets + done[1].packets).toBe(8000);
+
+    const seen = new Set<string>();
+    for (const out of outs) {
+      const last = { a: -1, b: -1 };
+      for (const p of referenceRead(out).packets) {
+        const w = where.get(key(p));
+        expect(w).toBeDefined();
+        expect(seen.has(key(p))).toBe(false);
+        seen.add(key(p));
+        const [sensor, index] = w!.split(' ');
+        expect(Number(index)).toBeGreaterThan(last[sensor as 'a' | 'b']);
+        last[sensor as 'a' | 'b'] = Number(index);
+      }
+    }
+    expect(seen.size).toBe(8000);
+  });
+});
+
+describeLive('live capture', () => {
+  test('a capture on lo published while it runs: sent + dropped is every packet the capture took', async () => {
+    await createStream(nats.urls, 'LIVE', ['live.>']);
+    const sink = await udpSink();
+    const cap = openLive('lo', { filter: `udp dst port ${sink.port}`, immediate: true });
+    const pub = publishPackets(cap, { servers: nats.urls, subject: 'live.lo', sensor: 'lo', lingerMs: 20 });
+    await sendUdp(sink.port, markedPayloads('nats', 2000));
+    await waitFor(() => cap.stats().captured >= 2000, 10000, 'the capture');
+    await waitFor(() => pub.stats().sent + cap.stats().consumerDropped >= 2000, 10000, 'the publishes');
+    cap.close();
+    sink.close();
+    const stats = await pub.done;
+    expect(stats.sent + stats.dropped).toBe(cap.stats().captured);
+    expect(stats.sent).toBeGreaterThan(0);
+    const consumer = consumePackets({ servers: nats.urls, stream: 'LIVE', durable: 'live' });
+    let n = 0;
+    for await (const p of consumer) {
+      expect(p.data.subarray(42).toString().startsWith('nats:')).toBe(true);
+      if (++n === stats.sent) break;
+    }
+    await consumer.close();
+  });
+});
+
 describe('bad input', () => {
+  test('a token the server wants goes to the client; a wrong one is EACCES', async () => {
+    const locked = await startNats(1, { config: ['authorization { token: "s3cret" }'] });
+    try {
+      await expect(publishPackets(openOffline(trace), { servers: locked.urls, subject: 'x', token: 'wrong', connectTimeoutMs: 2000 }).done).rejects.toMatchObject({ code: 'EACCES' });
+      const good = publishPackets(openOffline(trace), { servers: locked.urls, subject: 'none', token: 's3cret' });
+      await expect(good.done).rejects.toMatchObject({ code: 'ENOENT' }); // connected: the server answered that no stream takes the subject
+    } finally {
+      await locked.stop();
+    }
+  });
+
   test('unreachable servers: ECONNREFUSED once connectTimeoutMs has passed', async () => {
     const port = await freePort();
     const started = Date.now();

@@ -208,7 +208,7 @@ export function collectPackets(options: CollectOptions): PacketCollector {
               save(state as unknown as State);
             } else if (rotating) {
               const s = state as unknown as State;
-              const full = fileBytes !== 0 && writer.stats().bytes + 16 + p.caplen + 16 > fileBytes;
+              const full = fileBytes !== 0 && writer.stats().bytes + 36 + p.caplen > fileBytes; // a pcapng block at most
               const old = fileSeconds !== 0 && p.timestamp - BigInt(s.started) >= BigInt(fileSeconds) * 1_000_000_000n;
               if ((full || old) && writer.stats().packets > 0) {
                 writer.close();

@@ -159,6 +159,8 @@ export class Subscription {
 export class PacketConsumer implements AsyncIterable<NatsPacket & { sensor: string }> {
   #c: CheckedConsume;
   #sub: Subscription | null = null;
+  /** Set by the packet iterator when a loop broke off inside a batch: that message is given back, not acked. */
+  #untaken = false;
 
   /** @internal use consumePackets() */
   constructor(c: CheckedConsume) {
@@ -192,7 +194,9 @@ export class PacketConsumer implements AsyncIterable<NatsPacket & { sensor: stri
           yield batch;
           resumed = true;
         } finally {
-          m.ack();
+          if (this.#untaken) m.nak();
+          else m.ack();
+          this.#untaken = false;
           // A loop that broke off gives back the messages fetched with this one, for delivery again now.
           if (!resumed) for (const rest of group.slice(i + 1)) rest.nak();
         }
@@ -200,9 +204,15 @@ export class PacketConsumer implements AsyncIterable<NatsPacket & { sensor: stri
     }
   }
 
+  /** The packets of batches(), each with its sensor. A loop that breaks off inside a message gives that message back too. */
   async *[Symbol.asyncIterator](): AsyncIterator<NatsPacket & { sensor: string }> {
     for await (const batch of this.batches()) {
-      for (const p of batch.packets) yield { ...p, sensor: batch.sensor };
+      let i = 0;
+      try {
+        for (; i < batch.packets.length; i++) yield { ...batch.packets[i], sensor: batch.sensor };
+      } finally {
+        if (i < batch.packets.length - 1) this.#untaken = true; // broke off before its last packet
+      }
     }
   }
 

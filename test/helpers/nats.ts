@@ -75,8 +75,8 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** Starts n nodes (1, or a cluster of 3) with JetStream; maxPayload in bytes if given. */
-export async function startNats(n: 1 | 3, options: { maxPayload?: number } = {}): Promise<NatsCluster> {
+/** Starts n nodes (1, or a cluster of 3) with JetStream; maxPayload in bytes, and config lines of its own, if given. */
+export async function startNats(n: 1 | 3, options: { maxPayload?: number; config?: string[] } = {}): Promise<NatsCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-nats-'));
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const routes = await Promise.all(Array.from({ length: n }, () => freePort()));
@@ -87,6 +87,7 @@ export async function startNats(n: 1 | 3, options: { maxPayload?: number } = {})
       `listen: 127.0.0.1:${port}`,
       `jetstream { store_dir: "${path.join(dir, name)}", max_memory_store: 67108864, max_file_store: 2147483648 }`,
       ...(options.maxPayload ? [`max_payload: ${options.maxPayload}`] : []),
+      ...(options.config ?? []),
     ];
     if (n > 1) {
       const peers = routes.filter((_, j) => j !== i).map((p) => `"nats-route://127.0.0.1:${p}"`);
