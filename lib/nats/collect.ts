@@ -14,12 +14,14 @@
  * state names and files of the rotation beyond it are removed, so nothing
  * written after the state survives. After 'writing' the group was not in
  * the files: it is nak'ed, so it is delivered again at once, before
- * anything newer (the consumer's max_ack_pending is one group). After
+ * anything newer (redeliveries go first). After
  * 'flushed' the group is in the files: it (and the group before) is acked
  * again, and if delivered again anyway it is acked and skipped by its
  * stream sequence. A collector killed during a fetch, before any state,
  * held messages it never wrote: they come back after the consumer's ack
- * wait, still before anything newer.
+ * wait; a collector that starts while the consumer has messages
+ * outstanding waits the ack wait out before fetching, so they still come
+ * before anything newer.
  *
  * Several collectors may share a durable consumer, each with its own path;
  * a group that one of them wrote but died before acking can then be
@@ -31,6 +33,7 @@ import type * as Nats from 'nats';
 import { WirecapError } from '../core/errors';
 import { checkInteger, checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
 import { createWriter, Writer, WriterOptions } from '../files/writer';
+import { natsJs, retrying } from './connection';
 import { checkConsume, CONSUME_KEYS, ConsumeOptions, decodeMessage, replyOf, Subscription } from './consume';
 import { NatsBatch } from './framing';
 
@@ -159,6 +162,11 @@ export function collectPackets(options: CollectOptions): PacketCollector {
       if (state.phase === 'writing') for (const [, reply] of state.group) nc.publish(reply, '-NAK');
       await nc.flush().catch(() => undefined); // an answer that does not come: the acks went out all the same, or the messages come back after the ack wait
     }
+    // Messages a dead collector fetched but never wrote come back only after
+    // the ack wait; newer ones would be fetched first. So while the consumer
+    // has any outstanding, wait the ack wait out: they then come first.
+    const info = await retrying(c.conn, `stream ${c.stream}`, async () => (await nc.jetstreamManager()).consumers.info(c.stream, c.durable));
+    if (info.num_ack_pending > 0) await new Promise((resolve) => setTimeout(resolve, natsJs().millis(info.config.ack_wait ?? 0) + 1000));
 
     const open = (first: bigint, batch: NatsBatch, index: number): Writer => {
       const opts: State['writer'] = state?.writer ?? { format, linktype: batch.linktype, snaplen: 262144, precision: batch.precision };

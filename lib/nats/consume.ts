@@ -6,10 +6,9 @@
  * A message is acknowledged once the loop took it (asked for what follows,
  * or broke off), so a consumer that dies while holding one gets it again
  * (at least once). The durable consumer is created when missing, with explicit acks and
- * max_ack_pending = fetchMessages: messages are fetched a group at a time
- * and none are outstanding beyond the group, so what a dead consumer held
- * comes back (after ackWaitMs) before anything newer. Several consumers on
- * one durable split the stream.
+ * max_ack_pending = fetchMessages; messages are fetched a group at a time.
+ * What a dead consumer held comes back after ackWaitMs. Several consumers
+ * on one durable split the stream.
  */
 import type * as Nats from 'nats';
 import { AbortError, WirecapError } from '../core/errors';

@@ -156,9 +156,15 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
       let firstAt = 0; // when the builder's oldest packet came
       let recovering = false; // failed messages are being published again: nothing new goes out
 
+      // Counts a message as sent the moment its PubAck arrives.
       const publish = (m: Outgoing): Promise<Error | null> =>
         js.publish(subject, m.payload, { msgID: m.headers.get('Nats-Msg-Id'), headers: m.headers, timeout: ackTimeoutMs }).then(
-          () => null,
+          () => {
+            stats.sent += m.packets;
+            stats.messages++;
+            lastStored = Date.now();
+            return null;
+          },
           (error: Error) => error,
         );
       const seal = (): void => {
@@ -180,11 +186,6 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
         inFlight.push(m);
         stats.inFlight = inFlight.length;
       };
-      const stored = (m: Outgoing): void => {
-        stats.sent += m.packets;
-        stats.messages++;
-        lastStored = Date.now();
-      };
       // Waits until fewer than `below` messages are in flight. A failure
       // stops everything behind it: the messages still in flight settle,
       // then the failed ones are published again one at a time, in order.
@@ -192,14 +193,13 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
         while (inFlight.length >= below && failure === null) {
           const error = await inFlight[0].result;
           if (error === null) {
-            stored(inFlight.shift()!);
+            inFlight.shift();
             stats.inFlight = inFlight.length;
             continue;
           }
           recovering = true;
           const results = await Promise.all(inFlight.map((m) => m.result));
           const retry = inFlight.filter((_, i) => results[i] !== null);
-          for (let i = 0; i < inFlight.length; i++) if (results[i] === null) stored(inFlight[i]);
           inFlight.splice(0, inFlight.length, ...retry);
           stats.inFlight = inFlight.length;
           let backoff = 50;
@@ -214,7 +214,7 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
             stats.retries++;
             m.result = publish(m);
             if ((await m.result) === null) {
-              stored(inFlight.shift()!);
+              inFlight.shift();
               stats.inFlight = inFlight.length;
               backoff = 50;
             }
