@@ -144,6 +144,21 @@ describeLive('live capture', () => {
   });
 });
 
+describeLive('abort', () => {
+  test('abort() ends a publish whose live capture is quiet, with an AbortError, without waiting for a packet', async () => {
+    await createStream(nats.urls, 'QUIET', ['quiet.>']);
+    const sink = await udpSink();
+    const cap = openLive('lo', { filter: `udp and dst port ${sink.port}` });
+    const pub = publishPackets(cap, { servers: nats.urls, subject: 'quiet.lo' });
+    await new Promise((r) => setTimeout(r, 300)); // connected, and waiting for the capture's first packet
+    pub.abort();
+    await expect(pub.done).rejects.toMatchObject({ name: 'AbortError' });
+    expect(cap.closed).toBe(false);
+    cap.close();
+    sink.close();
+  });
+});
+
 describe('bad input', () => {
   test('a token the server wants goes to the client; a wrong one is EACCES', async () => {
     const locked = await startNats(1, { config: ['authorization { token: "s3cret" }'] });

@@ -19,9 +19,9 @@
  * again, and if delivered again anyway it is acked and skipped by its
  * stream sequence. A collector killed during a fetch, before any state,
  * held messages it never wrote: they come back after the consumer's ack
- * wait; a collector that starts while the consumer has messages
- * outstanding waits the ack wait out before fetching, so they still come
- * before anything newer.
+ * wait; a restarted collector waits the ack wait out before fetching
+ * while the consumer has messages outstanding, so they still come before
+ * anything newer.
  *
  * Several collectors may share a durable consumer, each with its own path;
  * a group that one of them wrote but died before acking can then be
@@ -162,11 +162,14 @@ export function collectPackets(options: CollectOptions): PacketCollector {
       if (state.phase === 'writing') for (const [, reply] of state.group) nc.publish(reply, '-NAK');
       await nc.flush().catch(() => undefined); // an answer that does not come: the acks went out all the same, or the messages come back after the ack wait
     }
-    // Messages a dead collector fetched but never wrote come back only after
-    // the ack wait; newer ones would be fetched first. So while the consumer
-    // has any outstanding, wait the ack wait out: they then come first.
-    const info = await retrying(c.conn, `stream ${c.stream}`, async () => (await nc.jetstreamManager()).consumers.info(c.stream, c.durable));
-    if (info.num_ack_pending > 0) await new Promise((resolve) => setTimeout(resolve, natsJs().millis(info.config.ack_wait ?? 0) + 1000));
+    // Messages the collector before this one fetched but never wrote come
+    // back only after the ack wait, and newer ones would be fetched first. So
+    // a restarted collector (one with a state) waits the ack wait out while
+    // the consumer has messages outstanding: they then come first.
+    if (state !== null) {
+      const info = await retrying(c.conn, `stream ${c.stream}`, async () => (await nc.jetstreamManager()).consumers.info(c.stream, c.durable));
+      if (info.num_ack_pending > 0) await new Promise((resolve) => setTimeout(resolve, natsJs().millis(info.config.ack_wait ?? 0) + 1000));
+    }
 
     const open = (first: bigint, batch: NatsBatch, index: number): Writer => {
       const opts: State['writer'] = state?.writer ?? { format, linktype: batch.linktype, snaplen: 262144, precision: batch.precision };

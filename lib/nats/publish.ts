@@ -124,8 +124,12 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
 
   return new PacketPublisher(run, async (stats, aborted) => {
     let failure: Error | null = null;
+    // Settles on the first failure, so that a source waiting for its next packet is not waited for.
+    let wakeOnFailure: (value: null) => void = () => {};
+    const failed = new Promise<null>((resolve) => (wakeOnFailure = resolve));
     const fail = (error: Error): void => {
       failure ??= error;
+      wakeOnFailure(null);
     };
     const onAbort = (): void => fail(new AbortError(signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -223,6 +227,7 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
         }
       };
       const linger = setInterval(() => {
+        stats.dropped = capture?.stats().consumerDropped ?? 0;
         if (builder.count > 0 && !recovering && Date.now() - firstAt >= lingerMs && inFlight.length < maxInFlight) seal();
       }, Math.min(lingerMs, 100));
       // A packet no message can hold ends the run, once the packets before it are stored.
@@ -242,8 +247,12 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
         return failure === null;
       };
       const fits = (caplen: number): boolean => builder.count < batchPackets && builder.bytes + RECORD_HEADER + caplen <= room;
+      const chunks = chunksOf(source);
       try {
-        for await (const chunk of chunksOf(source)) {
+        for (;;) {
+          const next = await Promise.race([chunks.next(), failed]);
+          if (next === null || next.done === true) break;
+          const chunk = next.value;
           if (chunk instanceof PacketBatch) {
             const { timestamps, lens, offsets, caplens, data } = chunk;
             for (let i = 0; i < chunk.count; i++) {
@@ -267,6 +276,7 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
         if (tooBig !== null) fail(tooBig);
       } finally {
         clearInterval(linger);
+        void chunks.return(undefined); // runs once a pending read settles
         stats.dropped = capture?.stats().consumerDropped ?? 0;
       }
       if (failure !== null) throw failure;
