@@ -1,16 +1,17 @@
 // Packets into NATS JetStream and out again, on one real nats-server on
 // 127.0.0.1: publishPackets(), consumePackets(), collectPackets(), and the
 // bad inputs each must answer with a typed error.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, headers } from 'nats';
-import { collectPackets, consumePackets, openLive, openOffline, publishPackets, WirecapError } from '../lib';
+import { collectPackets, consumePackets, createWriter, openLive, openOffline, publishPackets, WirecapError } from '../lib';
 import { describeLive } from './helpers/live';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
 import { capinfos } from './helpers/tools';
 import { pcapBytes, referenceRead, ReferencePacket, syntheticPackets } from './helpers/trace';
-import { markedPayloads, sendUdp, udpSink, waitFor } from './helpers/traffic';
+import { markedPayloads, ROOT, sendUdp, udpSink, waitFor } from './helpers/traffic';
 
 let dir: string;
 let nats: NatsCluster;
@@ -77,6 +78,34 @@ describe('one node', () => {
     await nc.close();
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_pending).toBe(0);
+  });
+});
+
+describe('pieces the collector stands on', () => {
+  test('a writer resumed at a record boundary cuts what followed and appends after it, with no second header', async () => {
+    const file = path.join(dir, 'resume.pcap');
+    const w = createWriter(file, { precision: 'nano' });
+    const packets = syntheticPackets(9);
+    let at = 0;
+    packets.forEach((p, i) => {
+      w.write(p);
+      if (i === 5) {
+        w.flush();
+        at = fs.statSync(file).size; // flush() put the first six records in the file
+      }
+    });
+    w.close();
+    const again = createWriter(file, { precision: 'nano', resumeAt: at });
+    again.write(packets[8]);
+    again.close();
+    const expected = [...packets.slice(0, 6), packets[8]].map((p) => ({ timestamp: p.timestamp, caplen: p.data.length, len: p.len!, hex: p.data.toString('hex') }));
+    expect(referenceRead(file).packets.map(key)).toEqual(expected.map(key));
+  });
+
+  test('wirecap publish sends a file and prints what JetStream acknowledged', async () => {
+    await createStream(nats.urls, 'CLI', ['cli.>']);
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'main.js'), 'publish', trace, 'ip', '--nats', nats.urls.join(','), '--subject', 'cli.a', '--sensor', 'cli', '--batch', '500'], { encoding: 'utf8' });
+    expect(out).toMatch(/^5000 packets in \d+ messages to cli\.a, 0 dropped/);
   });
 });
 
