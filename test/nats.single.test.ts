@@ -200,6 +200,21 @@ describe('bad input', () => {
     }
   });
 
+  test("TLS: the server's certificate checked against the CA file given; without TLS no connection (ECONNREFUSED)", async () => {
+    const key = path.join(dir, 'tls-key.pem');
+    const cert = path.join(dir, 'tls-cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    const secure = await startNats(1, { config: [`tls { cert_file: "${cert}", key_file: "${key}" }`] });
+    try {
+      const good = publishPackets(openOffline(trace), { servers: secure.urls, subject: 'none', tls: { ca: cert } });
+      await expect(good.done).rejects.toMatchObject({ code: 'ENOENT' }); // connected over TLS: the server answered
+      const plain = publishPackets(openOffline(trace), { servers: secure.urls, subject: 'none', connectTimeoutMs: 500 });
+      await expect(plain.done).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } finally {
+      await secure.stop();
+    }
+  });
+
   test('unreachable servers: ECONNREFUSED once connectTimeoutMs has passed', async () => {
     const port = await freePort();
     const started = Date.now();
