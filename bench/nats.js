@@ -96,11 +96,12 @@ async function grpc() {
 (async () => {
   const dir = fs.mkdtempSync(path.join(OUT, 'nats-'));
   const servers = await cluster(dir);
-  const nc = await retry(() => connect({ servers: servers.url }));
-  const jsm = await retry(() => nc.jetstreamManager());
   const results = {};
   const push = (k, v) => (results[k] ??= []).push(v);
+  let nc = null;
   try {
+    nc = await retry(() => connect({ servers: servers.url }));
+    const jsm = await retry(() => nc.jetstreamManager());
     for (let r = 0; r < rounds; r++) {
       for (const replicas of [1, 3]) {
         for (const kind of ['raw', 'wirecap']) {
@@ -122,7 +123,7 @@ async function grpc() {
       push('grpc', await grpc());
     }
   } finally {
-    await nc.close();
+    await nc?.close();
     servers.stop();
     await new Promise((r) => setTimeout(r, 500));
     fs.rmSync(dir, { recursive: true, force: true });
