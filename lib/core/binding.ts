@@ -147,9 +147,12 @@ export declare class CaptureHandle {
 
 /** createWriter()'s native half (src-native/files/writer_handle.h); arguments checked in lib/files/writer.ts. */
 export declare class WriterHandle {
-  constructor(options: { path: string; format: 'pcap' | 'pcapng'; linktype: number; snaplen: number; nano: boolean });
+  /** resumeBytes: cut the existing file to that size and append (no header). */
+  constructor(options: { path: string; format: 'pcap' | 'pcapng'; linktype: number; snaplen: number; nano: boolean; resumeBytes?: number });
   /** Appends one record of data.length captured bytes. Throws ENOSPC... and the file is then cut to whole records. */
   write(timestampNs: bigint, len: number, data: Buffer): void;
+  /** Writes buffered records out; throws ENOSPC... */
+  flush(): void;
   close(): void;
   stats(): { packets: number; bytes: number };
 }

@@ -153,6 +153,17 @@ bool CaptureWriter::Open(const std::string& path, const Options& options, Error*
   file_bytes_ = 0;
   packets_ = 0;
   buffer_.reserve(kBufferBytes);
+  if (options.resume_bytes > 0) {
+    int err = file_.Resume(path, options.resume_bytes);
+    if (err != 0) {
+      Fail(err, "cannot resume");
+      *error = error_;
+      return false;
+    }
+    open_ = true;
+    file_bytes_ = options.resume_bytes;
+    return true;
+  }
   int err = file_.Create(path);
   if (err != 0) {
     Fail(err, "cannot create");

@@ -36,6 +36,9 @@ class CaptureWriter {
     std::string os;
     std::string hardware;
     uint64_t max_bytes = 0;  // file size bound including headers and the ISBs; 0: none
+    // > 0: the file exists (written with these options) and is cut to this
+    // many bytes, a record boundary; writing goes on after them, no header.
+    uint64_t resume_bytes = 0;
   };
 
   // An interface's counters for its ISB, all since the capture started.
@@ -59,7 +62,8 @@ class CaptureWriter {
 
   enum class Status { kWritten, kFull, kFailed };
 
-  // Creates path and writes the file header; a closed writer may be opened
+  // Creates path and writes the file header (or resumes it: resume_bytes);
+  // a closed writer may be opened
   // again on another file. On failure returns false with *error set
   // (ENOENT, EACCES, EISDIR...).
   bool Open(const std::string& path, const Options& options, Error* error);

@@ -30,6 +30,8 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   int Create(const std::string& path);  // creates or truncates
+  // Opens an existing file, cuts it to size bytes and writes on from there.
+  int Resume(const std::string& path, uint64_t size);
   // Writes all of data unless an error stops it; *written says how much went out.
   int Write(const void* data, size_t size, size_t* written);
   int Truncate(uint64_t size);

@@ -54,6 +54,17 @@ int OutputFile::Create(const std::string& path) {
   return fd_ < 0 ? errno : 0;
 }
 
+int OutputFile::Resume(const std::string& path, uint64_t size) {
+  fd_ = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd_ < 0) return errno;
+  if (ftruncate(fd_, static_cast<off_t>(size)) != 0 || lseek(fd_, 0, SEEK_END) < 0) {
+    int err = errno;
+    Close();
+    return err;
+  }
+  return 0;
+}
+
 int OutputFile::Write(const void* data, size_t size, size_t* written) {
   *written = 0;
   const auto* bytes = static_cast<const uint8_t*>(data);

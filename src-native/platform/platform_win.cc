@@ -113,6 +113,18 @@ int OutputFile::Create(const std::string& path) {
   return err;
 }
 
+int OutputFile::Resume(const std::string& path, uint64_t size) {
+  int err = _wsopen_s(&fd_, Wide(path).c_str(), _O_WRONLY | _O_BINARY | _O_NOINHERIT, _SH_DENYWR, _S_IREAD | _S_IWRITE);
+  if (err != 0) {
+    fd_ = -1;
+    return err;
+  }
+  err = _chsize_s(fd_, static_cast<__int64>(size));
+  if (err == 0 && _lseeki64(fd_, 0, SEEK_END) < 0) err = errno;
+  if (err != 0) Close();
+  return err;
+}
+
 int OutputFile::Write(const void* data, size_t size, size_t* written) {
   *written = 0;
   const auto* bytes = static_cast<const uint8_t*>(data);
