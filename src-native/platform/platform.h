@@ -39,6 +39,24 @@ class OutputFile {
   int fd_ = -1;
 };
 
+// A file opened for reading at any offset, by path in UTF-8. Calls return
+// 0 or an errno value.
+class InputFile {
+ public:
+  InputFile() = default;
+  ~InputFile() { Close(); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  int Open(const std::string& path);
+  // Reads size bytes at offset into out; *got < size only at the end of the file.
+  int ReadAt(uint64_t offset, void* out, size_t size, size_t* got);
+  void Close();
+
+ private:
+  intptr_t handle_ = -1;  // fd (POSIX) or HANDLE (Windows)
+};
+
 int RemoveFile(const std::string& path);
 // The size of a file in bytes; 0 when it cannot be read.
 uint64_t FileSize(const std::string& path);

@@ -77,6 +77,33 @@ int OutputFile::Close() {
   return status;
 }
 
+int InputFile::Open(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  handle_ = fd;
+  return 0;
+}
+
+int InputFile::ReadAt(uint64_t offset, void* out, size_t size, size_t* got) {
+  *got = 0;
+  auto* bytes = static_cast<uint8_t*>(out);
+  while (*got < size) {
+    const ssize_t n = pread(static_cast<int>(handle_), bytes + *got, size - *got, static_cast<off_t>(offset + *got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) break;
+    *got += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+void InputFile::Close() {
+  if (handle_ >= 0) close(static_cast<int>(handle_));
+  handle_ = -1;
+}
+
 namespace {
 
 // A ring of chunks: the reader thread fills them with read(), the stream's
