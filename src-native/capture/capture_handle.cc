@@ -109,11 +109,14 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
   } else {
     OpenLive(env, options);
   }
-  linktype_ = api_->datalink(pcap_);
-  snaplen_ = api_->snapshot(pcap_);
-  nano_ = api_->get_tstamp_precision != nullptr &&
-          api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
-  batch_capacity_ = std::max(kBatchBytes, static_cast<size_t>(snaplen_));
+  if (pcap_ != nullptr) {
+    linktype_ = api_->datalink(pcap_);
+    snaplen_ = api_->snapshot(pcap_);
+    nano_ = api_->get_tstamp_precision != nullptr &&
+            api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+  }
+  // wirecap's file reader gives a record larger than a slab one of its own.
+  batch_capacity_ = file_ != nullptr ? kBatchBytes : std::max(kBatchBytes, static_cast<size_t>(snaplen_));
   slabs_ = std::make_shared<SlabPool>(batch_capacity_, kKeptSlabs);
   SetInitialFilter(env, options);
   if (!offline_) {
@@ -126,7 +129,9 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
 
 void CaptureHandle::SetInitialFilter(Napi::Env env, const Napi::Object& options) {
   const std::string filter = StringOption(options, "filter");
-  if (!filter.empty()) {
+  if (!filter.empty() && file_ != nullptr) {
+    file_filter_ = CompileFileFilter(env, filter);
+  } else if (!filter.empty()) {
     // The capture thread has not started: the handle is this thread's.
     bpf_program program{};
     std::string why;
@@ -153,7 +158,7 @@ void CaptureHandle::Shutdown() {
     stop_.store(true);
     // A kernel dump's thread waits on room_, not in pcap_dispatch, and
     // may have closed the handle already.
-    if (!kernel_.running()) api_->breakloop(pcap_);
+    if (!kernel_.running() && pcap_ != nullptr) api_->breakloop(pcap_);
   }
   room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
@@ -164,6 +169,7 @@ void CaptureHandle::Shutdown() {
     api_->close(pcap_);
     pcap_ = nullptr;
   }
+  if (file_filter_.bf_len > 0) api_->freecode(&file_filter_);
   slabs_->Give(filling_.data, filling_.capacity);
   filling_ = Batch();
   for (const std::unique_ptr<Batch>& batch : queue_) slabs_->Give(batch->data, batch->capacity);
@@ -199,6 +205,11 @@ void CaptureHandle::Run() {
       if (task_ != nullptr) continue;
     }
     lock.unlock();
+    if (file_ != nullptr) {
+      if (!ReadFileBatch()) return;
+      lock.lock();
+      continue;
+    }
     if (waiter_ != nullptr) waiter_->Wait(timeout);
     // A file is read a slice at a time, so tasks and close() are served between slices.
     const int count = offline_ ? kFileSlicePackets : kLivePacketsPerDispatch;
@@ -394,7 +405,7 @@ void CaptureHandle::RunOnCaptureThread(const std::function<void()>& task) {
   task_ = &task;
   room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
-  api_->breakloop(pcap_);  // a blocking pcap_dispatch returns for it
+  if (pcap_ != nullptr) api_->breakloop(pcap_);  // a blocking pcap_dispatch returns for it
   task_done_.wait(lock, [&] { return task_ != &task; });
 }
 
@@ -445,6 +456,12 @@ Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
   bool compiled = false;
   int status = 0;
   std::string error;
+  if (file_ != nullptr) {
+    bpf_program program = CompileFileFilter(env, filter);
+    RunOnCaptureThread([&] { std::swap(program, file_filter_); });
+    if (program.bf_len > 0) api_->freecode(&program);
+    return env.Undefined();
+  }
   RunOnCaptureThread([&] {
     if (pcap_ == nullptr) {  // a kernel dump's thread closed it
       error = "the capture has ended";
