@@ -23,8 +23,12 @@ constexpr size_t kBatchBytes = 1 << 20;
 // link (or immediate mode) makes many one-packet batches, and a small slab
 // comes from the heap without a system call.
 constexpr size_t kFirstSlabBytes = 16 << 10;
-// Full-size slabs kept for reuse (see SlabPool).
+// Full-size slabs kept for reuse (see SlabPool). A file's plain batches()
+// come back in bursts, when V8 collects the dead ones (about every 32 MiB
+// of them): a file keeps enough to cover a burst, or each batch after it
+// would fault fresh pages in.
 constexpr size_t kKeptSlabs = 8;
+constexpr size_t kKeptFileSlabs = 48;
 // pcap_dispatch's count for live captures: "everything in the buffer", but
 // positive, because Wine 8's wpcap.dll dispatches nothing for -1.
 constexpr int kLivePacketsPerDispatch = 1 << 20;
@@ -117,7 +121,7 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
   }
   // wirecap's file reader gives a record larger than a slab one of its own.
   batch_capacity_ = file_ != nullptr ? kBatchBytes : std::max(kBatchBytes, static_cast<size_t>(snaplen_));
-  slabs_ = std::make_shared<SlabPool>(batch_capacity_, kKeptSlabs);
+  slabs_ = std::make_shared<SlabPool>(batch_capacity_, file_ != nullptr ? kKeptFileSlabs : kKeptSlabs);
   SetInitialFilter(env, options);
   if (!offline_) {
     waiter_ = platform::Waiter::Create(*api_, pcap_);

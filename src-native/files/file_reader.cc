@@ -455,30 +455,50 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
 FileReader::Status FileReader::Fill(uint8_t* buffer, size_t capacity, std::vector<Record>* records, size_t* used) {
   *used = 0;
   if (error_.code != nullptr) return Status::kError;
+  // Read and parsed a piece at a time, so that the record headers are
+  // parsed while the kernel's copy of them is still in the cache.
+  constexpr size_t kPieceBytes = 256 << 10;
   size_t got = 0;
-  const int status = file_.ReadAt(offset_, buffer, capacity, &got);
-  if (status != 0) {
-    Fail("EIO", ReadErrorText(status));
-    return Status::kError;
+  for (;;) {
+    const size_t want = std::min(kPieceBytes, capacity - got);
+    size_t n = 0;
+    const int status = file_.ReadAt(offset_ + got, buffer + got, want, &n);
+    if (status != 0) {
+      offset_ += *used;
+      Fail("EIO", ReadErrorText(status));
+      return Status::kError;
+    }
+    got += n;
+    // A regular file's read comes short only at its end.
+    const bool eof = n < want;
+    const bool full = got == capacity;
+    const Status result = pcapng_ ? FillPcapng(buffer, got, eof, full, records, used)
+                                  : FillPcap(buffer, got, eof, full, records, used);
+    if (result == Status::kMore && !eof && !full) continue;
+    if (result != Status::kTooSmall) offset_ += *used;
+    return result;
   }
-  // A regular file's read comes short only at its end.
-  const bool eof = got < capacity;
-  Status result = pcapng_ ? FillPcapng(buffer, got, eof, records, used) : FillPcap(buffer, got, eof, records, used);
-  if (result != Status::kTooSmall) offset_ += *used;
-  return result;
 }
 
-// pcap_next_packet, over the records in buffer.
-FileReader::Status FileReader::FillPcap(uint8_t* buffer, size_t got, bool eof, std::vector<Record>* records,
-                                        size_t* used) {
+// A record at pos goes on past what the buffer holds: read more, or (the
+// buffer full) leave it to the next buffer, or ask for a larger one.
+FileReader::Status FileReader::Incomplete(size_t pos, bool full, size_t record, size_t* used) {
+  if (pos > 0 || !full) return Status::kMore;
+  *used = record;
+  return Status::kTooSmall;
+}
+
+// pcap_next_packet, over the records in buffer from *used on.
+FileReader::Status FileReader::FillPcap(uint8_t* buffer, size_t got, bool eof, bool full,
+                                        std::vector<Record>* records, size_t* used) {
   const uint32_t snapshot = static_cast<uint32_t>(snaplen_);
   const uint32_t max_caplen = MaxSnaplen(linktype_);
-  size_t pos = 0;
+  size_t pos = *used;
   for (;;) {
     const size_t left = got - pos;
     if (left < record_header_) {
       *used = pos;
-      if (!eof) return Status::kMore;
+      if (!eof) return Incomplete(pos, full, record_header_, used);
       if (left == 0) return Status::kEnd;
       Fail("ETRUNCATED", Format("truncated dump file; tried to read %zu header bytes, only got %zu", record_header_, left));
       return Status::kError;
@@ -502,11 +522,7 @@ FileReader::Status FileReader::FillPcap(uint8_t* buffer, size_t got, bool eof, s
     const size_t record = record_header_ + caplen;
     if (left < record) {
       *used = pos;
-      if (!eof) {
-        if (pos > 0) return Status::kMore;
-        *used = record;
-        return Status::kTooSmall;
-      }
+      if (!eof) return Incomplete(pos, full, record, used);
       const size_t have = left - record_header_;
       if (caplen > snapshot && have < snapshot) {
         Fail("ETRUNCATED", Format("truncated dump file; tried to read %d captured bytes, only got %zu", snaplen_, have));
@@ -524,14 +540,14 @@ FileReader::Status FileReader::FillPcap(uint8_t* buffer, size_t got, bool eof, s
   }
 }
 
-FileReader::Status FileReader::FillPcapng(uint8_t* buffer, size_t got, bool eof, std::vector<Record>* records,
-                                          size_t* used) {
-  size_t pos = 0;
+FileReader::Status FileReader::FillPcapng(uint8_t* buffer, size_t got, bool eof, bool full,
+                                          std::vector<Record>* records, size_t* used) {
+  size_t pos = *used;
   for (;;) {
     const size_t left = got - pos;
     *used = pos;
     if (left < 8) {
-      if (!eof) return Status::kMore;
+      if (!eof) return Incomplete(pos, full, 8, used);
       if (left == 0) return Status::kEnd;
       Fail("ETRUNCATED", Format("truncated pcapng dump file; tried to read %zu bytes, only got %zu", size_t{8}, left));
       return Status::kError;
@@ -539,11 +555,7 @@ FileReader::Status FileReader::FillPcapng(uint8_t* buffer, size_t got, bool eof,
     const uint32_t total_length = U32(buffer + pos + 4);
     if (!CheckBlockLength(total_length)) return Status::kError;
     if (left < total_length) {
-      if (!eof) {
-        if (pos > 0) return Status::kMore;
-        *used = total_length;
-        return Status::kTooSmall;
-      }
+      if (!eof) return Incomplete(pos, full, total_length, used);
       Fail("ETRUNCATED", Format("truncated pcapng dump file; tried to read %zu bytes, only got %zu",
                                 size_t{total_length - 8}, left - 8));
       return Status::kError;

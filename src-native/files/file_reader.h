@@ -84,8 +84,11 @@ class FileReader {
   Block ParseBlock(const uint8_t* block, uint32_t total_length, Record* record);
   Block TooShort(uint32_t type);
   bool AddInterface(const uint8_t* body, size_t size);
-  Status FillPcap(uint8_t* buffer, size_t got, bool eof, std::vector<Record>* records, size_t* used);
-  Status FillPcapng(uint8_t* buffer, size_t got, bool eof, std::vector<Record>* records, size_t* used);
+  // Parse buffer[*used, got) and move *used past the complete records.
+  // eof: the file ends at got; full: the buffer ends there.
+  Status FillPcap(uint8_t* buffer, size_t got, bool eof, bool full, std::vector<Record>* records, size_t* used);
+  Status FillPcapng(uint8_t* buffer, size_t got, bool eof, bool full, std::vector<Record>* records, size_t* used);
+  static Status Incomplete(size_t pos, bool full, size_t record, size_t* used);
   uint32_t U32(const uint8_t* p) const;
   uint16_t U16(const uint8_t* p) const;
   bool Fail(const char* code, std::string message);
