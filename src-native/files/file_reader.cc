@@ -1,3 +1,6 @@
+#if defined(_WIN32) && !defined(__USE_MINGW_ANSI_STDIO)
+#define __USE_MINGW_ANSI_STDIO 1  // mingw's own vsnprintf, which knows %zu
+#endif
 #include "files/file_reader.h"
 
 #include <algorithm>
@@ -60,7 +63,6 @@ int DltOf(uint32_t linktype) {
   }
 }
 
-std::string Format(const char* format, ...) __attribute__((format(printf, 1, 2)));
 std::string Format(const char* format, ...) {
   char text[256];
   va_list args;
