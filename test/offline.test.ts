@@ -179,6 +179,19 @@ describe('openOffline() options and shapes', () => {
     expect(cap.stats()).toMatchObject({ captured: 5000, delivered: 5000, consumerDropped: 0, received: null });
   });
 
+  test('a dump started right after openOffline() writes every packet of the file, filtered as the iterator', async () => {
+    const file = writeTrace('dump-source.pcap', pcapBytes(packets, { nano: true }));
+    const out = path.join(dir, 'dump-of-file.pcap');
+    const cap = openOffline(file, { filter: 'len <= 600' });
+    const dumped = cap.dump(out);
+    let count = 0;
+    for await (const _ of cap) count++;
+    const result = await dumped.done;
+    const expected = packets.filter((p) => (p.len ?? p.data.length) <= 600);
+    expect([count, result.packets]).toEqual([expected.length, expected.length]);
+    expect(referenceRead(out).packets.map((p) => [p.timestamp, p.hex])).toEqual(expected.map((p) => [p.timestamp, p.data.toString('hex')]));
+  });
+
   test("'-' reads standard input", () => {
     const bytes = pcapBytes(packets.slice(0, 50), { nano: true });
     const result = spawnSync(

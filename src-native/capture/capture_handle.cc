@@ -202,8 +202,11 @@ void CaptureHandle::Run() {
     }
     if (offline_) {
       // Files are read losslessly: wait for JS to make room in the queue.
+      // wirecap's reader starts once JS reads or a dump starts, so that a
+      // dump started right after opening sees every packet.
       room_.wait(lock, [&] {
-        return stop_.load() || task_ != nullptr || !deliver_ || queued_bytes_.load() < queue_limit_;
+        const bool started = file_ == nullptr || file_wanted_ || dump_ != nullptr;
+        return stop_.load() || task_ != nullptr || (started && (!deliver_ || queued_bytes_.load() < queue_limit_));
       });
       if (stop_.load()) break;
       if (task_ != nullptr) continue;
@@ -431,7 +434,9 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
     }
     finished = finished_;
     if (batch == nullptr && !finished) reader_waiting_ = true;
+    file_wanted_ = true;
   }
+  if (offline_) room_.notify_one();
 
   if (batch == nullptr) {
     if (!finished) {
@@ -448,7 +453,6 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
     return env.Null();
   }
 
-  if (offline_) room_.notify_one();
   delivered_ += batch->packets.size();
   return BatchValue(env, *batch, wants_recycle);
 }

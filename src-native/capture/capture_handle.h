@@ -175,6 +175,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   bool thread_running_ = false;
   bool finished_ = false;  // the thread ended: stopped, end of input or error
   bool reader_waiting_ = false;
+  bool file_wanted_ = false;  // read() was called: file_ may be read
   std::string error_code_;
   std::string error_message_;
 
