@@ -363,8 +363,9 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
   size_t data_at;
   switch (type) {
     case kEpb:
+    case kPb:  // the obsolete packet block: a 16-bit interface and a drop count
       if (size < 20) return TooShort(type);
-      interface_id = U32(body);
+      interface_id = type == kEpb ? U32(body) : U16(body);
       t = uint64_t{U32(body + 4)} << 32 | U32(body + 8);
       caplen = U32(body + 12);
       len = U32(body + 16);
@@ -377,14 +378,6 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
       caplen = std::min(len, static_cast<uint32_t>(snaplen_));
       t = 0;
       data_at = 4;
-      break;
-    case kPb:
-      if (size < 20) return TooShort(type);
-      interface_id = U16(body);
-      t = uint64_t{U32(body + 4)} << 32 | U32(body + 8);
-      caplen = U32(body + 12);
-      len = U32(body + 16);
-      data_at = 20;
       break;
     case kIdb: {
       if (size < 8) return TooShort(type);

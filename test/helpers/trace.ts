@@ -21,20 +21,32 @@ export interface TraceOptions {
   snaplen?: number;
 }
 
+/** Writers of unsigned fields in one byte order. */
+function fields(be: boolean): { u16(v: number): Buffer; u32(v: number): Buffer; u64(v: bigint): Buffer } {
+  return {
+    u16(v) {
+      const b = Buffer.alloc(2);
+      if (be) b.writeUInt16BE(v);
+      else b.writeUInt16LE(v);
+      return b;
+    },
+    u32(v) {
+      const b = Buffer.alloc(4);
+      if (be) b.writeUInt32BE(v >>> 0);
+      else b.writeUInt32LE(v >>> 0);
+      return b;
+    },
+    u64(v) {
+      const b = Buffer.alloc(8);
+      if (be) b.writeBigUInt64BE(v);
+      else b.writeBigUInt64LE(v);
+      return b;
+    },
+  };
+}
+
 export function pcapBytes(packets: TracePacket[], options: TraceOptions = {}): Buffer {
-  const be = options.bigEndian ?? false;
-  const u32 = (v: number): Buffer => {
-    const b = Buffer.alloc(4);
-    if (be) b.writeUInt32BE(v >>> 0);
-    else b.writeUInt32LE(v >>> 0);
-    return b;
-  };
-  const u16 = (v: number): Buffer => {
-    const b = Buffer.alloc(2);
-    if (be) b.writeUInt16BE(v);
-    else b.writeUInt16LE(v);
-    return b;
-  };
+  const { u16, u32 } = fields(options.bigEndian ?? false);
   const parts: Buffer[] = [
     u32(options.nano ? 0xa1b23c4d : 0xa1b2c3d4),
     u16(2),
@@ -138,25 +150,7 @@ export interface NgSection {
 export function pcapngBytes(sections: NgSection[]): Buffer {
   const parts: Buffer[] = [];
   for (const section of sections) {
-    const be = section.bigEndian ?? false;
-    const u32 = (v: number): Buffer => {
-      const b = Buffer.alloc(4);
-      if (be) b.writeUInt32BE(v >>> 0);
-      else b.writeUInt32LE(v >>> 0);
-      return b;
-    };
-    const u16 = (v: number): Buffer => {
-      const b = Buffer.alloc(2);
-      if (be) b.writeUInt16BE(v);
-      else b.writeUInt16LE(v);
-      return b;
-    };
-    const u64 = (v: bigint): Buffer => {
-      const b = Buffer.alloc(8);
-      if (be) b.writeBigUInt64BE(v);
-      else b.writeBigUInt64LE(v);
-      return b;
-    };
+    const { u16, u32, u64 } = fields(section.bigEndian ?? false);
     const padded = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
     const option = (code: number, value: Buffer): Buffer => Buffer.concat([u16(code), u16(value.length), padded(value)]);
     const options = (list: Buffer[]): Buffer => (list.length === 0 ? Buffer.alloc(0) : Buffer.concat([...list, u32(0)]));
