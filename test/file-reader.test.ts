@@ -37,23 +37,29 @@ function writeTrace(bytes: Buffer): string {
 
 const BUFFERS = [1 << 20, 4099, 333, 20];
 
-/** The driver's output for file equals next_ex's, line for line, at every buffer size. */
+/**
+ * The driver's output for file equals next_ex's, line for line, at every
+ * buffer size in nanoseconds and at one in microseconds. Returns the end line.
+ */
 function expectDriverMatches(file: string): string {
-  const reference = execFileSync(nextExReader(), [file], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  for (const size of BUFFERS) {
-    const ours = execFileSync(driver, [file, String(size)], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
-    // Timestamps compared as one number: next_ex splits tv_sec and tv_usec as libpcap holds them.
-    expect(normalize(ours)).toEqual(normalize(reference));
-  }
+  const run = (command: string, args: string[]): string =>
+    execFileSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
+  const reference = run(nextExReader(), [file]);
+  for (const size of BUFFERS) expect(normalize(run(driver, [file, String(size)]), 1n)).toEqual(normalize(reference, 1n));
+  expect(normalize(run(driver, [file, '4099', 'micro']), 1n)).toEqual(normalize(run(nextExReader(), [file, 'micro']), 1000n));
   return reference.trimEnd().split('\n').pop() ?? '';
 }
 
-function normalize(out: string): string[] {
-  return out.trimEnd().split('\n').map((line) => {
-    if (line.startsWith('end')) return line.trimEnd();
-    const [sec, frac, ...rest] = line.split(' ');
-    return [BigInt(sec) * 1_000_000_000n + BigInt(frac), ...rest].join(' ');
-  });
+/** Timestamps as one number of nanoseconds: next_ex prints tv_sec and tv_usec as libpcap holds them. */
+function normalize(out: string, fractionUnit: bigint): string[] {
+  return out
+    .trimEnd()
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('end')) return line.trimEnd();
+      const [sec, frac, ...rest] = line.split(' ');
+      return [BigInt(sec) * 1_000_000_000n + BigInt(frac) * fractionUnit, ...rest].join(' ');
+    });
 }
 
 /** openOffline() yields what libpcap yields, and fails where and as it fails. */
