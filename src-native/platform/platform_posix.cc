@@ -1,5 +1,5 @@
-// platform.h on Linux and macOS: dlopen, file output, the read-ahead
-// stream (its own reader thread), thread names, and the capture thread's
+// platform.h on Linux and macOS: dlopen, file output, positional file
+// reads, thread names, and the capture thread's
 // Waiter (poll on the pcap fd plus a self-pipe that any thread can wake).
 #include <dlfcn.h>
 #include <fcntl.h>
