@@ -1,6 +1,6 @@
 // platform.h on Windows: LoadLibrary (System32\Npcap first), file
-// output, positional file reads, thread names, and the capture thread's Waiter (the handle's read
-// event plus an event that any thread can set).
+// output, positional file reads, thread names, and the capture thread's
+// Waiter (the handle's read event plus an event that any thread can set).
 #include <winsock2.h>
 #include <windows.h>
 
