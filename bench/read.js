@@ -39,6 +39,8 @@ function runReader(name) {
 }
 
 const readers = ['c', 'batch', 'recycle', 'iter', ...(haveNodePcap ? ['node_pcap'] : [])];
+// A shared machine's other work shows in the wall times: say how busy it was.
+const loadBefore = os.loadavg()[0];
 // Warm the page cache so the first reader does not pay for the disk.
 runReader('c');
 const results = Object.fromEntries(readers.map((r) => [r, []]));
@@ -49,7 +51,7 @@ for (let round = 0; round < rounds; round++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const expected = results.c[0];
 const lines = [
-  `machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, kernel ${os.release()}, node ${process.version}`,
+  `machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, kernel ${os.release()}, node ${process.version}; load average ${loadBefore.toFixed(1)} before the run, ${os.loadavg()[0].toFixed(1)} after`,
   `trace: ${expected.packets} packets, ${(fs.statSync(trace).size / 1e9).toFixed(2)} GB, ${rounds} rounds; packets/s and CPU are medians, RSS and event-loop p99 the worst round`,
   '',
   '| reader | packets/s | × C loop | CPU ns/packet (user+sys, all threads) | CPU × C loop | peak RSS MB | event-loop p99 ms | packets and bytes |',
