@@ -248,6 +248,22 @@ describe('bad files give typed errors, never a crash or a hang', () => {
     expect(error?.message).toMatch(/truncated/);
   });
 
+  test('a file cut short after it was opened: every packet still there, then ETRUNCATED', async () => {
+    const whole = pcapBytes(packets.slice(0, 50));
+    const file = writeTrace('shrinks.pcap', whole);
+    const cap = openOffline(file);
+    fs.truncateSync(file, whole.length - 100);
+    let count = 0;
+    let error: WirecapError | undefined;
+    try {
+      for await (const _ of cap) count++;
+    } catch (e) {
+      error = e as WirecapError;
+    }
+    expect(count).toBe(referenceRead(file).packets.length);
+    expect(error?.code).toBe('ETRUNCATED');
+  });
+
   test.each([
     ['larger than the snaplen', 300, { snaplen: 100 }],
     ['absurdly large', 0x7fffffff, {}],
