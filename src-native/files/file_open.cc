@@ -1,6 +1,8 @@
-// Opening a capture file (or standard input) for a CaptureHandle: by
-// wirecap's own reader (files/file_reader.h), else through libpcap. JS
-// thread, in the CaptureHandle constructor, before the capture thread starts.
+// A CaptureHandle's capture file (or standard input): OpenFile() and
+// CompileFileFilter() open it and compile its filter, on the JS thread (in
+// the constructor, before the capture thread starts, and in setFilter());
+// ReadFileBatch() reads it on the capture thread. Files are read by
+// wirecap's own reader (files/file_reader.h), a few through libpcap.
 #include "capture/capture_handle.h"
 
 #include <algorithm>
