@@ -133,6 +133,32 @@ describe('pcap', () => {
     await expectMatches(bytes);
   });
 
+  test.each([100, 101, 102, 103, 106, 113, 228])('LINKTYPE_ %i as the DLT_ libpcap maps it to', async (linktype) => {
+    expect(await expectMatches(pcapBytes(packets.slice(0, 5), { linktype }))).toBe('end -2');
+  });
+
+  test('a byte-swapped file of a linktype whose headers libpcap rewrites is read by libpcap, and cannot seek', async () => {
+    // Linux cooked frames of protocol 0x000c (CAN), whose ID libpcap swaps to the host's order.
+    const can = packets.slice(0, 10).map((p) => ({ ...p, data: Buffer.concat([Buffer.from('0000000100060000000000000000000c12345678', 'hex'), p.data.subarray(0, 36)]) }));
+    const file = writeTrace(pcapBytes(can, { linktype: 113, bigEndian: os.endianness() === 'LE' }));
+    await expectOpenOfflineMatches(file);
+    expect(() => openOffline(file, { seek: { offset: 100 } })).toThrow(expect.objectContaining({ code: 'ENOTSUP' }));
+  });
+
+  test("Kuznetzov's patched format: 24-byte record headers, Ethernet's snaplen 14 bytes longer", async () => {
+    const parts: Buffer[] = [Buffer.from('34cdb2a102000400000000000000000040000000' + '01000000', 'hex')];
+    for (const p of packets.slice(0, 20)) {
+      const header = Buffer.alloc(24);
+      header.writeUInt32LE(Number(p.timestamp / 1_000_000_000n), 0);
+      header.writeUInt32LE(Number((p.timestamp % 1_000_000_000n) / 1000n), 4);
+      header.writeUInt32LE(Math.min(p.data.length, 78), 8);
+      header.writeUInt32LE(p.data.length, 12);
+      header.writeUInt32LE(7, 16); // ifindex, protocol, pkt_type: skipped
+      parts.push(header, p.data.subarray(0, 78));
+    }
+    expect(await expectMatches(Buffer.concat(parts))).toBe('end -2');
+  });
+
   test('records larger than a slab (D-Bus allows 128 MiB) read whole', async () => {
     const big = (n: number, seed: number): TracePacket => ({ timestamp: BigInt(seed) * 1000n, data: Buffer.alloc(n, seed) });
     const trace = [big(100, 1), big(3 << 20, 2), big(60, 3), big((1 << 20) - 10, 4), big(70, 5)];
