@@ -12,6 +12,9 @@ import path from 'node:path';
 import { openOffline, Packet, WirecapError } from '../lib';
 import { NgBlock, NgSection, nextExReader, pcapBytes, pcapngBytes, referenceRead, syntheticPackets, TracePacket, TraceOptions } from './helpers/trace';
 
+// Each trace runs libpcap's reader and the driver several times: slow on a busy machine.
+jest.setTimeout(180000);
+
 const ROOT = path.join(__dirname, '..');
 let dir: string;
 let driver: string;
