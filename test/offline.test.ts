@@ -174,6 +174,19 @@ describe('openOffline() options and shapes', () => {
     expect(cap.stats()).toMatchObject({ captured: 5000, delivered: 5000, consumerDropped: 0, received: null });
   });
 
+  test('a dump started right after openOffline() writes every packet of the file, filtered as the iterator', async () => {
+    const file = writeTrace('dump-source.pcap', pcapBytes(packets, { nano: true }));
+    const out = path.join(dir, 'dump-of-file.pcap');
+    const cap = openOffline(file, { filter: 'len <= 600' });
+    const dumped = cap.dump(out);
+    let count = 0;
+    for await (const _ of cap) count++;
+    const result = await dumped.done;
+    const expected = packets.filter((p) => (p.len ?? p.data.length) <= 600);
+    expect([count, result.packets]).toEqual([expected.length, expected.length]);
+    expect(referenceRead(out).packets.map((p) => [p.timestamp, p.hex])).toEqual(expected.map((p) => [p.timestamp, p.data.toString('hex')]));
+  });
+
   test("'-' reads standard input", () => {
     const bytes = pcapBytes(packets.slice(0, 50), { nano: true });
     const result = spawnSync(
@@ -228,6 +241,22 @@ describe('bad files give typed errors, never a crash or a hang', () => {
     expect(count).toBe(19);
     expect(error?.code).toBe('ETRUNCATED');
     expect(error?.message).toMatch(/truncated/);
+  });
+
+  test('a file cut short after it was opened: every packet still there, then ETRUNCATED', async () => {
+    const whole = pcapBytes(packets.slice(0, 50));
+    const file = writeTrace('shrinks.pcap', whole);
+    const cap = openOffline(file);
+    fs.truncateSync(file, whole.length - 100);
+    let count = 0;
+    let error: WirecapError | undefined;
+    try {
+      for await (const _ of cap) count++;
+    } catch (e) {
+      error = e as WirecapError;
+    }
+    expect(count).toBe(referenceRead(file).packets.length);
+    expect(error?.code).toBe('ETRUNCATED');
   });
 
   test.each([

@@ -20,7 +20,11 @@ export interface Packet {
  */
 export class PacketBatch implements Iterable<Packet> {
   readonly count: number;
-  /** Every packet's bytes, back to back. */
+  /**
+   * The packets' bytes: packet i starts at offsets[i]. A live capture puts
+   * them back to back; a file's batch is a piece of the file, with its
+   * record headers between the packets.
+   */
   readonly data: Buffer;
   /** Nanoseconds since the Unix epoch. */
   readonly timestamps: BigInt64Array;

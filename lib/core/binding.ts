@@ -27,7 +27,7 @@ export interface NativeCaptureOptions {
   deliver?: boolean;
 }
 
-/** A batch as read() returns it: packet bytes back to back, then header columns (see PacketBatch). */
+/** A batch as read() returns it: the packets' bytes (at offsets), then header columns (see PacketBatch). */
 export type NativeBatch = [data: Buffer, meta: ArrayBuffer, count: number];
 
 /** A capture's counters, as stats() returns them (the public CaptureStats). */

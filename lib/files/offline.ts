@@ -1,6 +1,7 @@
 /**
  * Capture files: openOffline() reads pcap (microsecond and nanosecond, either
- * byte order) and pcapng through libpcap, on a native thread with read-ahead
+ * byte order) and pcapng with wirecap's own reader (src-native/files/
+ * file_reader), which yields what libpcap yields, on a native thread in
  * batches. The result is a Capture, so code written for live captures runs
  * on files unchanged; reading is lossless (the thread waits for the consumer).
  */

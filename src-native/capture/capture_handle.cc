@@ -23,8 +23,12 @@ constexpr size_t kBatchBytes = 1 << 20;
 // link (or immediate mode) makes many one-packet batches, and a small slab
 // comes from the heap without a system call.
 constexpr size_t kFirstSlabBytes = 16 << 10;
-// Full-size slabs kept for reuse (see SlabPool).
+// Full-size slabs kept for reuse (see SlabPool). A file's plain batches()
+// come back in bursts, when V8 collects the dead ones (about every 32 MiB
+// of them): a file keeps enough to cover a burst, or each batch after it
+// would fault fresh pages in.
 constexpr size_t kKeptSlabs = 8;
+constexpr size_t kKeptFileSlabs = 48;
 // pcap_dispatch's count for live captures: "everything in the buffer", but
 // positive, because Wine 8's wpcap.dll dispatches nothing for -1.
 constexpr int kLivePacketsPerDispatch = 1 << 20;
@@ -109,12 +113,15 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
   } else {
     OpenLive(env, options);
   }
-  linktype_ = api_->datalink(pcap_);
-  snaplen_ = api_->snapshot(pcap_);
-  nano_ = api_->get_tstamp_precision != nullptr &&
-          api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
-  batch_capacity_ = std::max(kBatchBytes, static_cast<size_t>(snaplen_));
-  slabs_ = std::make_shared<SlabPool>(batch_capacity_, kKeptSlabs);
+  if (pcap_ != nullptr) {
+    linktype_ = api_->datalink(pcap_);
+    snaplen_ = api_->snapshot(pcap_);
+    nano_ = api_->get_tstamp_precision != nullptr &&
+            api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+  }
+  // wirecap's file reader gives a record larger than a slab one of its own.
+  batch_capacity_ = file_ != nullptr ? kBatchBytes : std::max(kBatchBytes, static_cast<size_t>(snaplen_));
+  slabs_ = std::make_shared<SlabPool>(batch_capacity_, file_ != nullptr ? kKeptFileSlabs : kKeptSlabs);
   SetInitialFilter(env, options);
   if (!offline_) {
     waiter_ = platform::Waiter::Create(*api_, pcap_);
@@ -126,7 +133,9 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
 
 void CaptureHandle::SetInitialFilter(Napi::Env env, const Napi::Object& options) {
   const std::string filter = StringOption(options, "filter");
-  if (!filter.empty()) {
+  if (!filter.empty() && file_ != nullptr) {
+    file_filter_ = CompileFileFilter(env, filter);
+  } else if (!filter.empty()) {
     // The capture thread has not started: the handle is this thread's.
     bpf_program program{};
     std::string why;
@@ -153,7 +162,7 @@ void CaptureHandle::Shutdown() {
     stop_.store(true);
     // A kernel dump's thread waits on room_, not in pcap_dispatch, and
     // may have closed the handle already.
-    if (!kernel_.running()) api_->breakloop(pcap_);
+    if (!kernel_.running() && pcap_ != nullptr) api_->breakloop(pcap_);
   }
   room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
@@ -164,6 +173,7 @@ void CaptureHandle::Shutdown() {
     api_->close(pcap_);
     pcap_ = nullptr;
   }
+  if (file_filter_.bf_len > 0) api_->freecode(&file_filter_);
   slabs_->Give(filling_.data, filling_.capacity);
   filling_ = Batch();
   for (const std::unique_ptr<Batch>& batch : queue_) slabs_->Give(batch->data, batch->capacity);
@@ -192,13 +202,21 @@ void CaptureHandle::Run() {
     }
     if (offline_) {
       // Files are read losslessly: wait for JS to make room in the queue.
+      // wirecap's reader starts once JS reads or a dump starts, so that a
+      // dump started right after opening sees every packet.
       room_.wait(lock, [&] {
-        return stop_.load() || task_ != nullptr || !deliver_ || queued_bytes_.load() < queue_limit_;
+        const bool started = file_ == nullptr || file_wanted_ || dump_ != nullptr;
+        return stop_.load() || task_ != nullptr || (started && (!deliver_ || queued_bytes_.load() < queue_limit_));
       });
       if (stop_.load()) break;
       if (task_ != nullptr) continue;
     }
     lock.unlock();
+    if (file_ != nullptr) {
+      if (!ReadFileBatch()) return;
+      lock.lock();
+      continue;
+    }
     if (waiter_ != nullptr) waiter_->Wait(timeout);
     // A file is read a slice at a time, so tasks and close() are served between slices.
     const int count = offline_ ? kFileSlicePackets : kLivePacketsPerDispatch;
@@ -402,7 +420,7 @@ void CaptureHandle::RunOnCaptureThread(const std::function<void()>& task) {
   task_ = &task;
   room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
-  api_->breakloop(pcap_);  // a blocking pcap_dispatch returns for it
+  if (pcap_ != nullptr) api_->breakloop(pcap_);  // a blocking pcap_dispatch returns for it
   task_done_.wait(lock, [&] { return task_ != &task; });
 }
 
@@ -424,7 +442,9 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
     }
     finished = finished_;
     if (batch == nullptr && !finished) reader_waiting_ = true;
+    file_wanted_ = true;
   }
+  if (offline_) room_.notify_one();
 
   if (batch == nullptr) {
     if (!finished) {
@@ -441,7 +461,6 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
     return env.Null();
   }
 
-  if (offline_) room_.notify_one();
   delivered_ += batch->packets.size();
   return BatchValue(env, *batch, wants_recycle);
 }
@@ -453,6 +472,12 @@ Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
   bool compiled = false;
   int status = 0;
   std::string error;
+  if (file_ != nullptr) {
+    bpf_program program = CompileFileFilter(env, filter);
+    RunOnCaptureThread([&] { std::swap(program, file_filter_); });
+    if (program.bf_len > 0) api_->freecode(&program);
+    return env.Undefined();
+  }
   RunOnCaptureThread([&] {
     if (pcap_ == nullptr) {  // a kernel dump's thread closed it
       error = "the capture has ended";

@@ -82,7 +82,11 @@ Napi::Value CaptureHandle::Info(const Napi::CallbackInfo& info) {
   result.Set("linktypeName", name != nullptr ? Napi::Value(Napi::String::New(env, name)) : env.Null());
   result.Set("snaplen", Napi::Number::New(env, snaplen_));
   result.Set("precision", Napi::String::New(env, nano_ ? "nano" : "micro"));
-  if (offline_ && pcap_ != nullptr && api_->is_swapped != nullptr && api_->major_version != nullptr &&
+  if (file_ != nullptr) {
+    result.Set("swapped", Napi::Boolean::New(env, file_->swapped()));
+    result.Set("versionMajor", Napi::Number::New(env, file_->version_major()));
+    result.Set("versionMinor", Napi::Number::New(env, file_->version_minor()));
+  } else if (offline_ && pcap_ != nullptr && api_->is_swapped != nullptr && api_->major_version != nullptr &&
       api_->minor_version != nullptr) {
     result.Set("swapped", Napi::Boolean::New(env, api_->is_swapped(pcap_) == 1));
     result.Set("versionMajor", Napi::Number::New(env, api_->major_version(pcap_)));
@@ -191,6 +195,7 @@ Napi::Value CaptureHandle::StartKernelDump(const Napi::CallbackInfo& info) {
   if (api_->live_dump == nullptr || api_->live_dump_ended == nullptr) {
     return Napi::String::New(env, "the loaded libpcap has no pcap_live_dump (kernel dump mode)");
   }
+  if (file_ != nullptr) return Napi::String::New(env, "a capture file is read by wirecap, not by the library's kernel dump");
   Napi::Object options = info[0].As<Napi::Object>();
   KernelDump::Limits limits;
   limits.path = StringOption(options, "path");
