@@ -352,7 +352,8 @@ int CaptureHandle::DumpHousekeeping() {
 
 void CaptureHandle::ReportDumpStats() {
   pcap_stat stats{};
-  const bool have = api_->stats(pcap_, &stats) == 0;
+  // A file read by wirecap's own reader has no pcap_t, and no counters.
+  const bool have = pcap_ != nullptr && api_->stats(pcap_, &stats) == 0;
   dump_->ReportStats(dump_interface_, NowNs(), have, stats.ps_recv, stats.ps_drop, stats.ps_ifdrop);
 }
 

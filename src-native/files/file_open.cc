@@ -113,7 +113,7 @@ bool CaptureHandle::ReadFileBatch() {
     }
     captured_.fetch_add(packets.size(), std::memory_order_relaxed);
     if (dump_ != nullptr) {
-      for (const PacketMeta& p : packets) dump_->Write(p.timestamp_ns, p.caplen, p.len, filling_.data + p.offset);
+      for (const PacketMeta& p : packets) dump_->Write(dump_interface_, p.timestamp_ns, p.caplen, p.len, filling_.data + p.offset);
     }
     if (!deliver_) packets.clear();
     Publish();
