@@ -56,6 +56,10 @@ const TAIL_BYTES = 64 << 10;
 const LOOKBACK_BYTES = 16 << 10;
 /** Below this many bytes between the bisection's bounds, records are walked. */
 const WALK_BYTES = 32 << 10;
+/** Convergence follows rival cursors this many windows past its own before it calls them a clash. */
+const CONVERGE_WINDOWS = 2;
+/** Certified records kept for later seeks. */
+const INDEX_ENTRIES = 4096;
 const PAGE = 4096;
 const CACHED_PAGES = 256;
 const MAX_WIRE_LEN = 1 << 24;
@@ -155,19 +159,38 @@ interface Layout {
   maxRecord: number;
   /** The record at pos, if its header is plausible for timestamps in [tsLow, tsHigh]. */
   recordAt(file: PagedFile, pos: number, tsLow: bigint, tsHigh: bigint): Probe;
+  /** Offset in a header of a byte that is always 0 (a length's high byte): the scan of a window jumps from zero to zero. */
+  zeroByte: number;
+  /** Cheap necessary conditions for a header at b[at] (b holds at least HEADER_PEEK bytes from there): spares recordAt most positions of a window. */
+  mayStart(b: Buffer, at: number): boolean;
 }
+
+/** Bytes mayStart() looks at. */
+const HEADER_PEEK = 16;
 
 function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
   const header = file.read(0, 24);
   if (header.length < 24) throw new WirecapError('the file ends inside the pcap header', 'EBADFORMAT');
   const snaplen = le ? header.readUInt32LE(16) : header.readUInt32BE(16);
   // Some writers put 0 or nonsense in the header: fall back to libpcap's largest snaplen.
-  const snapLimit = snaplen > 0 && snaplen <= 1 << 24 ? Math.max(snaplen, 65535) : 262144;
+  const snapLimit = snaplen > 0 && snaplen < 1 << 24 ? Math.max(snaplen, 65535) : 262144;
+  // Where caplen's most significant byte sits, and which way its next byte is.
+  const capHigh = le ? 11 : 8;
+  const capNext = le ? -1 : 1;
+  const snapTop = snapLimit >>> 16;
   return {
     format: nano ? 'pcap-nsec' : 'pcap',
     headerBytes: 24,
     align: 1,
     maxRecord: 16 + snapLimit,
+    zeroByte: capHigh,
+    mayStart(b, at) {
+      // Bytes first: caplen's two high bytes are bounded by the snaplen's (most positions fail here).
+      if (b[at + capHigh] * 256 + b[at + capHigh + capNext] > snapTop) return false;
+      const caplen = le ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8);
+      const fraction = le ? b.readUInt32LE(at + 4) : b.readUInt32BE(at + 4);
+      return caplen <= snapLimit && fraction < (nano ? 1e9 : 1e6) && caplen <= (le ? b.readUInt32LE(at + 12) : b.readUInt32BE(at + 12));
+    },
     recordAt(f, pos, tsLow, tsHigh) {
       if (pos === f.size) return 'eof';
       if (pos + 16 > f.size) return 'truncated';
@@ -235,13 +258,18 @@ function pcapngLayout(file: PagedFile): Layout {
     headerBytes,
     align: 4,
     maxRecord: 262144 + 64,
+    zeroByte: le ? 7 : 4,
+    mayStart(b, at) {
+      const length = u32(b, at + 4);
+      return length >= 12 && length % 4 === 0 && PCAPNG_BLOCKS.has(u32(b, at));
+    },
     recordAt(f, at, tsLow, tsHigh) {
       if (at === f.size) return 'eof';
       const b = f.read(at, 28);
       if (b.length < 8) return 'truncated';
       const type = u32(b, 0);
       const length = u32(b, 4);
-      if (!PCAPNG_BLOCKS.has(type) || length < 12 || length % 4 !== 0 || length > PCAPNG_MAX_BLOCK) return null;
+      if (!PCAPNG_BLOCKS.has(type) || length < 12 || length % 4 !== 0 || length >= PCAPNG_MAX_BLOCK) return null;
       if (at + length > f.size) return 'truncated';
       if (u32(f.read(at + length - 4, 4), 0) !== length) return null;
       if (type !== 6 && type !== 2) return { size: length, ts: null };
@@ -271,6 +299,8 @@ export class TraceNavigator {
   #tsHigh = 1n << 62n;
   #first: TracePosition | undefined;
   #last: bigint | null | undefined;
+  /** Certified records (the file's own, reached by convergence or walks), sorted by offset. */
+  #index: Anchor[] = [];
 
   /** @internal use openTrace() */
   constructor(path: string, file: PagedFile, layout: Layout) {
@@ -343,28 +373,50 @@ export class TraceNavigator {
     throw new WirecapError('seek target must be { time }, { offset } or { fraction }', 'EINVAL');
   }
 
-  /**
-   * The first record at or after offset. Resynchronises a little before
-   * the offset and walks to it: a landing point inside a record that holds
-   * a trace of its own would otherwise take that trace's records for the file's.
-   */
+  /** The first record at or after offset, walked to from a record known to be the file's own. */
   #seekOffset(offset: number): Omit<TracePosition, 'bytesRead'> {
     if (offset <= this.headerBytes) return this.#firstRecord();
-    const from = Math.max(this.headerBytes, offset - LOOKBACK_BYTES);
-    const found = from === this.headerBytes ? this.#firstRecord() : this.#resync(from);
-    if (found.offset >= offset) return found;
-    const walked = this.#walkTo(found.offset, (_, at) => at >= offset);
-    const certainty: Certainty = walked.end === null || walked.end === 'truncated' ? 'probable' : found.certainty;
-    return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset), certainty };
+    const anchor = this.#anchor(offset);
+    if (typeof anchor !== 'object') {
+      // Not certified: the first chain found from a little before, marked as such.
+      const found = this.#probeNear(offset);
+      return { ...found, certainty: anchor };
+    }
+    const walked = this.#walkTo(anchor.offset, (_, at) => at >= offset);
+    return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset), certainty: walkCertainty(walked.end) };
   }
 
+  /**
+   * Bisection by cheap probes (which a trace held in a payload can
+   * mislead), then a walk from a certified record before the probes' lower
+   * bound. When that walk shows the probes were misled, the bisection is
+   * repeated on certified records only.
+   */
   #seekTime(time: bigint): Omit<TracePosition, 'bytesRead'> {
     const first = this.#firstPosition();
     if (first.timestamp === null || first.timestamp >= time) return first;
-    // lo: a record known to be before the time; hi: the answer starts before hi or the walk passes it.
+    const { lo, hi } = this.#bisect(time, first);
+    const start = lo === first.offset ? { offset: first.offset, ts: first.timestamp } : this.#anchor(lo);
+    if (typeof start !== 'object') {
+      const walked = this.#walkTo(lo, (r) => r.ts !== null && r.ts >= time);
+      return { offset: walked.offset, timestamp: walked.timestamp, certainty: start };
+    }
+    let below: Anchor = { offset: first.offset, ts: first.timestamp };
+    let above = this.size;
+    if (start.ts !== null && start.ts >= time) above = start.offset;
+    else {
+      // The answer lies before hi unless the probes were misled: walk a little past it, no further.
+      const walked = this.#walkBelow(start, time, hi + WALK_BYTES);
+      if (walked.found !== null) return walked.found;
+      below = walked.below;
+    }
+    return this.#certifiedSeek(time, below, above);
+  }
+
+  /** Bisection of the time range by cheap probes; lo is a probe before the time, the answer most likely in [lo, hi). */
+  #bisect(time: bigint, first: TracePosition): { lo: number; hi: number } {
     let lo = first.offset;
-    let loTime = first.timestamp;
-    let certainty: Certainty = first.certainty;
+    let loTime = first.timestamp as bigint;
     let hi = this.size;
     let hiTime: bigint | null = null;
     let bisect = true;
@@ -383,25 +435,57 @@ export class TraceNavigator {
       // A timestamp outside what lo and hi allow may be a trace held in a
       // record's payload: look again from a little before.
       if (found.timestamp !== null && (found.timestamp < loTime || (hiTime !== null && found.timestamp > hiTime))) {
-        found = this.#seekOffset(mid);
+        found = this.#probeNear(mid);
       }
       if (found.timestamp !== null && found.timestamp < time) {
         lo = found.offset;
         loTime = found.timestamp;
-        certainty = found.certainty;
       } else {
         hi = mid;
         hiTime = found.timestamp;
       }
       bisect = !bisect && hi - lo > width / 2;
     }
-    // lo itself may be a record of a trace held in a bigger record's payload
-    // (its time fits): walk from a record found a little before it.
-    const anchor = lo === first.offset || lo - LOOKBACK_BYTES <= this.headerBytes ? first.offset : this.#resync(lo - LOOKBACK_BYTES).offset;
-    const walked = this.#walkTo(Math.min(anchor, lo), (r) => r.ts !== null && r.ts >= time);
-    // A walk stopped by a damaged or cut record cannot vouch for what follows.
-    if (walked.end === null || walked.end === 'truncated') certainty = certainty === 'clash' ? 'clash' : 'probable';
-    return { offset: walked.offset, timestamp: walked.timestamp, certainty };
+    return { lo, hi };
+  }
+
+  /**
+   * Bisection on certified records only: below is one before the time,
+   * above one at or after it (or the file's size). Each step costs a
+   * convergence window, so this runs only when cheap probes were misled.
+   */
+  #certifiedSeek(time: bigint, below: Anchor, above: number): Omit<TracePosition, 'bytesRead'> {
+    let certainty: Certainty = 'definite';
+    while (above - below.offset > 2 * this.#layout.maxRecord) {
+      const a = this.#anchor(below.offset + Math.floor((above - below.offset) / 2));
+      if (typeof a !== 'object') {
+        certainty = a;
+        break;
+      }
+      if (a.offset <= below.offset || a.offset >= above) break;
+      if (a.ts !== null && a.ts < time) below = a;
+      else above = a.offset;
+    }
+    const walked = this.#walkTo(below.offset, (r) => r.ts !== null && r.ts >= time);
+    return { offset: walked.offset, timestamp: walked.timestamp, certainty: certainty === 'definite' ? walkCertainty(walked.end) : certainty };
+  }
+
+  /**
+   * Walks certified records from start until one at or after the time, or
+   * until the walk passes limit: then below is the last record passed that
+   * is before the time.
+   */
+  #walkBelow(start: Anchor, time: bigint, limit: number): { found: Omit<TracePosition, 'bytesRead'> | null; below: Anchor } {
+    let below = start;
+    let passed = false;
+    const walked = this.#walkTo(start.offset, (r, at) => {
+      if (r.ts !== null && r.ts >= time) return true;
+      if (r.ts !== null) below = { offset: at, ts: r.ts };
+      passed = at > limit;
+      return passed;
+    });
+    if (passed) return { found: null, below };
+    return { found: { offset: walked.offset, timestamp: walked.timestamp, certainty: walkCertainty(walked.end) }, below };
   }
 
   /** The first timestamp at or after a record start (pcapng blocks may have none). */
@@ -442,36 +526,141 @@ export class TraceNavigator {
     return this.#first;
   }
 
-  /** The last complete packet's timestamp: resync well before the end, then walk. */
+  /** The last complete packet's timestamp: walked to the end from a certified record near it. */
   #findLast(): bigint | null {
     const first = this.#firstPosition().timestamp;
     if (first === null) return null;
-    const last = this.#findLastFrom(TAIL_BYTES);
+    const anchor = this.#anchor(this.size - 1);
+    const from = typeof anchor === 'object' ? anchor.offset : this.#probeNear(Math.max(this.headerBytes, this.size - TAIL_BYTES)).offset;
+    let last: bigint | null = null;
+    this.#walkTo(from, (r) => {
+      if (r.ts !== null) last = r.ts;
+      return false;
+    });
     // From now on a header is plausible only inside the file's time range.
     if (last !== null) this.#tsHigh = (last > first ? last : first) + TIME_SLACK_NS;
     return last;
   }
 
-  #findLastFrom(tail: number): bigint | null {
-    for (let back = tail; ; back *= 4) {
-      const from = Math.max(this.headerBytes, this.size - back);
-      const found = from === this.headerBytes ? this.#firstRecord() : this.#resync(from);
-      if (found.certainty !== 'clash' || from === this.headerBytes) {
-        let last: bigint | null = null;
-        this.#walkTo(found.offset, (r) => {
-          if (r.ts !== null) last = r.ts;
-          return false;
-        });
-        if (last !== null || from === this.headerBytes) return last;
+  /**
+   * A record start at or before offset that is certainly the file's own:
+   * the first record, a record from the index, or a convergence point.
+   * When convergence ends after offset (rival chains met only later), it
+   * is tried again from further back. Returns why not when it cannot tell.
+   */
+  #anchor(offset: number): Anchor | 'probable' | 'clash' {
+    const { maxRecord } = this.#layout;
+    let failure: 'probable' | 'clash' = 'clash';
+    for (let back = 0; back <= 16 * maxRecord; back = back === 0 ? maxRecord : back * 4) {
+      const from = offset - back;
+      const known = this.#known(from);
+      if (known !== null) return known;
+      const m = this.#converge(from);
+      if (typeof m !== 'object') failure = m;
+      else {
+        this.#remember(m);
+        if (m.offset <= offset) return m;
       }
     }
+    return failure;
+  }
+
+  /** A certified record within a window's reach before from: the first record, or one from the index. */
+  #known(from: number): Anchor | null {
+    if (from - this.#layout.maxRecord < this.headerBytes) return { offset: this.headerBytes, ts: this.#timeAt(this.headerBytes) };
+    // The nearest indexed record at or before from, if walking from it costs less than a window.
+    let lo = 0;
+    let hi = this.#index.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#index[mid].offset <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    const near = this.#index[lo - 1];
+    if (near === undefined || from - near.offset > this.#layout.maxRecord) return null;
+    let last: Anchor = near;
+    this.#walkTo(near.offset, (r, at) => {
+      if (at > from) return true;
+      last = { offset: at, ts: r.ts ?? this.#timeAt(at) };
+      return false;
+    });
+    return last;
+  }
+
+  /** Keeps a certified record in the sorted index (bounded; the oldest half goes when full). */
+  #remember(a: Anchor): void {
+    let i = this.#index.findIndex((e) => e.offset >= a.offset);
+    if (i === -1) i = this.#index.length;
+    if (this.#index[i]?.offset === a.offset) return;
+    this.#index.splice(i, 0, a);
+    if (this.#index.length > INDEX_ENTRIES) this.#index = this.#index.filter((_, k) => k % 2 === 0);
+  }
+
+  /**
+   * Convergence: every position in the window (from - maxRecord, from] that
+   * holds a plausible header starts a cursor, and the cursors follow their
+   * records in step, lowest first, merging where they meet. The window
+   * holds the start of the file's own record that covers from, so the file's
+   * chain is one of the cursors; once one cursor is left, it is on that
+   * chain. Returns that record, 'probable' when no cursor lasts (damaged
+   * records), or 'clash' when rivals are still apart far past the window.
+   */
+  #converge(from: number): Anchor | 'probable' | 'clash' {
+    const { align, maxRecord } = this.#layout;
+    const low = Math.ceil((from - maxRecord + 1) / align) * align;
+    const cursors = new MinHeap();
+    const live = new Set<number>();
+    const window = this.#file.read(low, from + HEADER_PEEK - low);
+    const { zeroByte } = this.#layout;
+    for (let p = low; p <= from && p < this.size; p += align) {
+      // Near the end of the file the bytes for a quick look run out: recordAt decides there.
+      const at = p - low;
+      if (at + HEADER_PEEK <= window.length) {
+        if (window[at + zeroByte] !== 0) {
+          const zero = window.indexOf(0, at + zeroByte + 1);
+          const next = zero === -1 ? window.length - HEADER_PEEK + 1 : zero - zeroByte;
+          p = low + Math.ceil(next / align) * align - align;
+          continue;
+        }
+        if (!this.#layout.mayStart(window, at)) continue;
+      }
+      if (this.#layout.recordAt(this.#file, p, this.#tsLow, this.#tsHigh) === null) continue;
+      live.add(p);
+      cursors.push(p);
+    }
+    const bound = from + CONVERGE_WINDOWS * maxRecord;
+    while (live.size > 1) {
+      const at = cursors.pop();
+      if (at > bound) return 'clash';
+      live.delete(at);
+      const r = this.#layout.recordAt(this.#file, at, this.#tsLow, this.#tsHigh);
+      if (r === null) continue;
+      // The file's exact end and a record cut by it both end at the size.
+      const next = typeof r === 'object' ? at + r.size : this.size;
+      if (!live.has(next)) {
+        live.add(next);
+        cursors.push(next);
+      }
+    }
+    const [survivor] = live;
+    if (survivor === undefined) return 'probable';
+    return { offset: survivor, ts: survivor >= this.size ? null : this.#timeAt(survivor) };
+  }
+
+  /** The cheap probe of a bisection step: the first chain from a little before offset, walked to offset. */
+  #probeNear(offset: number): { offset: number; timestamp: bigint | null } {
+    const from = Math.max(this.headerBytes, offset - LOOKBACK_BYTES);
+    const found = from === this.headerBytes ? this.#firstRecord() : this.#resync(from);
+    if (found.offset >= offset) return found;
+    const walked = this.#walkTo(found.offset, (_, at) => at >= offset);
+    return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset) };
   }
 
   /** The first true record starting at or after offset. */
-  #resync(offset: number): Omit<TracePosition, 'bytesRead'> {
+  #resync(offset: number): { offset: number; timestamp: bigint | null } {
     const { align, maxRecord } = this.#layout;
     let pos = Math.ceil(offset / align) * align;
-    if (pos >= this.size) return { offset: this.size, timestamp: null, certainty: 'definite' };
+    if (pos >= this.size) return { offset: this.size, timestamp: null };
     const limit = Math.min(this.size, pos + maxRecord);
     const chains: Chain[] = [];
     let stopAt = limit; // competitors are looked for inside the first full chain's first record
@@ -488,7 +677,7 @@ export class TraceNavigator {
       }
     }
     if (chains.length === 0) {
-      if (limit === this.size) return { offset: this.size, timestamp: null, certainty: 'probable' };
+      if (limit === this.size) return { offset: this.size, timestamp: null };
       throw new WirecapError(`${this.path}: no valid record within ${maxRecord} bytes of offset ${offset}`, 'EBADFORMAT');
     }
     let best = this.#rank(chains);
@@ -505,11 +694,9 @@ export class TraceNavigator {
       if (best.length === 0) best = [earliest];
     }
     const chosen = best[0];
-    const certainty: Certainty = best.length > 1 ? 'clash' : chosen.end === 'bound' || chosen.end === 'eof' ? 'definite' : 'probable';
     const start = this.#enclosed(chosen) ?? chosen.start;
     // The position's timestamp: its first record that has one (pcapng chains pass through other blocks).
-    const walked = this.#walkTo(start, (r) => r.ts !== null);
-    return { offset: start, timestamp: walked.timestamp, certainty };
+    return { offset: start, timestamp: this.#timeAt(start) };
   }
 
   /**
@@ -568,6 +755,54 @@ export class TraceNavigator {
       }
       at += r.size;
     }
+  }
+}
+
+/** A record start known to lie on the file's own chain, with the first timestamp at or after it. */
+interface Anchor {
+  offset: number;
+  ts: bigint | null;
+}
+
+/** A walk from a certified record is definite unless a damaged or cut record stopped it. */
+function walkCertainty(end: Probe | undefined): Certainty {
+  return end === null || end === 'truncated' ? 'probable' : 'definite';
+}
+
+/** A binary min-heap of offsets: convergence advances the lowest cursor first. */
+class MinHeap {
+  #items: number[] = [];
+
+  push(value: number): void {
+    const a = this.#items;
+    let i = a.push(value) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (a[parent] <= value) break;
+      a[i] = a[parent];
+      i = parent;
+    }
+    a[i] = value;
+  }
+
+  /** The smallest value (the caller knows the heap is not empty). */
+  pop(): number {
+    const a = this.#items;
+    const top = a[0];
+    const last = a.pop() as number;
+    if (a.length > 0) {
+      let i = 0;
+      for (;;) {
+        let child = 2 * i + 1;
+        if (child >= a.length) break;
+        if (child + 1 < a.length && a[child + 1] < a[child]) child++;
+        if (a[child] >= last) break;
+        a[i] = a[child];
+        i = child;
+      }
+      a[i] = last;
+    }
+    return top;
   }
 }
 
