@@ -5,7 +5,7 @@ import path from 'node:path';
 import { openOffline, openTrace, slice, WirecapError } from '../lib';
 import { filePackets } from './helpers/tools';
 import { NastyKind, NastyOptions, nastyTrace } from './helpers/nasty';
-import { pcapBytes, random, recordsOf, TracePacket, Truth } from './helpers/trace';
+import { pcapBytes, random, recordsOf, referenceRead, TracePacket, Truth } from './helpers/trace';
 
 let dir: string;
 beforeAll(() => {
@@ -227,13 +227,13 @@ describe('odd traces and bad input', () => {
 
 describe('slice()', () => {
   test('merges inputs by time, cuts the window, reads little of big inputs, and writes pcapng that tshark reads', async () => {
-    const all = packets(20000, random(20));
+    const all = packets(60000, random(20));
     const a = write('slice-a.pcap', pcapBytes(all.filter((_, i) => i % 3 !== 0), { nano: true }));
     const b = write('slice-b.pcap', pcapBytes(all.filter((_, i) => i % 3 === 0), { nano: true, bigEndian: true }));
     const out = path.join(dir, 'slice.pcapng');
-    const [from, to] = [all[12000].timestamp, all[12100].timestamp];
+    const [from, to] = [all[36000].timestamp, all[36100].timestamp];
     const result = await slice([a, b], out, { start: from, end: to, format: 'pcapng' });
-    const inWindow = all.slice(12000, 12100);
+    const inWindow = all.slice(36000, 36100);
     expect(result.packets).toBe(100);
     expect(filePackets(out).map((p) => [p.timestamp, p.caplen])).toEqual(inWindow.map((p) => [p.timestamp, p.data.length]));
     // The start was found by seeks of a few windows, not by reading up to it.
@@ -302,7 +302,7 @@ describe('seeks in traces that carry other traces equal a linear scan', () => {
     ['a trace copied in runs of full-size packets, ns, little-endian', 'copied-runs', { nano: true }, 33],
     ['a trace copied in runs of full-size packets, µs, big-endian', 'copied-runs', { bigEndian: true }, 34],
     ['chains of fake headers and fake caplens that land on the next real header', 'fake-chains', { bigEndian: true }, 35],
-    ['records of up to 256 KiB holding many small packets', 'big-records', { packets: 600 }, 36],
+    ['records of up to 256 KiB holding many small packets', 'big-records', { packets: 400 }, 36],
     ['pcapng whose EPBs carry pcap and pcapng files, µs, little-endian', 'pcapng-carried', {}, 37],
     ['pcapng whose EPBs carry pcap and pcapng files, ns, big-endian', 'pcapng-carried', { nano: true, bigEndian: true }, 38],
   ];
@@ -318,5 +318,33 @@ describe('seeks in traces that carry other traces equal a linear scan', () => {
       const k = Math.floor(rand() * truth.length);
       expect(await libpcapRead(file, truth[k].ts)).toEqual(all.slice(k, k + 3));
     }
+  }, 120_000);
+});
+
+/** Windows of a trace: the record indices [from, to) they hold; some start or end inside a run of copied-trace packets (1514 bytes). */
+function windows(caplens: number[], seed: number, count: number): [number, number][] {
+  const rand = random(seed);
+  const inRuns = caplens.map((c, i) => i).filter((i) => caplens[i] === 1514 && caplens[i - 1] === 1514 && caplens[i + 1] === 1514);
+  const pick = (): number => (inRuns.length > 0 && rand() < 0.6 ? inRuns[Math.floor(rand() * inRuns.length)] : Math.floor(rand() * caplens.length));
+  return Array.from({ length: count }, () => {
+    const [a, b] = [pick(), pick()].sort((x, y) => x - y);
+    return [a, Math.min(caplens.length, b + 1 + Math.floor(rand() * 3))];
   });
+}
+
+describe('slice() on traces that carry other traces', () => {
+  test.each([
+    ['a trace copied in runs of full-size packets', 'copied-runs', { nano: true }, 41],
+    ['whole pcap files in single records', 'carried-files', { bigEndian: true }, 42],
+    ['pcapng whose EPBs carry pcap and pcapng files', 'pcapng-carried', {}, 43],
+  ] as [string, NastyKind, NastyOptions, number][])('%s: each window holds exactly the packets libpcap reads in it', async (name, kind, options, seed) => {
+    const file = write(`slice-nasty-${seed}.${kind === 'pcapng-carried' ? 'pcapng' : 'pcap'}`, nastyTrace(kind, seed, options));
+    const all = referenceRead(file).packets;
+    const out = path.join(dir, `slice-nasty-${seed}.out.pcap`);
+    for (const [from, to] of windows(all.map((p) => p.caplen), seed, 40)) {
+      const end = to < all.length ? all[to].timestamp : all[all.length - 1].timestamp + 1n;
+      await slice([file], out, { start: all[from].timestamp, end });
+      expect([from, to, referenceRead(out).packets.map((p) => `${p.timestamp} ${p.hex}`)]).toEqual([from, to, all.slice(from, to).map((p) => `${p.timestamp} ${p.hex}`)]);
+    }
+  }, 120_000);
 });

@@ -3,18 +3,21 @@
  * last timestamps, and seeks to a time, a byte offset or a fraction of the
  * file, each in a few small reads.
  *
- * A jump into the middle of a file lands inside some record. The next
- * record boundary is found by resynchronisation: every position after the
- * landing point is tried as a record header; a plausible one (pcap:
- * timestamp inside the file's time range, fraction below one second,
- * caplen within the snaplen and not above len; pcapng: a known block type
- * whose total length is repeated at the block's end) starts a chain,
- * header after header, followed for CHAIN_RECORDS records. Payload bytes
- * can look like headers (a trace inside a trace), so competitors are
- * looked for inside the first record of the earliest full chain, where a
- * fake header would sit; ties are settled by following the chains much
- * further (a fake chain ends with the record that holds it); chains that
- * still disagree are a clash.
+ * A jump into the middle of a file lands inside some record, and payload
+ * bytes can look like records (a trace inside a trace). Two tools:
+ * - Probes (resync): the first position after the landing point that
+ *   starts a chain of CHAIN_RECORDS plausible headers (pcap: timestamp
+ *   inside the file's time range, fraction below one second, caplen within
+ *   the snaplen and not above len; pcapng: a known block type whose total
+ *   length is repeated at the block's end). Cheap, and usually right; they
+ *   only guide the bisection.
+ * - Anchors: records certainly on the file's own chain. The first record
+ *   is one. Convergence finds others: the file's record that covers a
+ *   position starts at most a record's maximum length before it, so a cursor
+ *   started at every plausible header in that window includes the file's
+ *   chain; followed in step until they meet, the last cursor left is on it.
+ * Every answer is walked to from an anchor, so it is the record a linear
+ * read from the start finds.
  */
 import fs from 'node:fs';
 import { WirecapError } from '../core/errors';
@@ -72,19 +75,6 @@ interface Record {
 }
 /** A record, or why there is none at a position. */
 type Probe = Record | 'eof' | 'truncated' | null;
-
-interface Chain {
-  start: number;
-  /** Where each record of the chain starts. */
-  positions: Set<number>;
-  /** The timestamps of its records that have one, in order. */
-  times: bigint[];
-  records: number;
-  /** Where it ended: the record bound, the file's exact end, a record cut by the end, or an implausible header. */
-  end: 'bound' | 'eof' | 'truncated' | 'broken';
-  /** Offset after its last record. */
-  last: number;
-}
 
 /** Reads of small windows, counted, with a few pages cached. */
 class PagedFile {
@@ -167,6 +157,8 @@ interface Layout {
 
 /** Bytes mayStart() looks at. */
 const HEADER_PEEK = 16;
+/** A scan for headers reads this much at a time. */
+const SCAN_BYTES = 4096;
 
 function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
   const header = file.read(0, 24);
@@ -336,9 +328,9 @@ export class TraceNavigator {
   }
 
   /**
-   * Finds the first packet with timestamp ≥ time (by bisection, then a walk
-   * of at most WALK_BYTES), or the first record starting at or after a byte
-   * offset or a fraction of the file. Past the end gives the end (offset =
+   * Finds the first packet with timestamp ≥ time, or the first record
+   * starting at or after a byte offset or a fraction of the file, walked to
+   * from a record known to be the file's own (see the file's comment). Past the end gives the end (offset =
    * size, timestamp null). In a trace whose clock stepped back, a time seek
    * gives a packet at or after the time whose predecessor is before it: the
    * first such packet when the timestamps are in order.
@@ -597,6 +589,35 @@ export class TraceNavigator {
   }
 
   /**
+   * Visits the aligned positions in [from, to) that hold a plausible header
+   * (or a record cut by the end), in order, until visit returns true. Reads
+   * a page at a time, and looks at most positions in the bytes read only.
+   */
+  #scan(from: number, to: number, visit: (pos: number) => boolean): void {
+    const { align, zeroByte } = this.#layout;
+    const end = Math.min(to, this.size);
+    for (let base = from; base < end; base += SCAN_BYTES) {
+      const b = this.#file.read(base, Math.min(SCAN_BYTES, end - base) + HEADER_PEEK);
+      const stop = Math.min(base + SCAN_BYTES, end);
+      for (let p = base; p < stop; p += align) {
+        const at = p - base;
+        // Near the end of the file the bytes for a quick look run out: recordAt decides there.
+        if (at + HEADER_PEEK <= b.length) {
+          if (b[at + zeroByte] !== 0) {
+            // Jump to the next position whose always-zero byte is zero.
+            const zero = b.indexOf(0, at + zeroByte + 1);
+            const next = zero === -1 ? b.length - HEADER_PEEK + 1 : zero - zeroByte;
+            p = base + Math.ceil(next / align) * align - align;
+            continue;
+          }
+          if (!this.#layout.mayStart(b, at)) continue;
+        }
+        if (this.#layout.recordAt(this.#file, p, this.#tsLow, this.#tsHigh) !== null && visit(p)) return;
+      }
+    }
+  }
+
+  /**
    * Convergence: every position in the window (from - maxRecord, from] that
    * holds a plausible header starts a cursor, and the cursors follow their
    * records in step, lowest first, merging where they meet. The window
@@ -610,24 +631,11 @@ export class TraceNavigator {
     const low = Math.ceil((from - maxRecord + 1) / align) * align;
     const cursors = new MinHeap();
     const live = new Set<number>();
-    const window = this.#file.read(low, from + HEADER_PEEK - low);
-    const { zeroByte } = this.#layout;
-    for (let p = low; p <= from && p < this.size; p += align) {
-      // Near the end of the file the bytes for a quick look run out: recordAt decides there.
-      const at = p - low;
-      if (at + HEADER_PEEK <= window.length) {
-        if (window[at + zeroByte] !== 0) {
-          const zero = window.indexOf(0, at + zeroByte + 1);
-          const next = zero === -1 ? window.length - HEADER_PEEK + 1 : zero - zeroByte;
-          p = low + Math.ceil(next / align) * align - align;
-          continue;
-        }
-        if (!this.#layout.mayStart(window, at)) continue;
-      }
-      if (this.#layout.recordAt(this.#file, p, this.#tsLow, this.#tsHigh) === null) continue;
+    this.#scan(low, from + 1, (p) => {
       live.add(p);
       cursors.push(p);
-    }
+      return false;
+    });
     const bound = from + CONVERGE_WINDOWS * maxRecord;
     while (live.size > 1) {
       const at = cursors.pop();
@@ -656,105 +664,42 @@ export class TraceNavigator {
     return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset) };
   }
 
-  /** The first true record starting at or after offset. */
+  /**
+   * A probe: the first position at or after offset that starts a chain of
+   * CHAIN_RECORDS plausible records (or one that reaches the end). A trace
+   * held in a payload can fool it: it only guides the bisection.
+   */
   #resync(offset: number): { offset: number; timestamp: bigint | null } {
     const { align, maxRecord } = this.#layout;
-    let pos = Math.ceil(offset / align) * align;
-    if (pos >= this.size) return { offset: this.size, timestamp: null };
+    const pos = Math.ceil(offset / align) * align;
     const limit = Math.min(this.size, pos + maxRecord);
-    const chains: Chain[] = [];
-    let stopAt = limit; // competitors are looked for inside the first full chain's first record
-    for (; pos < stopAt; pos += align) {
-      if (chains.some((c) => c.positions.has(pos))) continue;
-      const chain = this.#chain(pos, CHAIN_RECORDS, Infinity);
-      // A chain broken by an implausible header is no chain; one cut by the
-      // end of the file counts once it has two records (a damaged tail).
-      if (chain === null || chain.end === 'broken' || (chain.end === 'truncated' && chain.records < 2)) continue;
-      chains.push(chain);
-      if (chain.end === 'bound' || chain.end === 'eof') {
-        const firstRecord = [...chain.positions][1] ?? chain.last;
-        stopAt = Math.min(stopAt, firstRecord);
-      }
-    }
-    if (chains.length === 0) {
-      if (limit === this.size) return { offset: this.size, timestamp: null };
-      throw new WirecapError(`${this.path}: no valid record within ${maxRecord} bytes of offset ${offset}`, 'EBADFORMAT');
-    }
-    let best = this.#rank(chains);
-    if (best.length > 1) {
-      // Follow the tied chains past the earliest one's first record: a fake
-      // chain inside that record ends with it, or meets the real chain there.
-      const earliest = best[0];
-      const firstEnd = [...earliest.positions][1] ?? earliest.last;
-      const until = firstEnd + 2 * Math.max(...best.map((c) => largestRecord(c))) + 4096;
-      const longer = best.map((c) => this.#chain(c.start, Infinity, until) as Chain);
-      const meets = longer.every((c) => c === longer[0] || [...c.positions].some((p) => longer[0].positions.has(p)));
-      // Chains that meet are the same records from there on; the earliest start encloses the others.
-      best = meets ? [longer[0]] : this.#rank(longer.filter((c) => c.end === 'bound' || c.end === 'eof'));
-      if (best.length === 0) best = [earliest];
-    }
-    const chosen = best[0];
-    const start = this.#enclosed(chosen) ?? chosen.start;
-    // The position's timestamp: its first record that has one (pcapng chains pass through other blocks).
-    return { offset: start, timestamp: this.#timeAt(start) };
+    let found = -1;
+    this.#scan(pos, limit, (p) => {
+      if (this.#startsChain(p)) found = p;
+      return found >= 0;
+    });
+    if (found >= 0) return { offset: found, timestamp: this.#timeAt(found) };
+    if (limit === this.size) return { offset: this.size, timestamp: null };
+    throw new WirecapError(`${this.path}: no valid record within ${maxRecord} bytes of offset ${offset}`, 'EBADFORMAT');
   }
 
   /**
-   * A fake header whose caplen lands exactly on the next real one starts a
-   * chain as good as the real chain, one record longer. Its tell: a full
-   * chain from a little earlier passes over it and lands on its successor.
-   * Returns that successor, or null when nothing encloses the chain's start.
+   * Whether pos starts a chain: CHAIN_RECORDS plausible records in a row,
+   * neighbours less than a day apart, or fewer that end at the file's exact
+   * end, or two or more that end in a record cut by it (a damaged tail).
    */
-  #enclosed(chosen: Chain): number | null {
-    const positions = [...chosen.positions];
-    if (positions.length < 2 || !firstLinkStands(chosen)) return null;
-    const look = Math.min(this.#layout.maxRecord, 4 * largestRecord(chosen) + 64);
-    const { align } = this.#layout;
-    const from = Math.max(this.headerBytes, Math.ceil((chosen.start - look) / align) * align);
-    for (let q = from; q < chosen.start; q += align) {
-      if (typeof this.#layout.recordAt(this.#file, q, this.#tsLow, this.#tsHigh) !== 'object') continue;
-      const chain = this.#chain(q, CHAIN_RECORDS + 2, Infinity);
-      if (chain !== null && (chain.end === 'bound' || chain.end === 'eof') && chain.positions.has(positions[1]) && !chain.positions.has(chosen.start)) {
-        return positions[1];
-      }
-    }
-    return null;
-  }
-
-  /** The chains with the best end and length, earliest first. */
-  #rank(chains: Chain[]): Chain[] {
-    const score = (c: Chain): number => (c.end === 'bound' || c.end === 'eof' ? 2 : c.end === 'truncated' ? 1 : 0) * 1e9 + c.records;
-    const top = Math.max(...chains.map(score));
-    return chains.filter((c) => score(c) === top).sort((a, b) => a.start - b.start);
-  }
-
-  /** The chain of records from pos, up to maxRecords records or until it passes untilByte; null if pos is no record. */
-  #chain(pos: number, maxRecords: number, untilByte: number): Chain | null {
-    // Most positions a resync tries hold no record: answer those before building a chain.
-    if (maxRecords > 0 && pos < untilByte) {
-      const head = this.#layout.recordAt(this.#file, pos, this.#tsLow, this.#tsHigh);
-      if (head === null || typeof head !== 'object') return null;
-    }
-    const positions = new Set<number>();
-    const times: bigint[] = [];
+  #startsChain(pos: number): boolean {
     let previous: bigint | null = null;
     let at = pos;
-    for (;;) {
-      if (positions.size >= maxRecords || at >= untilByte) return { start: pos, positions, times, records: positions.size, end: 'bound', last: at };
+    for (let records = 0; records < CHAIN_RECORDS; records++) {
       const r = this.#layout.recordAt(this.#file, at, this.#tsLow, this.#tsHigh);
-      const neighbour = r !== null && typeof r === 'object' && r.ts !== null && previous !== null && (r.ts - previous > NEIGHBOUR_NS || previous - r.ts > NEIGHBOUR_NS);
-      if (r === null || neighbour || (r === 'eof' && positions.size === 0) || (r === 'truncated' && positions.size === 0)) {
-        return positions.size === 0 ? null : { start: pos, positions, times, records: positions.size, end: 'broken', last: at };
-      }
-      if (r === 'eof') return { start: pos, positions, times, records: positions.size, end: 'eof', last: at };
-      if (r === 'truncated') return { start: pos, positions, times, records: positions.size, end: 'truncated', last: at };
-      positions.add(at);
-      if (r.ts !== null) {
-        previous = r.ts;
-        times.push(r.ts);
-      }
+      if (r === 'eof') return records > 0;
+      if (r === 'truncated') return records >= 2;
+      if (r === null || (r.ts !== null && previous !== null && (r.ts - previous > NEIGHBOUR_NS || previous - r.ts > NEIGHBOUR_NS))) return false;
+      if (r.ts !== null) previous = r.ts;
       at += r.size;
     }
+    return true;
   }
 }
 
@@ -804,31 +749,6 @@ class MinHeap {
     }
     return top;
   }
-}
-
-/**
- * Whether a chain's first timestamp stands out from the rest: its gap to
- * the second is four times the largest gap after it. A fake header's
- * timestamp is whatever the payload held, while real neighbours are close.
- */
-function firstLinkStands(chain: Chain): boolean {
-  const t = chain.times;
-  if (t.length < 3) return true;
-  const gap = (a: bigint, b: bigint): bigint => (a > b ? a - b : b - a);
-  let largest = 0n;
-  for (let i = 2; i < t.length; i++) {
-    const g = gap(t[i], t[i - 1]);
-    if (g > largest) largest = g;
-  }
-  return gap(t[1], t[0]) > 4n * largest;
-}
-
-/** The largest record of a chain, in bytes. */
-function largestRecord(chain: Chain): number {
-  const positions = [...chain.positions, chain.last];
-  let largest = 0;
-  for (let i = 1; i < positions.length; i++) largest = Math.max(largest, positions[i] - positions[i - 1]);
-  return largest;
 }
 
 /** A time as nanoseconds since the epoch: a bigint (ns), a number (ms) or a Date. */

@@ -21,20 +21,26 @@ export interface TraceOptions {
   snaplen?: number;
 }
 
+/** Writers of 32- and 16-bit fields in a byte order. */
+function fields(be: boolean): { u32: (v: number) => Buffer; u16: (v: number) => Buffer } {
+  return {
+    u32: (v) => {
+      const b = Buffer.alloc(4);
+      if (be) b.writeUInt32BE(v >>> 0);
+      else b.writeUInt32LE(v >>> 0);
+      return b;
+    },
+    u16: (v) => {
+      const b = Buffer.alloc(2);
+      if (be) b.writeUInt16BE(v);
+      else b.writeUInt16LE(v);
+      return b;
+    },
+  };
+}
+
 export function pcapBytes(packets: TracePacket[], options: TraceOptions = {}): Buffer {
-  const be = options.bigEndian ?? false;
-  const u32 = (v: number): Buffer => {
-    const b = Buffer.alloc(4);
-    if (be) b.writeUInt32BE(v >>> 0);
-    else b.writeUInt32LE(v >>> 0);
-    return b;
-  };
-  const u16 = (v: number): Buffer => {
-    const b = Buffer.alloc(2);
-    if (be) b.writeUInt16BE(v);
-    else b.writeUInt16LE(v);
-    return b;
-  };
+  const { u32, u16 } = fields(options.bigEndian ?? false);
   const parts: Buffer[] = [
     u32(options.nano ? 0xa1b23c4d : 0xa1b2c3d4),
     u16(2),
@@ -60,19 +66,7 @@ export function pcapBytes(packets: TracePacket[], options: TraceOptions = {}): B
 
 /** A pcapng file: a section header, one interface (if_tsresol 6 or 9) and an enhanced packet block per packet. */
 export function pcapngBytes(packets: TracePacket[], options: TraceOptions = {}): Buffer {
-  const be = options.bigEndian ?? false;
-  const u32 = (v: number): Buffer => {
-    const b = Buffer.alloc(4);
-    if (be) b.writeUInt32BE(v >>> 0);
-    else b.writeUInt32LE(v >>> 0);
-    return b;
-  };
-  const u16 = (v: number): Buffer => {
-    const b = Buffer.alloc(2);
-    if (be) b.writeUInt16BE(v);
-    else b.writeUInt16LE(v);
-    return b;
-  };
+  const { u32, u16 } = fields(options.bigEndian ?? false);
   const block = (type: number, body: Buffer[]): Buffer[] => {
     const length = 12 + body.reduce((n, b) => n + b.length, 0);
     return [u32(type), u32(length), ...body, u32(length)];
