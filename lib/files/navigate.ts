@@ -393,16 +393,10 @@ export class TraceNavigator {
       const walked = this.#walkTo(lo, (r) => r.ts !== null && r.ts >= time);
       return { offset: walked.offset, timestamp: walked.timestamp, certainty: start };
     }
-    let below: Anchor = { offset: first.offset, ts: first.timestamp };
-    let above = this.size;
-    if (start.ts !== null && start.ts >= time) above = start.offset;
-    else {
-      // The answer lies before hi unless the probes were misled: walk a little past it, no further.
-      const walked = this.#walkBelow(start, time, hi + WALK_BYTES);
-      if (walked.found !== null) return walked.found;
-      below = walked.below;
-    }
-    return this.#certifiedSeek(time, below, above);
+    if (start.ts !== null && start.ts >= time) return this.#certifiedSeek(time, { offset: first.offset, ts: first.timestamp }, start.offset, start.ts);
+    // The answer lies before hi unless the probes were misled: walk a little past it, no further.
+    const walked = this.#walkBelow(start, time, hi + WALK_BYTES);
+    return walked.found ?? this.#certifiedSeek(time, walked.below, this.size, this.lastTime);
   }
 
   /** Bisection of the time range by cheap probes; lo is a probe before the time, the answer most likely in [lo, hi). */
@@ -443,20 +437,33 @@ export class TraceNavigator {
 
   /**
    * Bisection on certified records only: below is one before the time,
-   * above one at or after it (or the file's size). Each step costs a
-   * convergence window, so this runs only when cheap probes were misled.
+   * above one at or after it (or the file's size, at lastTime). Each step
+   * costs a convergence window, so this runs only when cheap probes were
+   * misled; certified timestamps make interpolation steps safe.
    */
-  #certifiedSeek(time: bigint, below: Anchor, above: number): Omit<TracePosition, 'bytesRead'> {
+  #certifiedSeek(time: bigint, below: Anchor, above: number, aboveTime: bigint | null): Omit<TracePosition, 'bytesRead'> {
     let certainty: Certainty = 'definite';
+    let bisect = false;
     while (above - below.offset > 2 * this.#layout.maxRecord) {
-      const a = this.#anchor(below.offset + Math.floor((above - below.offset) / 2));
+      const width = above - below.offset;
+      let mid = below.offset + Math.floor(width / 2);
+      if (!bisect && below.ts !== null && aboveTime !== null && aboveTime > below.ts) {
+        const guess = below.offset + Number(((time - below.ts) * BigInt(width)) / (aboveTime - below.ts));
+        const margin = Math.floor(width / 64);
+        mid = Math.min(above - margin, Math.max(below.offset + margin, guess));
+      }
+      const a = this.#anchor(mid);
       if (typeof a !== 'object') {
         certainty = a;
         break;
       }
       if (a.offset <= below.offset || a.offset >= above) break;
       if (a.ts !== null && a.ts < time) below = a;
-      else above = a.offset;
+      else {
+        above = a.offset;
+        aboveTime = a.ts;
+      }
+      bisect = !bisect && above - below.offset > width / 2;
     }
     const walked = this.#walkTo(below.offset, (r) => r.ts !== null && r.ts >= time);
     return { offset: walked.offset, timestamp: walked.timestamp, certainty: certainty === 'definite' ? walkCertainty(walked.end) : certainty };
