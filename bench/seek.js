@@ -8,7 +8,9 @@
 // Then the same seeks on a trace full of carried traces (bench/make-trace.js
 // --carried, 120,000 records, 0.27 GB), each checked against libpcap's
 // linear read of the whole file.
-//   npm run bench:seek [-- --scans 10]
+// --before DIR times the same seeks with an earlier build's navigator (DIR
+// is its dist/, e.g. from `git worktree add` and `npm run build:ts`).
+//   npm run bench:seek [-- --scans 10] [--before DIR]
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -16,7 +18,8 @@ const { openOffline, openTrace } = require('..');
 const { fileInfo } = require('../dist/cli/info');
 
 const args = process.argv.slice(2);
-const scans = Number(args[args.indexOf('--scans') + 1] || 10);
+const scans = args.includes('--scans') ? Number(args[args.indexOf('--scans') + 1]) : 10;
+const before = args.includes('--before') ? require(path.resolve(args[args.indexOf('--before') + 1], 'files', 'navigate.js')) : null;
 /** A trace made by bench/make-trace.js once, then read into the page cache. */
 function makeTrace(name, ...args) {
   const file = path.join(__dirname, 'out', name);
@@ -66,6 +69,21 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     found.push(position);
   }
   nav.close();
+
+  // The earlier navigator on the same times, warmed the same way.
+  const beforeMs = [];
+  const beforeBytes = [];
+  if (before !== null) {
+    const old = before.openTrace(trace);
+    for (let i = 0; i < 100; i++) old.seek({ time: first + BigInt(Math.floor(random() * Number(last - first))) });
+    for (const time of targets) {
+      const t = process.hrtime.bigint();
+      const position = old.seek({ time });
+      beforeMs.push(ms(t));
+      beforeBytes.push(position.bytesRead);
+    }
+    old.close();
+  }
 
   const readMs = [];
   for (const time of targets) {
@@ -139,6 +157,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     `| \`wirecap info\` as a process (node start-up included) | ${cliMs.toFixed(0)} ms | - |`,
     `| openTrace().seek({ time }) | ${median(seekMs).toFixed(3)} ms | ${Math.max(...seekMs).toFixed(3)} ms |`,
     `| bytes read per seek | ${(median(seekBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...seekBytes) / 1024).toFixed(0)} KiB |`,
+    ...(before === null
+      ? []
+      : [
+          `| the earlier build's seek({ time }) (--before) | ${median(beforeMs).toFixed(3)} ms | ${Math.max(...beforeMs).toFixed(3)} ms |`,
+          `| the earlier build's bytes read per seek | ${(median(beforeBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...beforeBytes) / 1024).toFixed(0)} KiB |`,
+        ]),
     `| openOffline({ seek }) to the first packet delivered | ${median(readMs).toFixed(2)} ms | ${Math.max(...readMs).toFixed(2)} ms |`,
     `| linear scan with batches() to the same packet (${scans} of the times) | ${median(scanMs).toFixed(1)} ms | ${Math.max(...scanMs).toFixed(1)} ms |`,
     `| carried traces (${(fs.statSync(carried).size / 1e9).toFixed(2)} GB): openTrace().seek({ time }) | ${median(cMs).toFixed(3)} ms | ${Math.max(...cMs).toFixed(3)} ms |`,
@@ -147,7 +171,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     `carried traces: ${cMs.length} seeks, ${cDefinite.filter(Boolean).length} definite, every one equal to libpcap's linear read (20 of them through openOffline({ seek }) too).`,
     `seek vs. linear scan (medians, same times): ${(median(scanMs) / median(seekMs.slice(0, scans))).toFixed(0)}× faster; ` +
       `openOffline({ seek }) vs. scan: ${(median(scanMs) / median(readMs.slice(0, scans))).toFixed(0)}× faster. ` +
-      `Every seek's packet equals the scan's.`,
+      `Every seek's packet equals the scan's.` +
+      (before === null ? '' : ` seek vs. the earlier build (medians, same times): ${(median(seekMs) / median(beforeMs)).toFixed(2)}× its time.`),
   ];
   const text = lines.join('\n');
   console.log(text);

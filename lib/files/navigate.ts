@@ -529,7 +529,8 @@ export class TraceNavigator {
   #findLast(): bigint | null {
     const first = this.#firstPosition().timestamp;
     if (first === null) return null;
-    const anchor = this.#anchor(this.size - 1);
+    // Not the very end: positions there are cut headers, whose cursors would reach the end with the last record's.
+    const anchor = this.#anchor(Math.max(this.headerBytes, this.size - HEADER_PEEK - 1));
     const from = typeof anchor === 'object' ? anchor.offset : this.#probeNear(Math.max(this.headerBytes, this.size - TAIL_BYTES)).offset;
     let last: bigint | null = null;
     this.#walkTo(from, (r) => {
