@@ -1,3 +1,4 @@
+// WirecapError construction and libpcap status codes. JS thread.
 #include "errors.h"
 
 #include "addon.h"

@@ -10,6 +10,10 @@
 // Anything else that touches the pcap_t from JavaScript (setFilter, inject,
 // stats) is handed to the capture thread and waited for, so libpcap never
 // sees two threads at once. close() stops and joins the thread.
+//
+// The class's units: capture_handle.cc holds the thread loop, the queue and
+// the task handoff; live_open.cc and files/file_open.cc open the pcap_t;
+// handle_methods.cc marshals stats, info and dumps for JavaScript.
 #pragma once
 
 #include <napi.h>
@@ -27,6 +31,8 @@
 
 #include "addon.h"
 #include "dump/dump.h"
+#include "dump/kernel_dump.h"
+#include "files/file_reader.h"
 #include "loader/pcap_api.h"
 #include "platform/platform.h"
 #include "capture/slab_pool.h"
@@ -47,14 +53,12 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   void Shutdown();
 
  private:
-  struct PacketMeta {
-    int64_t timestamp_ns;
-    uint32_t caplen;
-    uint32_t len;
-    uint32_t offset;
-  };
-  // Packets copied back to back into one slab from slabs_, plus their
-  // headers. The slab grows by doubling up to batch_capacity_.
+  // A packet's header and where its bytes start in the batch's slab.
+  using PacketMeta = files::Record;
+  // Packets in one slab from slabs_, plus their headers. A live capture
+  // copies them back to back, and its slab grows by doubling up to
+  // batch_capacity_; a file's slab holds the file's bytes as they are
+  // (files::FileReader), record headers between the packets.
   struct Batch {
     uint8_t* data = nullptr;
     size_t size = 0;
@@ -65,7 +69,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // What a queued packet costs in the queue bound besides its bytes.
   static constexpr size_t kMetaBytes = 20;
 
-  // JavaScript methods, all on the JS thread.
+  // JavaScript methods, all on the JS thread (the stats, info and dump
+  // methods are in handle_methods.cc).
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value SetFilter(const Napi::CallbackInfo& info);
   Napi::Value Inject(const Napi::CallbackInfo& info);
@@ -78,15 +83,27 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   Napi::Value DumpStatus(const Napi::CallbackInfo& info);
   Napi::Value StartKernelDump(const Napi::CallbackInfo& info);
 
+  // JS thread, in the constructor. Open() sets up the handle that
+  // OpenLive() (live_open.cc) or OpenFile() (files/file_open.cc) opened.
   void Open(Napi::Env env, const Napi::Object& options);
   void OpenLive(Napi::Env env, const Napi::Object& options);
   void OpenFile(Napi::Env env, const Napi::Object& options);
   void SetInitialFilter(Napi::Env env, const Napi::Object& options);
+  // A BPF program for file_'s packets, compiled as libpcap compiles one for
+  // the file (a dead handle of its linktype and snaplen). Throws ENOTSUP
+  // where the library cannot (Wine's wpcap.dll), EFILTER for a bad filter.
+  bpf_program CompileFileFilter(Napi::Env env, const std::string& filter);
   void CheckOpen(Napi::Env env) const;
   // Runs task on the capture thread and waits for it; runs it here when the
   // thread has already ended (the pcap_t is then this thread's).
   void RunOnCaptureThread(const std::function<void()>& task);
   Napi::Object StatsObject(Napi::Env env);
+  // A dequeued batch as read() returns it: [data, meta, count]. The slab
+  // becomes the Buffer's memory; with wants_recycle it is lent (lent_).
+  Napi::Value BatchValue(Napi::Env env, Batch& batch, bool wants_recycle);
+  // JS thread: a dump now runs, which keeps the event loop alive (see
+  // Notifier) until onReadable('dump').
+  void DumpStarted(Napi::Env env);
 
   // Capture thread.
   void Run();
@@ -95,14 +112,19 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // Makes room for caplen more bytes up to the batch bound; false when full.
   bool GrowBatch(size_t caplen);
   void Publish();
+  // Capture thread: reads the next slab of file_ and publishes its packets
+  // that pass the filter. False once the file ended or failed (Finish() ran).
+  bool ReadFileBatch();
   void RunPendingTask();  // with mutex_ held
   void Finish(const char* code, const std::string& message);
-  // Capture thread: time-driven dump work (stop requests, duration, flushes)
-  // and the wait timeout that this work needs (-1: none).
+  // Capture thread: time-driven dump work (stop requests, duration, flushes,
+  // this device's counters) and the wait timeout that this work needs (-1: none).
   int DumpHousekeeping();
+  // Capture thread: hands pcap_stats to the dump, for its ISBs.
+  void ReportDumpStats();
   // Capture thread, once the library's kernel dump runs: waits for it to
   // end (its limits, stopDump(), the duration), closes the handle so the
-  // library closes the file, and counts what the file holds.
+  // library closes the file, and has what the file holds counted.
   void RunKernelDump();
   // Calls onReadable(event) on the JS thread: 'readable' or 'dump'.
   void Notify(const char* event);
@@ -128,26 +150,23 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   int timeout_ms_ = 0;
   bool offline_ = false;  // reading a file: lossless, ends at end of file
   bool deliver_ = true;  // false: a dump-only capture, nothing is queued for JS
+  // A file read by wirecap's own reader (no pcap_ then); null for standard
+  // input and the few linktypes libpcap rewrites as it reads (file_open.cc).
+  std::unique_ptr<files::FileReader> file_;
+  bpf_program file_filter_{};  // capture thread; no instructions: no filter
 
   // Set by StartDump() through the capture thread; from then on the
-  // capture thread drives it and JS only reads its status.
-  std::unique_ptr<Dump> dump_;
+  // capture thread drives it and JS only reads its status. A dump of
+  // several devices is shared by their handles: this one is its interface
+  // dump_interface_.
+  std::shared_ptr<Dump> dump_;
+  uint32_t dump_interface_ = 0;
   bool dump_notified_ = false;  // capture thread
 
   // A kernel dump (the library's pcap_live_dump) instead of dump_: the
-  // library writes the file and the capture thread only watches. Set by
-  // StartKernelDump() through the capture thread; guarded by mutex_.
-  struct KernelDump {
-    bool running = false;
-    std::string path;
-    uint64_t max_packets = 0;
-    int64_t duration_end_ns = 0;  // 0: no duration
-    bool stop_requested = false;
-    bool ended = false;
-    const char* reason = nullptr;
-    std::string error_code, error_message;
-    uint64_t packets = 0, bytes = 0;  // counted in the file once it ended
-  } kernel_;
+  // library writes the file and the capture thread only watches. Guarded
+  // by mutex_.
+  KernelDump kernel_;
 
   // Capture thread only.
   Batch filling_;
@@ -161,6 +180,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   bool thread_running_ = false;
   bool finished_ = false;  // the thread ended: stopped, end of input or error
   bool reader_waiting_ = false;
+  bool file_wanted_ = false;  // read() was called: file_ may be read
   std::string error_code_;
   std::string error_message_;
 

@@ -1,3 +1,5 @@
+// devices(), libVersion(), linktypeValue() and compileFilter(): module
+// functions that need no capture handle. JS thread.
 #include "capture/devices.h"
 
 #ifdef _WIN32

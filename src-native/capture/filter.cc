@@ -1,3 +1,6 @@
+// BPF compilation (see filter.h). Runs on whichever thread owns the
+// handle it compiles for: the JS thread before a capture starts, the
+// capture thread for setFilter().
 #include "capture/filter.h"
 
 #include <mutex>

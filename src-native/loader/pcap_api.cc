@@ -1,3 +1,5 @@
+// The run-time libpcap loader (see pcap_api.h). Loaded once, on the first
+// call from any thread; the table is immutable afterwards.
 #include "loader/pcap_api.h"
 
 #include <cstdlib>
@@ -43,6 +45,7 @@ std::vector<Symbol> SymbolsOf(PcapApi* api) {
       {"pcap_lookupnet", slot(api->lookupnet), true},
       {"bpf_image", slot(api->bpf_image), false},
       {"pcap_open_offline", slot(api->open_offline), false},
+      {"pcap_offline_filter", slot(api->offline_filter), false},
       {"pcap_next_ex", slot(api->next_ex), true},
       {"pcap_is_swapped", slot(api->is_swapped), false},
       {"pcap_major_version", slot(api->major_version), false},
@@ -52,7 +55,6 @@ std::vector<Symbol> SymbolsOf(PcapApi* api) {
       {"pcap_get_tstamp_precision", slot(api->get_tstamp_precision), false},
       {"pcap_setdirection", slot(api->setdirection), false},
       {"pcap_open_offline_with_tstamp_precision", slot(api->open_offline_with_tstamp_precision), false},
-      {"pcap_fopen_offline_with_tstamp_precision", slot(api->fopen_offline_with_tstamp_precision), false},
       {"pcap_inject", slot(api->inject), false},
       {"pcap_sendpacket", slot(api->sendpacket), false},
       {"pcap_get_selectable_fd", slot(api->get_selectable_fd), false},

@@ -5,6 +5,12 @@
  */
 import { pcapBytes, pcapngBytes, random, TraceOptions, TracePacket } from './trace';
 
+/** Packets as a pcapng file: one section, one interface in the options' byte order and resolution. */
+function ngFile(list: TracePacket[], options: TraceOptions): Buffer {
+  const epbs = list.map((p) => ({ type: 'epb' as const, iface: 0, ticks: options.nano ? p.timestamp : p.timestamp / 1000n, data: p.data }));
+  return pcapngBytes([{ bigEndian: options.bigEndian, blocks: [{ type: 'idb', iface: { tsresol: options.nano ? 9 : 6, snaplen: options.snaplen } }, ...epbs] }]);
+}
+
 export type NastyKind = 'carried-files' | 'copied-runs' | 'fake-chains' | 'big-records' | 'pcapng-carried';
 
 export interface NastyOptions {
@@ -48,7 +54,7 @@ function carriedFile(rand: () => number, bytes: number, start: bigint, { pcapng,
   const options: TraceOptions = outer ? { nano: outer.nano, bigEndian: outer.bigEndian } : { nano: rand() < 0.5, bigEndian: rand() < 0.5 };
   const max = 40 + Math.floor(rand() * 160);
   const list = smallPackets(rand, Math.max(2, Math.floor(bytes / (16 + max / 2 + 20))), start, max, step);
-  return pcapng ? pcapngBytes(list, options) : pcapBytes(list, options);
+  return pcapng ? ngFile(list, options) : pcapBytes(list, options);
 }
 
 /** A time inside [low, high] near t: 20-60 s before it or 1-40 s after it. */
@@ -165,5 +171,5 @@ function nastyPackets(kind: NastyKind, rand: () => number, options: NastyOptions
 export function nastyTrace(kind: NastyKind, seed: number, options: NastyOptions = {}): Buffer {
   const list = nastyPackets(kind, random(seed), options);
   const trace = { nano: options.nano, bigEndian: options.bigEndian, snaplen: kind === 'big-records' ? 262144 : 65535 };
-  return kind === 'pcapng-carried' ? pcapngBytes(list, trace) : pcapBytes(list, trace);
+  return kind === 'pcapng-carried' ? ngFile(list, trace) : pcapBytes(list, trace);
 }

@@ -66,3 +66,16 @@ export function tcpdumpRead(file: string): { lines: string[]; complaints: string
     .join('\n');
   return { lines: result.stdout.split('\n').filter((l) => l.length > 0), complaints, status: result.status };
 }
+
+/** tshark -T fields: one array of field values per packet (-n, tab-separated). */
+export function tsharkFields(file: string, fields: string[]): string[][] {
+  const out = execFileSync('tshark', ['-r', file, '-n', '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t'));
+}
