@@ -530,13 +530,19 @@ export class TraceNavigator {
     const first = this.#firstPosition().timestamp;
     if (first === null) return null;
     // Not the very end: positions there are cut headers, whose cursors would reach the end with the last record's.
-    const anchor = this.#anchor(Math.max(this.headerBytes, this.size - HEADER_PEEK - 1));
-    const from = typeof anchor === 'object' ? anchor.offset : this.#probeNear(Math.max(this.headerBytes, this.size - TAIL_BYTES)).offset;
+    let before = Math.max(this.headerBytes, this.size - HEADER_PEEK - 1);
     let last: bigint | null = null;
-    this.#walkTo(from, (r) => {
-      if (r.ts !== null) last = r.ts;
-      return false;
-    });
+    // An anchor on a cut last record (a damaged tail) has no complete record after it: look again before it.
+    for (let tries = 0; last === null && tries < 3; tries++) {
+      const anchor = this.#anchor(before);
+      const from = typeof anchor === 'object' ? anchor.offset : this.#probeNear(Math.max(this.headerBytes, this.size - TAIL_BYTES)).offset;
+      this.#walkTo(from, (r) => {
+        if (r.ts !== null) last = r.ts;
+        return false;
+      });
+      if (from <= this.headerBytes) break;
+      before = from - 1;
+    }
     // From now on a header is plausible only inside the file's time range.
     if (last !== null) this.#tsHigh = (last > first ? last : first) + TIME_SLACK_NS;
     return last;
