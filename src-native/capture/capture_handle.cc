@@ -158,6 +158,7 @@ void CaptureHandle::Shutdown() {
   room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
   if (thread_.joinable()) thread_.join();
+  waiter_.reset();  // its descriptors go with close(), not with the collector
 
   if (pcap_ != nullptr) {  // a kernel dump closes it on the capture thread
     have_final_stats_ = api_->stats(pcap_, &final_stats_) == 0;
@@ -215,8 +216,7 @@ void CaptureHandle::Run() {
         const bool cut = detail.find("truncated") != std::string::npos;
         Finish(cut ? "ETRUNCATED" : "EBADFORMAT", device_ + ": " + detail);
       } else {
-        Finish(n == PCAP_ERROR_IFACE_NOT_UP ? "ENETDOWN" : "EPCAP",
-               std::string("capture on ") + device_ + " failed: " + detail);
+        Finish(CodeForCaptureFailure(n, detail), std::string("capture on ") + device_ + " failed: " + detail);
       }
       return;
     }

@@ -2,7 +2,10 @@
  * Worker-thread scenarios run in a child node, so an abort or a hang fails
  * the test instead of killing jest. The child's code gets these helpers:
  *   spawnWorker(body, data)  a Worker running `body` (an async function body
- *                            with wirecap, parentPort and workerData in scope)
+ *                            with wirecap, parentPort and workerData in scope);
+ *                            its messages so far in .messages, its exit code
+ *                            in .exited (a promise)
+ *   nextMessage(worker, test) the first message that passes test
  *   threads(), fds()         the child's /proc/self/task and /proc/self/fd counts
  *   flood(perMs, max)        a UDP sink on 127.0.0.1 and a sender of perMs
  *                            datagrams a millisecond to it, at most max in all
@@ -24,6 +27,7 @@ function spawnWorker(body, data) {
     'const wirecap = require(' + JSON.stringify(${JSON.stringify(ROOT)}) + ');' +
     '(async () => {' + body + '\\n})().catch((e) => parentPort.postMessage({ error: e && (e.code || e.message) }));';
   const worker = new Worker(source, { eval: true, workerData: data });
+  worker.exited = new Promise((resolve) => worker.once('exit', resolve));  // its exit code
   worker.messages = [];
   worker.on('message', (m) => worker.messages.push(m));
   worker.on('error', (e) => { console.error('worker error', e); process.exitCode = 3; });
@@ -64,6 +68,7 @@ const report = (o) => console.log('RESULT ' + JSON.stringify(o));
 export interface ScenarioResult {
   code: number | null;
   signal: NodeJS.Signals | null;
+  stdout: string;
   stderr: string;
   /** What the child passed to report(); null when it never did. */
   result: Record<string, unknown> | null;
@@ -76,5 +81,5 @@ export async function scenario(code: string, options: { killAfterMs?: number; en
     env: options.env,
   });
   const line = child.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  return { code: child.code, signal: child.signal, stderr: child.stderr, result: line ? JSON.parse(line.slice(7)) : null };
+  return { code: child.code, signal: child.signal, stdout: child.stdout, stderr: child.stderr, result: line ? JSON.parse(line.slice(7)) : null };
 }
