@@ -208,6 +208,10 @@ void CaptureHandle::Run() {
     dispatched_ = 0;
     Publish();
     timeout = DumpHousekeeping();
+    if (bad_timestamp_) {
+      Finish("EBADFORMAT", device_ + ": a record's time is outside what wirecap represents (1970 to 2262)");
+      return;
+    }
     lock.lock();
     if (n < 0 && n != PCAP_ERROR_BREAK) {
       std::string detail = api_->geterr(pcap_);
@@ -251,6 +255,14 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
   auto* self = reinterpret_cast<CaptureHandle*>(user);
   self->dispatched_++;
   const size_t caplen = header->caplen;
+  // Nanoseconds since 1970 fit 64 bits until 2262 (the margin covers a
+  // corrupt fraction); a file may claim a later time, or a negative one.
+  constexpr int64_t kLastSecond = INT64_MAX / 1000000000 - 5000;
+  if (header->ts.tv_sec < 0 || header->ts.tv_sec > kLastSecond) {
+    self->bad_timestamp_ = true;
+    self->api_->breakloop(self->pcap_);
+    return;
+  }
   const int64_t fraction = self->nano_ ? header->ts.tv_usec : int64_t{header->ts.tv_usec} * 1000;
   const int64_t timestamp_ns = int64_t{header->ts.tv_sec} * 1000000000 + fraction;
   // The dump comes first and never waits on JavaScript: a slow iterator
