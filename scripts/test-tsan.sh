@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Race-checks the addon with ThreadSanitizer: a TSan build of the addon, in
+# a scratch copy, loaded by node with the runtime preloaded, runs
+# scripts/tsan-workload.js (the queue, the task handoff, dumps, file reads,
+# close() and workers). node itself is not instrumented, so TSan also
+# reports races inside V8 and libuv whose synchronisation it cannot see;
+# only reports with a frame in the addon's sources (src-native/) count.
+#   scripts/test-tsan.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$work")
+ln -s "$root/node_modules" "$work/node_modules"
+cd "$work"
+node_prefix=$(dirname "$(dirname "$(command -v node)")")
+[ -f "$node_prefix/include/node/node_api.h" ] && export npm_config_nodedir="$node_prefix"
+CXXFLAGS="-fsanitize=thread -g -O1" LDFLAGS="-fsanitize=thread" npx node-gyp rebuild >/dev/null 2>&1
+npx tsc -p tsconfig.build.json
+mkdir -p reports
+LD_PRELOAD=$(gcc -print-file-name=libtsan.so) TSAN_OPTIONS="log_path=$work/reports/tsan:halt_on_error=0" \
+  node scripts/tsan-workload.js
+all=0
+ours=0
+for report in reports/tsan*; do
+  [ -e "$report" ] || continue
+  # One block per warning; a block is ours when it names a file in src-native/.
+  counts=$(awk '/WARNING: ThreadSanitizer/ { if (n) { total++; if (mine) own++ } n=1; mine=0 }
+                /src-native\// { mine=1 }
+                END { if (n) { total++; if (mine) own++ } print total+0, own+0 }' "$report")
+  all=$((all + ${counts% *}))
+  ours=$((ours + ${counts#* }))
+  if [ "${counts#* }" -gt 0 ]; then cat "$report" >&2; fi
+done
+echo "ThreadSanitizer: $ours reports in wirecap's code ($all in all, the rest inside node)"
+[ "$ours" -eq 0 ]
