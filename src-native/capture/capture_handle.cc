@@ -35,10 +35,16 @@ constexpr int kFileSlicePackets = 4096;
 
 // The onReadable callback and whether it keeps the event loop alive: it
 // does while JS waits for packets or a dump runs, unless setRef(false).
-// JS thread only; shared with every queued call so a call still pending
-// after close() never touches a freed handle.
+// JS thread only. The thread-safe function holds a reference as its
+// context, so a call still pending after close() never touches a freed
+// handle; each call carries one of the static events below, so a call that
+// never runs (its environment went away first) leaves nothing to free.
 struct CaptureHandle::Notifier {
-  Napi::ThreadSafeFunction tsfn;
+  static inline char kReadable[] = "readable";  // never written: the API takes char*
+  static inline char kDump[] = "dump";
+  using Context = std::shared_ptr<Notifier>;
+  static void CallJs(Napi::Env env, Napi::Function on_readable, Context* context, char* event);
+  Napi::TypedThreadSafeFunction<Context, char, CallJs> tsfn;
   bool allow_ref = true;
   bool reader_waiting = false;
   bool dump_running = false;
@@ -89,10 +95,11 @@ CaptureHandle::CaptureHandle(const Napi::CallbackInfo& info)
     throw;
   }
 
-  std::shared_ptr<Notifier> notifier = notifier_;
-  notifier->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(),
-                                                 "wirecap capture", 0, 1);
-  notifier->tsfn.Unref(env);  // see Notifier::UpdateRef
+  notifier_->tsfn = decltype(notifier_->tsfn)::New(env, info[1].As<Napi::Function>(), "wirecap capture", 0, 1,
+                                                   new Notifier::Context(notifier_),
+                                                   [](Napi::Env, void*, Notifier::Context* context) { delete context; },
+                                                   static_cast<void*>(nullptr));
+  notifier_->tsfn.Unref(env);  // see Notifier::UpdateRef
   StartBatch();
   thread_running_ = true;
   thread_ = std::thread(&CaptureHandle::Run, this);
@@ -380,18 +387,20 @@ void CaptureHandle::RunPendingTask() {
 }
 
 void CaptureHandle::Notify(const char* event) {
-  std::shared_ptr<Notifier> notifier = notifier_;
-  const bool dump = std::strcmp(event, "dump") == 0;
-  notifier->tsfn.NonBlockingCall([notifier, dump](Napi::Env env, Napi::Function on_readable) {
-    if (notifier->closed) return;
-    if (dump) {
-      notifier->dump_running = false;
-    } else {
-      notifier->reader_waiting = false;
-    }
-    notifier->UpdateRef(env);
-    on_readable.Call({Napi::String::New(env, dump ? "dump" : "readable")});
-  });
+  notifier_->tsfn.NonBlockingCall(std::strcmp(event, "dump") == 0 ? Notifier::kDump : Notifier::kReadable);
+}
+
+void CaptureHandle::Notifier::CallJs(Napi::Env env, Napi::Function on_readable, Context* context, char* event) {
+  if (env == nullptr) return;  // the queue is being emptied: nothing to call, nothing to free
+  Notifier* notifier = context->get();
+  if (notifier->closed) return;
+  if (event == kDump) {
+    notifier->dump_running = false;
+  } else {
+    notifier->reader_waiting = false;
+  }
+  notifier->UpdateRef(env);
+  on_readable.Call({Napi::String::New(env, event)});
 }
 
 // ---------------------------------------------------------------------------
