@@ -23,10 +23,10 @@ CXXFLAGS="$sanitize -fno-omit-frame-pointer -g" LDFLAGS="$sanitize" npx node-gyp
 # leaves to the OS, and nothing else, so a leak it reports is the addon's.
 export LD_PRELOAD=$(gcc -print-file-name=libasan.so)
 # Wireshark's editcap, mergecap and capinfos hang with the runtime
-# preloaded, and gcc crashes: the tests reach them through wrappers that
-# drop it.
+# preloaded, gcc crashes, and ip's own leaks would fail its commands: the
+# tests reach them through wrappers that drop it.
 mkdir -p "$work/.asan-bin"
-for tool in capinfos editcap mergecap gcc cc; do
+for tool in capinfos editcap mergecap gcc cc ip tcpdump tshark umount mount; do
   printf '#!/bin/sh\nunset LD_PRELOAD\nexec %s "$@"\n' "$(command -v $tool)" >"$work/.asan-bin/$tool"
   chmod +x "$work/.asan-bin/$tool"
 done

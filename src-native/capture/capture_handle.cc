@@ -456,7 +456,12 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
 
   if (offline_) room_.notify_one();
   delivered_ += batch->packets.size();
-  return BatchValue(env, *batch, wants_recycle);
+  try {
+    return BatchValue(env, *batch, wants_recycle);
+  } catch (...) {
+    slabs_->Give(batch->data, batch->capacity);  // no Buffer was made of it
+    throw;
+  }
 }
 
 Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
