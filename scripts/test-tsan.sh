@@ -7,14 +7,7 @@
 # only reports with a frame in the addon's sources (src-native/) count.
 #   scripts/test-tsan.sh
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$work")
-ln -s "$root/node_modules" "$work/node_modules"
-cd "$work"
-node_prefix=$(dirname "$(dirname "$(command -v node)")")
-[ -f "$node_prefix/include/node/node_api.h" ] && export npm_config_nodedir="$node_prefix"
+source "$(dirname "$0")/scratch-copy.sh"
 CXXFLAGS="-fsanitize=thread -g -O1" LDFLAGS="-fsanitize=thread" npx node-gyp rebuild >/dev/null 2>&1
 npx tsc -p tsconfig.build.json
 mkdir -p reports
