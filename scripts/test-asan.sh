@@ -8,14 +8,7 @@
 # Every process (jest, its workers, the tests' child nodes) writes what a
 # sanitizer reports to asan-report.<pid>; the run fails if there is any.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$work")
-ln -s "$root/node_modules" "$work/node_modules"
-cd "$work"
-node_prefix=$(dirname "$(dirname "$(command -v node)")")
-[ -f "$node_prefix/include/node/node_api.h" ] && export npm_config_nodedir="$node_prefix"
+source "$(dirname "$0")/scratch-copy.sh"
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CXXFLAGS="$sanitize -fno-omit-frame-pointer -g" LDFLAGS="$sanitize" npx node-gyp rebuild >/dev/null 2>&1
 # node itself is not instrumented: preload the runtime. LeakSanitizer is on;
@@ -38,7 +31,8 @@ export LSAN_OPTIONS="suppressions=$work/scripts/lsan-node.supp"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/asan-report"
 npm run build:ts >/dev/null  # loads the addon too (scripts/write-esm.js)
 status=0
-node_modules/.bin/jest --runInBand "$@" || status=$?
+# --forceExit: a test that failed may leave a capture open.
+node_modules/.bin/jest --runInBand --forceExit "$@" || status=$?
 if [ "${FUZZ_CASES:-0}" -gt 0 ]; then
   node scripts/fuzz.js --cases "$FUZZ_CASES" --seed "${FUZZ_SEED:-1}" --case-ms 20000 || status=$?
 fi
