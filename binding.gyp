@@ -15,6 +15,7 @@
         "src-native/dump/kernel_dump.cc",
         "src-native/files/capture_writer.cc",
         "src-native/files/file_open.cc",
+        "src-native/files/file_reader.cc",
         "src-native/files/writer_handle.cc"
       ],
       "include_dirs": ["src-native", "<!(node -p \"require('node-addon-api').include_dir\")"],

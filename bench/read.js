@@ -11,6 +11,7 @@
 // (its install script builds it), then pass --node-pcap /tmp/np/node_modules/pcap.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const args = process.argv.slice(2);
@@ -38,6 +39,8 @@ function runReader(name) {
 }
 
 const readers = ['c', 'batch', 'recycle', 'iter', ...(haveNodePcap ? ['node_pcap'] : [])];
+// A shared machine's other work shows in the wall times: say how busy it was.
+const loadBefore = os.loadavg()[0];
 // Warm the page cache so the first reader does not pay for the disk.
 runReader('c');
 const results = Object.fromEntries(readers.map((r) => [r, []]));
@@ -48,18 +51,23 @@ for (let round = 0; round < rounds; round++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const expected = results.c[0];
 const lines = [
-  `trace: ${expected.packets} packets, ${(fs.statSync(trace).size / 1e9).toFixed(2)} GB, ${rounds} rounds; packets/s is the median, RSS and event-loop p99 the worst round`,
+  `machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, kernel ${os.release()}, node ${process.version}; load average ${loadBefore.toFixed(1)} before the run, ${os.loadavg()[0].toFixed(1)} after`,
+  `trace: ${expected.packets} packets, ${(fs.statSync(trace).size / 1e9).toFixed(2)} GB, ${rounds} rounds; packets/s and CPU are medians, RSS and event-loop p99 the worst round`,
   '',
-  '| reader | packets/s | × C loop | peak RSS MB | event-loop p99 ms | packets and bytes |',
-  '|---|---|---|---|---|---|',
+  '| reader | packets/s | × C loop | CPU ns/packet (user+sys, all threads) | CPU × C loop | peak RSS MB | event-loop p99 ms | packets and bytes |',
+  '|---|---|---|---|---|---|---|---|',
 ];
 const cRate = median(results.c.map((x) => x.packets / x.seconds));
+const cCpu = median(results.c.map((x) => x.cpuSeconds / x.packets));
 for (const r of readers) {
   const rate = median(results[r].map((x) => x.packets / x.seconds));
+  const cpu = median(results[r].map((x) => x.cpuSeconds / x.packets));
   const rss = r === 'c' ? '-' : Math.max(...results[r].map((x) => x.maxRssMB)).toFixed(1);
   const lag = r === 'c' ? '-' : Math.max(...results[r].map((x) => x.loopP99Ms)).toFixed(2);
   const counts = results[r].every((x) => x.packets === expected.packets && x.bytes === expected.bytes) ? 'all' : 'MISMATCH';
-  lines.push(`| ${r} | ${(rate / 1e6).toFixed(2)} M | ${(rate / cRate).toFixed(3)} | ${rss} | ${lag} | ${counts} |`);
+  lines.push(
+    `| ${r} | ${(rate / 1e6).toFixed(2)} M | ${(rate / cRate).toFixed(3)} | ${(cpu * 1e9).toFixed(0)} | ${(cpu / cCpu).toFixed(3)} | ${rss} | ${lag} | ${counts} |`,
+  );
 }
 if (!haveNodePcap) lines.push('', `node_pcap not found at ${nodePcap}: skipped`);
 const text = lines.join('\n');

@@ -1,24 +1,28 @@
 'use strict';
 // One reader for bench/read.js, in its own process so its RSS is its own.
 //   node reader.js <batch|recycle|iter|node_pcap> <file> [node_pcap module dir]
-// Prints {"packets":N,"bytes":B,"seconds":S,"maxRssMB":R,"loopP99Ms":L}, L the
-// event loop's p99 delay while reading.
+// Prints {"packets":N,"bytes":B,"seconds":S,"cpuSeconds":C,"maxRssMB":R,"loopP99Ms":L},
+// C the user and system time of every thread of the process while reading
+// and L the event loop's p99 delay meanwhile.
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
 const [mode, file, nodePcapDir] = process.argv.slice(2);
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 
-function report(packets, bytes, started) {
+function report(packets, bytes, started, cpu) {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
   loop.disable();
   const maxRssMB = process.resourceUsage().maxRSS / 1024;
   // No sample at all means the loop never turned while reading.
   const loopP99Ms = loop.count === 0 ? seconds * 1000 : loop.percentile(99) / 1e6;
-  process.stdout.write(`${JSON.stringify({ packets, bytes, seconds, maxRssMB, loopP99Ms })}\n`);
+  process.stdout.write(`${JSON.stringify({ packets, bytes, seconds, cpuSeconds, maxRssMB, loopP99Ms })}\n`);
 }
 
 (async () => {
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   let packets = 0;
   let bytes = 0;
@@ -30,15 +34,17 @@ function report(packets, bytes, started) {
       packets++;
       bytes += raw.header.readUInt32LE(8);
     });
-    session.on('complete', () => report(packets, bytes, started));
+    session.on('complete', () => report(packets, bytes, started, cpu));
     return;
   }
   const { openOffline } = require('..');
   const cap = openOffline(file);
   if (mode === 'batch' || mode === 'recycle') {
     for await (const batch of cap.batches({ recycle: mode === 'recycle' })) {
-      packets += batch.count;
-      bytes += batch.data.length;
+      // A file's batch holds its record headers too: count the packets' own bytes.
+      const { caplens, count } = batch;
+      for (let i = 0; i < count; i++) bytes += caplens[i];
+      packets += count;
     }
   } else {
     for await (const p of cap) {
@@ -46,5 +52,5 @@ function report(packets, bytes, started) {
       bytes += p.caplen;
     }
   }
-  report(packets, bytes, started);
+  report(packets, bytes, started, cpu);
 })();

@@ -1,7 +1,8 @@
-/* Loopback UDP load for the benchmarks: sends datagrams to 127.0.0.1 only,
- * with sendmmsg, at the highest rate it can or at a fixed rate, and stops
- * after a packet count or a duration, whichever comes first.
- *   udp_blast <port> <count> <duration_ms> <rate_pps (0: max)> <payload bytes>
+/* UDP load for the benchmarks: sends datagrams to 127.0.0.1, or to the
+ * address given (bench/multidump.js gives its own namespace's), with
+ * sendmmsg, at the highest rate it can or at a fixed rate, and stops after
+ * a packet count or a duration, whichever comes first.
+ *   udp_blast <port> <count> <duration_ms> <rate_pps (0: max)> <payload bytes> [IPv4 address]
  * Prints {"sent":N,"seconds":S,"rate":R} as JSON. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -22,8 +23,8 @@ static double now(void) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: udp_blast port count duration_ms rate payload\n");
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr, "usage: udp_blast port count duration_ms rate payload [address]\n");
     return 2;
   }
   int port = atoi(argv[1]);
@@ -37,7 +38,8 @@ int main(int argc, char** argv) {
   struct sockaddr_in to = {0};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  /* loopback only, always */
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (argc == 7 && inet_pton(AF_INET, argv[6], &to.sin_addr) != 1) return 2;
   if (connect(fd, (struct sockaddr*)&to, sizeof to) != 0) return 1;
 
   static char payload[9000];

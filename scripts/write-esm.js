@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Writes dist/index.mjs, the ES module entry, from the CommonJS build's own
 // export list, so the two entries can never disagree.
+// It imports index.js as CommonJS, which package.json's "type" declares:
+// without it, Deno takes a .js file outside node_modules for an ES module.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

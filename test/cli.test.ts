@@ -14,21 +14,64 @@ function cli(args: string[], input?: Buffer): { status: number | null; stdout: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Starts the CLI and resolves once its capture is open (its stderr is quiet until then). */
-function start(args: string[]): { child: ChildProcess; exit: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+/** The inodes of the packet sockets open on this machine (libpcap's live captures). */
+function packetSocketInodes(): Set<string> {
+  const lines = fs.readFileSync('/proc/net/packet', 'utf8').trim().split('\n').slice(1);
+  return new Set(lines.map((l) => l.trim().split(/\s+/).pop() as string));
+}
+
+/**
+ * Starts the CLI. ready resolves to true once the child holds a packet socket, that
+ * is, once its capture is open and its signal handlers are set (they are set
+ * right after the open), false if it never does; a fixed sleep loses that
+ * race on a loaded machine.
+ */
+function start(args: string[]): {
+  child: ChildProcess;
+  ready: Promise<boolean>;
+  exit: Promise<{ code: number | null; stdout: string; stderr: string }>;
+} {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   const killer = setTimeout(() => child.kill('SIGKILL'), 20000);
+  let exited = false;
   const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
     child.on('close', (code) => {
+      exited = true;
       clearTimeout(killer);
       resolve({ code, stdout, stderr });
     }),
   );
-  return { child, exit };
+  const ready = (async () => {
+    const fdDir = `/proc/${child.pid}/fd`;
+    for (let waited = 0; waited < 15000 && !exited; waited += 20) {
+      const inodes = packetSocketInodes();
+      let fds: string[] = [];
+      try {
+        fds = fs.readdirSync(fdDir).map((fd) => fs.readlinkSync(path.join(fdDir, fd)));
+      } catch {
+        // The child is gone or closing a descriptor: look again.
+      }
+      if (fds.some((link) => inodes.has(/^socket:\[(\d+)\]$/.exec(link)?.[1] ?? ''))) {
+        await new Promise((r) => setTimeout(r, 50));
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
+  })();
+  return { child, ready, exit };
+}
+
+/** Sends one datagram every 50 ms until the CLI exits (at most 400): it may start capturing after the first few went out. */
+async function sendUntilExit(run: { exit: Promise<unknown> }, port: number, payload: Buffer): Promise<void> {
+  const done = run.exit.then(() => true);
+  for (let sent = 0; sent < 400 && !(await Promise.race([done, new Promise<boolean>((r) => setTimeout(() => r(false), 50))])); sent++) {
+    await sendUdp(port, [payload]);
+  }
 }
 
 /** A timestamp as `read --json` prints it. */
@@ -120,13 +163,7 @@ describeLive('wirecap capture / dump / list', () => {
   test('capture -c 5 --json prints exactly the five datagrams sent', async () => {
     const sink = await udpSink();
     const run = start(['capture', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-c', '5', '--json']);
-    // Send until the CLI has its five: it may start capturing after the first few went out.
-    let sent = 0;
-    const done = run.exit.then(() => true);
-    while (!(await Promise.race([done, new Promise<boolean>((r) => setTimeout(() => r(false), 50))])) && sent < 400) {
-      await sendUdp(sink.port, [Buffer.from('twelve bytes')]);
-      sent++;
-    }
+    await sendUntilExit(run, sink.port, Buffer.from('twelve bytes'));
     const { code, stdout, stderr } = await run.exit;
     expect(code).toBe(0);
     const rows = stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -134,6 +171,9 @@ describeLive('wirecap capture / dump / list', () => {
     for (const row of rows) {
       expect(row).toMatchObject({ caplen: 54, len: 54 });
       expect(row.summary).toMatch(new RegExp(`^IP 127\\.0\\.0\\.1\\.\\d+ > 127\\.0\\.0\\.1\\.${sink.port}: UDP, length 12$`));
+      expect(row.layers.map((l: { layer: string }) => l.layer)).toEqual(['ethernet', 'ipv4', 'udp']);
+      expect(row.layers[2]).toMatchObject({ dstPort: sink.port, length: 20 });
+      expect(row).toMatchObject({ payloadOffset: 42, payloadLength: 12 });
     }
     expect(stderr).toMatch(/^\d+ packets captured, \d+ delivered, 0 dropped by kernel/);
     sink.close();
@@ -141,7 +181,7 @@ describeLive('wirecap capture / dump / list', () => {
 
   test('Ctrl-C stops a capture, prints its stats and exits 0', async () => {
     const run = start(['capture', 'lo', 'udp', 'port', '9']);
-    await new Promise((r) => setTimeout(r, 700));
+    expect(await run.ready).toBe(true);
     run.child.kill('SIGINT');
     const { code, stderr } = await run.exit;
     expect(code).toBe(0);
@@ -158,7 +198,9 @@ describeLive('wirecap capture / dump / list', () => {
     const sink = await udpSink();
     const file = path.join(dir, 'cli.pcapng');
     const run = start(['dump', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-w', file, '--format', 'pcapng']);
-    await new Promise((r) => setTimeout(r, 700));
+    expect(await run.ready).toBe(true);
+    // The filter goes on just after the socket opens, and libpcap drops what came before it.
+    await new Promise((r) => setTimeout(r, 300));
     await sendUdp(sink.port, markedPayloads('cli', 25));
     run.child.kill('SIGINT');
     const { code, stdout } = await run.exit;
@@ -172,8 +214,7 @@ describeLive('wirecap capture / dump / list', () => {
     const sink = await udpSink();
     const file = path.join(dir, 'count.pcap');
     const run = start(['dump', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-w', file, '-c', '10']);
-    await new Promise((r) => setTimeout(r, 700));
-    await sendUdp(sink.port, markedPayloads('c', 30));
+    await sendUntilExit(run, sink.port, Buffer.from('count'));
     const { code, stdout } = await run.exit;
     expect(code).toBe(0);
     expect(stdout).toMatch(/^10 packets/);

@@ -25,7 +25,7 @@ function localImports(file: string): string[] {
     .filter((name) => name.startsWith('.'))
     .map((name) => {
       const base = path.resolve(path.dirname(file), name);
-      const candidates = [`${base}.ts`, path.join(base, 'index.ts')];
+      const candidates = [`${base}.ts`, `${base}.d.ts`, path.join(base, 'index.ts')];
       const found = candidates.find((c) => fs.existsSync(c));
       if (found === undefined) throw new Error(`${path.relative(LIB, file)} imports ${name}, which is not in lib/`);
       return found;

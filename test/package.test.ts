@@ -26,6 +26,7 @@ test('the tarball holds dist/, the three prebuilds and the sources for a local b
       'dist/index.mjs',
       'dist/index.d.ts',
       'dist/cli/main.js',
+      'dist/stream/generated/packet_streaming.js',
       'prebuilds/linux-x64/wirecap.glibc.node',
       'prebuilds/linux-arm64/wirecap.glibc.node',
       'prebuilds/win32-x64/wirecap.node',

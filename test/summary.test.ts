@@ -72,6 +72,10 @@ describe('summarize()', () => {
 
   test('ARP request', () => {
     const arp = Buffer.alloc(28);
+    arp.writeUInt16BE(1, 0); // Ethernet
+    arp.writeUInt16BE(0x0800, 2); // IPv4
+    arp[4] = 6;
+    arp[5] = 4;
     arp.writeUInt16BE(1, 6);
     Buffer.from([10, 0, 0, 2]).copy(arp, 14);
     Buffer.from([10, 0, 0, 1]).copy(arp, 24);

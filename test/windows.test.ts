@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { filePackets, tcpdumpRead } from './helpers/tools';
+import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { ROOT } from './helpers/traffic';
 import { windowsNode, WindowsNode, windowsUnavailable } from './helpers/wine';
 
@@ -99,6 +101,50 @@ describeWindows('the Windows build under wine', () => {
     expect(tcpdumpRead(file).complaints).toBe('');
     const inFile = filePackets(file).map((p) => Buffer.from(p.hex, 'hex').subarray(42).toString());
     expect(inFile).toEqual(['dump:0', 'dump:1', 'dump:2']);
+  });
+
+  test('reads pcap and pcapng files as libpcap does, seeks by time to the packet a linear scan finds, and refuses a filter it cannot run with ENOTSUP', async () => {
+    const pcap = path.join(dir, 'read.pcap');
+    fs.writeFileSync(pcap, pcapBytes(syntheticPackets(3000), { nano: true }));
+    const pcapng = path.join(dir, 'read.pcapng');
+    execFileSync('editcap', ['-F', 'pcapng', pcap, pcapng]);
+    const digest = (rows: string[]): string => createHash('sha256').update(rows.join('\n')).digest('hex');
+    for (const file of [pcap, pcapng]) {
+      const reference = referenceRead(file).packets;
+      const times = [0, 1, 700, 1999, 2999].map((i) => reference[i].timestamp + 1n);
+      const r = await win.run(`
+        const wirecap = require(${JSON.stringify(win.packageDir)});
+        const crypto = require('node:crypto');
+        (async () => {
+          const file = ${JSON.stringify(win.windowsPath(file))};
+          const rows = [];
+          for await (const p of wirecap.openOffline(file)) rows.push([p.timestamp, p.caplen, p.len, p.data.toString('hex')].join(' '));
+          const seeks = [];
+          for (const time of ${JSON.stringify(times.map(String))}) {
+            const cap = wirecap.openOffline(file, { seek: { time: BigInt(time) } });
+            const next = [];
+            for await (const p of cap) if (next.push(String(p.timestamp)) === 2) break;
+            seeks.push(next);
+          }
+          let filter;
+          try {
+            for await (const _ of wirecap.openOffline(file, { filter: 'udp' })) {}
+            filter = 'ran';
+          } catch (e) {
+            filter = e.code;
+          }
+          console.log(JSON.stringify({ count: rows.length, digest: crypto.createHash('sha256').update(rows.join('\\n')).digest('hex'), seeks, filter }));
+        })().catch((e) => console.log(JSON.stringify({ thrown: e.code, message: e.message })));`);
+      const out = lastJson(r.output);
+      expect(out.count).toBe(reference.length);
+      expect(out.digest).toBe(digest(reference.map((p) => [p.timestamp, p.caplen, p.len, p.hex].join(' '))));
+      // The first packet at or after each time, as a linear scan finds it.
+      expect(out.seeks).toEqual(
+        times.map((t) => reference.filter((p) => p.timestamp >= t).slice(0, 2).map((p) => String(p.timestamp))),
+      );
+      // Wine's wpcap.dll has no pcap_open_dead or pcap_offline_filter: a filtered file read says so.
+      expect(out.filter).toBe('ENOTSUP');
+    }
   });
 
   test('without wpcap.dll (WINEDLLOVERRIDES=wpcap=) the first call throws ELIBPCAP naming Npcap', async () => {

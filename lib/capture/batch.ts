@@ -7,6 +7,11 @@ export interface Packet {
   /** Bytes on the wire. */
   len: number;
   data: Buffer;
+  /**
+   * Files with several pcapng interfaces: the packet's, an index into
+   * CaptureFile.interfaces. Absent otherwise.
+   */
+  interface?: number;
 }
 
 /**
@@ -15,7 +20,11 @@ export interface Packet {
  */
 export class PacketBatch implements Iterable<Packet> {
   readonly count: number;
-  /** Every packet's bytes, back to back. */
+  /**
+   * The packets' bytes: packet i starts at offsets[i]. A live capture puts
+   * them back to back; a file's batch is a piece of the file, with its
+   * record headers between the packets.
+   */
   readonly data: Buffer;
   /** Nanoseconds since the Unix epoch. */
   readonly timestamps: BigInt64Array;
@@ -23,6 +32,8 @@ export class PacketBatch implements Iterable<Packet> {
   readonly lens: Uint32Array;
   /** Where each packet starts in data. */
   readonly offsets: Uint32Array;
+  /** @internal set by a CaptureFile whose packets come from several interfaces (see Packet.interface). */
+  interfaces: Uint32Array | null = null;
 
   /** meta holds count int64 timestamps, then count uint32 caplens, lens and offsets. */
   constructor(data: Buffer, meta: ArrayBuffer, count: number) {
@@ -37,12 +48,14 @@ export class PacketBatch implements Iterable<Packet> {
   packet(i: number): Packet {
     const offset = this.offsets[i];
     const caplen = this.caplens[i];
-    return {
+    const packet: Packet = {
       timestamp: this.timestamps[i],
       caplen,
       len: this.lens[i],
       data: this.data.subarray(offset, offset + caplen),
     };
+    if (this.interfaces !== null) packet.interface = this.interfaces[i];
+    return packet;
   }
 
   *[Symbol.iterator](): Iterator<Packet> {

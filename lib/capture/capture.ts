@@ -44,20 +44,7 @@ export interface LiveOptions {
   queueBytes?: number;
 }
 
-export interface CaptureStats {
-  /** Packets libpcap received (pcap_stats ps_recv); null where unknown. */
-  received: number | null;
-  /** Packets the kernel dropped for lack of buffer space (ps_drop). */
-  dropped: number | null;
-  /** Packets the interface or driver dropped (ps_ifdrop). */
-  ifDropped: number | null;
-  /** Packets the capture thread took from libpcap. */
-  captured: number;
-  /** Packets dropped because the queue to JavaScript was full. */
-  consumerDropped: number;
-  /** Packets handed to JavaScript. captured = delivered + consumerDropped + still queued. */
-  delivered: number;
-}
+export type CaptureStats = NativeStats;
 
 export const LIVE_KEYS = [
   'snaplen',
@@ -142,6 +129,7 @@ export class Capture implements AsyncIterable<Packet> {
   #wake: (() => void) | null = null;
   #batchesInTurn = 0;
   #delivers: boolean;
+  #filter: string | undefined;
   #abortReason: { reason: unknown } | null = null;
   #finalStats: NativeStats | null = null;
   #signal: AbortSignal | undefined;
@@ -163,6 +151,7 @@ export class Capture implements AsyncIterable<Packet> {
     this.snaplen = info.snaplen;
     this.precision = info.precision;
     this.#delivers = options.deliver !== false;
+    this.#filter = options.filter;
     this.#signal = signal;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
@@ -236,13 +225,38 @@ export class Capture implements AsyncIterable<Packet> {
    * created before this returns, so a bad path throws (EACCES, ENOENT).
    */
   dump(path: string, options?: DumpOptions): Dumper {
-    const { native, mode } = dumpOptions(path, options, this.snaplen);
+    const { native, mode } = dumpOptions(path, options);
     this.#checkOpen();
     if (this.#dumper !== null) throw new WirecapError('this capture is already dumping', 'EINVAL');
+    native.interfaces = [this.#describe()];
     const obstacle = kernelObstacle(native, { delivers: this.#delivers, precision: this.precision });
     const { kernelError } = startDump(this.#native, native, mode, obstacle);
-    this.#dumper = new Dumper({ native: this.#native, onEnded: () => this.#onDumpEnded?.() }, kernelError);
+    this.#dumper = new Dumper({ native: this.#native, captures: [this], onEnded: () => this.#onDumpEnded?.() }, kernelError);
     return this.#dumper;
+  }
+
+  /**
+   * @internal liveDump() of several devices: this capture's packets and
+   * those of others, in one pcapng file (interfaces 0, 1, ... in that order),
+   * written on every capture's own thread. descriptions override the
+   * system's (if_description).
+   */
+  dumpTogether(path: string, options: DumpOptions, others: Capture[], descriptions: (string | undefined)[]): Dumper {
+    const { native, mode } = dumpOptions(path, options);
+    if (mode === 'kernel') throw new WirecapError('kernel dump unavailable: it writes one device', 'ENOTSUP');
+    if (native.format !== 'pcapng') throw new WirecapError('several devices share a file only in format pcapng', 'EINVAL');
+    const all = [this, ...others];
+    native.interfaces = all.map((c, i) => c.#describe(descriptions[i]));
+    this.#native.startDump(native, others.map((c) => c.#native));
+    const dumper = new Dumper({ native: this.#native, captures: all, onEnded: () => this.#onDumpEnded?.() }, undefined);
+    for (const c of all) c.#dumper = dumper;
+    return dumper;
+  }
+
+  /** The IDB's if_description (the given one, else the system's) and if_filter. */
+  #describe(description?: string): { description?: string; filter?: string } {
+    const system = binding.devices().find((d) => d.name === this.device)?.description ?? undefined;
+    return { description: description ?? system, filter: this.#filter };
   }
 
   /** @internal liveDump() closes its capture when the dump ends. */
@@ -257,6 +271,7 @@ export class Capture implements AsyncIterable<Packet> {
     checkFilter(expr);
     this.#checkOpen();
     this.#native.setFilter(expr);
+    this.#filter = expr === '' ? undefined : expr;
   }
 
   /** Sends a whole link-layer frame on the device; returns the bytes sent. */

@@ -1,19 +1,32 @@
-/** `wirecap dump`: a native dump with limits and rotation, and its progress line. */
+/**
+ * `wirecap dump`: a native dump with limits and rotation, and its progress
+ * line. `-i a -i b` saves several devices into one pcapng file.
+ */
 import { Command, Option } from 'commander';
 import { DumpResult } from '../dump/dumper';
 import { liveDump, LiveDumpOptions } from '../dump/live-dump';
 import { Io, closeOnSignals, integer, progressLine } from './output';
+
 function dumpSummary(result: DumpResult, file: string): string {
   const end = result.reason === 'error' ? `error: ${result.error?.message}` : result.reason;
-  return `${result.packets} packets, ${result.bytes} bytes in ${result.files} file(s) (${file}); ended: ${end}; mode: ${result.mode}`;
+  const lines = [`${result.packets} packets, ${result.bytes} bytes in ${result.files} file(s) (${file}); ended: ${end}; mode: ${result.mode}`];
+  if ((result.interfaces?.length ?? 0) > 1) {
+    for (const part of result.interfaces!) {
+      lines.push(`  ${part.device}: ${part.packets} packets${part.error ? `; went away: ${part.error.message}` : ''}`);
+    }
+  }
+  return lines.join('\n');
 }
+
+const repeat = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function registerDump(cli: Command, { out }: Io): void {
   cli
     .command('dump')
-    .description('save packets to files natively, with limits and rotation')
-    .argument('<iface>', 'device name')
-    .argument('[filter...]', 'BPF filter')
+    .description('save packets to files natively, with limits and rotation; -i a -i b saves several devices into one pcapng file')
+    .argument('[iface]', 'device name (or give devices with -i)')
+    .argument('[filter...]', 'BPF filter (every device\'s)')
+    .option('-i, --interface <name>', 'a device to save; repeat it for several (format pcapng)', repeat, [])
     .requiredOption('-w, --write <file>', 'output file')
     .option('-c, --count <n>', 'stop after n packets', integer)
     .option('--max-bytes <n>', 'stop before the files pass n bytes', integer)
@@ -21,13 +34,16 @@ export function registerDump(cli: Command, { out }: Io): void {
     .option('-C, --file-size <MB>', 'rotate before a file passes MB megabytes (1,000,000 bytes)', integer)
     .option('-G, --file-seconds <s>', 'rotate every s seconds', integer)
     .option('-W, --files <n>', 'keep only the newest n files', integer)
-    .addOption(new Option('--format <format>', 'file format').choices(['pcap', 'pcapng']).default('pcap'))
+    .addOption(new Option('--format <format>', 'file format (default pcap; pcapng with several devices)').choices(['pcap', 'pcapng']))
     .option('--snaplen <n>', 'bytes kept of each packet', integer)
     .option('--nano', 'nanosecond timestamps')
-    .action(async (iface: string, filter: string[], o: { write: string; count?: number; maxBytes?: number; duration?: number; fileSize?: number; fileSeconds?: number; files?: number; format: 'pcap' | 'pcapng'; snaplen?: number; nano?: boolean }) => {
+    .action(async (iface: string | undefined, filter: string[], o: { interface: string[]; write: string; count?: number; maxBytes?: number; duration?: number; fileSize?: number; fileSeconds?: number; files?: number; format?: 'pcap' | 'pcapng'; snaplen?: number; nano?: boolean }) => {
+      // With -i, every argument is filter text.
+      const words = o.interface.length > 0 && iface !== undefined ? [iface, ...filter] : filter;
+      if (o.interface.length === 0 && iface === undefined) cli.error('error: give a device, or devices with -i', { exitCode: 2 });
       const rotate = { fileBytes: o.fileSize === undefined ? undefined : o.fileSize * 1_000_000, fileSeconds: o.fileSeconds, files: o.files };
       const options: LiveDumpOptions = {
-        filter: filter.join(' '),
+        filter: words.join(' '),
         format: o.format,
         snaplen: o.snaplen,
         precision: o.nano ? 'nano' : 'micro',
@@ -36,7 +52,8 @@ export function registerDump(cli: Command, { out }: Io): void {
         durationMs: o.duration === undefined ? undefined : o.duration * 1000,
         ...(Object.values(rotate).some((v) => v !== undefined) ? { rotate } : {}),
       };
-      const dump = liveDump(iface, o.write, JSON.parse(JSON.stringify(options)) as LiveDumpOptions);
+      const devices = o.interface.length > 0 ? o.interface : (iface as string);
+      const dump = liveDump(devices, o.write, JSON.parse(JSON.stringify(options)) as LiveDumpOptions);
       const release = closeOnSignals(() => void dump.stop());
       const progress = progressLine(out, '{packets} packets | {bytes} bytes | {rate} pkt/s | {files} file(s)', () => ({ ...dump.stats() }), 'packets');
       const result = await dump.done;

@@ -6,9 +6,11 @@ import { Command } from 'commander';
 import { WirecapError } from '../core/errors';
 import { registerCapture } from './capture';
 import { registerCollect } from './collect';
+import { registerConsume } from './consume';
 import { registerDump } from './dump';
 import { registerInfo } from './info';
 import { registerList } from './list';
+import { registerPublish } from './publish';
 import { registerRead } from './read';
 import { registerSlice } from './slice';
 import { registerStream } from './stream';
@@ -19,7 +21,7 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
     .exitOverride();
   const io = { out, err };
-  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerSlice]) {
+  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice]) {
     register(cli, io);
   }
   return cli;

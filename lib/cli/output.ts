@@ -6,6 +6,7 @@ import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { Packet } from '../capture/batch';
 import { Capture, CaptureStats } from '../capture/capture';
+import { decode } from '../decode';
 import { summarize } from './summary';
 
 /** Where a command writes: its results to out, diagnostics to err. */
@@ -35,7 +36,8 @@ export function isoTime(timestamp: bigint): string {
 }
 
 export function packetLine(p: Packet, linktype: number, options: { json?: boolean; nano?: boolean; hex?: boolean }): string {
-  const summary = summarize(linktype, p.data);
+  const decoded = decode(p.data, linktype);
+  const summary = summarize(linktype, p.data, decoded);
   if (options.json) {
     return JSON.stringify({
       time: isoTime(p.timestamp),
@@ -43,6 +45,9 @@ export function packetLine(p: Packet, linktype: number, options: { json?: boolea
       caplen: p.caplen,
       len: p.len,
       summary,
+      layers: decoded.layers,
+      payloadOffset: decoded.payloadOffset,
+      payloadLength: decoded.payloadLength,
       ...(options.hex ? { data: Buffer.from(p.data).toString('hex') } : {}),
     });
   }

@@ -20,23 +20,29 @@ export interface NativeCaptureOptions {
   direction?: 'in' | 'out' | 'inout';
   filter?: string;
   queueBytes: number;
-  /** false for a dump-only capture: nothing is queued for read(). Default true. */
   /** Files: where a seek found a record, and the header bytes a reader must see first. */
   startOffset?: number;
   prefixBytes?: number;
+  /** false for a dump-only capture: nothing is queued for read(). Default true. */
   deliver?: boolean;
 }
 
-/** A batch as read() returns it: packet bytes back to back, then header columns (see PacketBatch). */
+/** A batch as read() returns it: the packets' bytes (at offsets), then header columns (see PacketBatch). */
 export type NativeBatch = [data: Buffer, meta: ArrayBuffer, count: number];
 
+/** A capture's counters, as stats() returns them (the public CaptureStats). */
 export interface NativeStats {
-  /** libpcap's counters; null where the library cannot tell. */
+  /** Packets libpcap received (pcap_stats ps_recv); null where unknown. */
   received: number | null;
+  /** Packets the kernel dropped for lack of buffer space (ps_drop). */
   dropped: number | null;
+  /** Packets the interface or driver dropped (ps_ifdrop). */
   ifDropped: number | null;
+  /** Packets the capture thread took from libpcap. */
   captured: number;
+  /** Packets dropped because the queue to JavaScript was full. */
   consumerDropped: number;
+  /** Packets handed to JavaScript. captured = delivered + consumerDropped + still queued. */
   delivered: number;
 }
 
@@ -50,6 +56,12 @@ export interface NativeDumpOptions {
   fileBytes: number;
   fileSeconds: number;
   files: number;
+  /** pcapng: per device (this handle first, then startDump's others) its IDB's if_description and if_filter. */
+  interfaces?: { description?: string; filter?: string }[];
+  /** pcapng SHB options shb_userappl, shb_os and shb_hardware. */
+  userAppl?: string;
+  os?: string;
+  hardware?: string;
 }
 
 export interface NativeDumpStatus {
@@ -60,6 +72,8 @@ export interface NativeDumpStatus {
   files: number;
   reason: 'maxPackets' | 'maxBytes' | 'duration' | 'stopped' | 'error' | null;
   error?: WirecapError;
+  /** User dumps: per device, packets written and why its capture ended early. */
+  interfaces?: { packets: number; error?: WirecapError }[];
 }
 
 export interface NativeDevice {
@@ -114,8 +128,12 @@ export declare class CaptureHandle {
   close(): void;
   /** Whether a capture waiting for packets, or dumping, keeps the event loop alive (default true). */
   setRef(ref: boolean): void;
-  /** Creates the first file (throws EACCES, ENOENT...) and hands the dump to the capture thread. */
-  startDump(options: NativeDumpOptions): void;
+  /**
+   * Creates the first file (throws EACCES, ENOENT...) and hands the dump to
+   * the capture thread; with others, one pcapng dump of all their devices
+   * (this one is interface 0), written by every one of their threads.
+   */
+  startDump(options: NativeDumpOptions, others?: CaptureHandle[]): void;
   /** Ends the dump after the read timeout has let the kernel hand over what it holds. */
   stopDump(): void;
   /**
@@ -129,9 +147,12 @@ export declare class CaptureHandle {
 
 /** createWriter()'s native half (src-native/files/writer_handle.h); arguments checked in lib/files/writer.ts. */
 export declare class WriterHandle {
-  constructor(options: { path: string; format: 'pcap' | 'pcapng'; linktype: number; snaplen: number; nano: boolean });
+  /** resumeBytes: cut the existing file to that size and append (no header). */
+  constructor(options: { path: string; format: 'pcap' | 'pcapng'; linktype: number; snaplen: number; nano: boolean; resumeBytes?: number });
   /** Appends one record of data.length captured bytes. Throws ENOSPC... and the file is then cut to whole records. */
   write(timestampNs: bigint, len: number, data: Buffer): void;
+  /** Writes buffered records out; throws ENOSPC... */
+  flush(): void;
   close(): void;
   stats(): { packets: number; bytes: number };
 }

@@ -4,7 +4,10 @@
  * optionally rotating files. WinPcap's pcap_live_dump / pcap_live_dump_ended
  * contract on every OS: `ended` is the synchronous check, `done` the wait.
  */
-import type { CaptureHandle, NativeDumpOptions, NativeDumpStatus } from '../core/binding';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CaptureHandle, NativeDumpOptions, NativeDumpStatus, NativeStats } from '../core/binding';
 import { WirecapError } from '../core/errors';
 import { checkInteger, checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
 
@@ -46,8 +49,21 @@ export interface DumpStats {
   files: number;
 }
 
+/** One device of a dump (liveDump() with several devices gives one per device, in order). */
+export interface DumpInterfaceResult {
+  device: string;
+  /** Packets of this device written to the files. */
+  packets: number;
+  /** Set when this device's capture failed (it went away: ENETDOWN...) and the dump went on without it. */
+  error?: WirecapError;
+  /** The device's capture counters (as Capture#stats()) when the dump ended: what its last ISB says. */
+  stats: NativeStats;
+}
+
 export interface DumpResult extends DumpStats {
   reason: DumpEndReason;
+  /** liveDump() only: each device's part. */
+  interfaces?: DumpInterfaceResult[];
   /** Set when reason is 'error': ENOSPC, ENETDOWN, EIO... */
   error?: WirecapError;
   /** Which engine wrote the files. */
@@ -59,10 +75,20 @@ export interface DumpResult extends DumpStats {
 const DUMP_KEYS = ['format', 'maxBytes', 'maxPackets', 'durationMs', 'rotate', 'mode'] as const;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-/** What startDump() is given: validated, zeros for "no limit". */
+const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
-/** Checks dump options; snaplen bounds the smallest file that can hold a packet. */
-export function dumpOptions(path: unknown, options: unknown, snaplen: number, allowed: readonly string[] = DUMP_KEYS): {
+/** The pcapng SHB's shb_userappl, shb_os and shb_hardware, as dumpcap fills them in. */
+const SECTION = {
+  userAppl: `wirecap ${VERSION}`,
+  os: `${os.type()} ${os.release()}`,
+  hardware: os.cpus()[0]?.model.trim() || os.arch(),
+};
+
+/**
+ * Checks dump options (the native side checks that a rotated file holds
+ * its headers and one full-size packet: EINVAL).
+ */
+export function dumpOptions(file: unknown, options: unknown, allowed: readonly string[] = DUMP_KEYS): {
   native: NativeDumpOptions;
   mode: 'auto' | 'kernel' | 'user';
 } {
@@ -71,17 +97,16 @@ export function dumpOptions(path: unknown, options: unknown, snaplen: number, al
   const rotate = checkObject(o.rotate, 'rotate');
   checkKeys(rotate, ['fileBytes', 'fileSeconds', 'files'], 'rotate');
   const format = o.format === undefined ? 'pcap' : checkOneOf(o.format, 'format', ['pcap', 'pcapng'] as const);
-  // The largest header plus one full-size record must fit in a rotated file.
-  const smallestFile = 128 + 32 + snaplen;
   const native: NativeDumpOptions = {
-    path: checkString(path, 'path'),
+    path: checkString(file, 'path'),
     format,
     maxBytes: o.maxBytes === undefined ? 0 : checkInteger(o.maxBytes, 'maxBytes', 1, MAX_SAFE),
     maxPackets: o.maxPackets === undefined ? 0 : checkInteger(o.maxPackets, 'maxPackets', 1, MAX_SAFE),
     durationMs: o.durationMs === undefined ? 0 : checkInteger(o.durationMs, 'durationMs', 1, MAX_SAFE),
-    fileBytes: rotate.fileBytes === undefined ? 0 : checkInteger(rotate.fileBytes, 'rotate.fileBytes', smallestFile, MAX_SAFE),
+    fileBytes: rotate.fileBytes === undefined ? 0 : checkInteger(rotate.fileBytes, 'rotate.fileBytes', 1, MAX_SAFE),
     fileSeconds: rotate.fileSeconds === undefined ? 0 : checkInteger(rotate.fileSeconds, 'rotate.fileSeconds', 1, 10 ** 9),
     files: rotate.files === undefined ? 0 : checkInteger(rotate.files, 'rotate.files', 1, 10 ** 6),
+    ...SECTION,
   };
   if (native.files !== 0 && native.fileBytes === 0 && native.fileSeconds === 0) {
     throw new WirecapError('rotate.files needs rotate.fileBytes or rotate.fileSeconds', 'EINVAL');
@@ -134,6 +159,8 @@ export function startDump(
 /** What a capture tells its dumper. */
 export interface DumpHost {
   readonly native: CaptureHandle;
+  /** The captures whose devices the dump writes, in interface order. */
+  readonly captures: readonly { readonly device: string; stats(): NativeStats }[];
   /** Called once the dump has ended and its files are closed. */
   onEnded?: () => void;
 }
@@ -198,11 +225,19 @@ export class Dumper {
       files: status.files,
       reason: status.reason ?? 'stopped',
       mode: status.mode,
+      ...(status.interfaces ? { interfaces: this.#interfaces(status.interfaces) } : {}),
       ...(status.error ? { error: status.error } : {}),
       ...(this.#kernelError !== undefined ? { kernelError: this.#kernelError } : {}),
     };
     this.#host.onEnded?.();
     this.#resolve(this.#result);
+  }
+
+  #interfaces(parts: NonNullable<NativeDumpStatus['interfaces']>): DumpInterfaceResult[] {
+    return parts.map((part, i) => {
+      const capture = this.#host.captures[i];
+      return { device: capture.device, packets: part.packets, stats: capture.stats(), ...(part.error ? { error: part.error } : {}) };
+    });
   }
 
   #status(): NativeDumpStatus | null {

@@ -1,12 +1,15 @@
 /**
  * Capture files: openOffline() reads pcap (microsecond and nanosecond, either
- * byte order) and pcapng through libpcap, on a native thread with read-ahead
+ * byte order) and pcapng with wirecap's own reader (src-native/files/
+ * file_reader), which yields what libpcap yields, on a native thread in
  * batches. The result is a Capture, so code written for live captures runs
  * on files unchanged; reading is lossless (the thread waits for the consumer).
  */
 import fs from 'node:fs';
 import { NativeCaptureOptions } from '../core/binding';
-import { Capture } from '../capture/capture';
+import { BatchOptions, Capture } from '../capture/capture';
+import { PacketBatch } from '../capture/batch';
+import { InterfaceTagger } from './interfaces';
 import { WirecapError, WirecapErrorCode } from '../core/errors';
 import { openTrace, SeekTarget, TracePosition } from './navigate';
 import { checkFilter, checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
@@ -47,15 +50,89 @@ export class CaptureFile extends Capture {
   readonly version: string;
   /** Where reading started when openOffline() was given a seek target; null otherwise. */
   readonly position: TracePosition | null;
+  /**
+   * pcapng: the interfaces (IDBs) declared before the first packet; empty
+   * for pcap and standard input. With several, each packet's `interface`
+   * is its index here.
+   */
+  readonly interfaces: readonly FileInterface[];
+  #tagger: InterfaceTagger | null = null;
 
   /** @internal use openOffline() */
-  constructor(options: NativeCaptureOptions, format: FileFormat | null, position: TracePosition | null, signal?: AbortSignal) {
+  constructor(
+    options: NativeCaptureOptions,
+    format: FileFormat | null,
+    position: TracePosition | null,
+    interfaces: FileInterface[],
+    tagger: InterfaceTagger | null,
+    signal?: AbortSignal,
+  ) {
     super(options, signal);
     this.format = format;
+    this.interfaces = interfaces;
+    this.#tagger = tagger;
     this.position = position;
     this.swapped = this.handleInfo.swapped ?? false;
     this.version = `${this.handleInfo.versionMajor}.${this.handleInfo.versionMinor}`;
   }
+
+  override async nextBatch(options?: BatchOptions): Promise<PacketBatch | null> {
+    const batch = await super.nextBatch(options);
+    if (batch !== null && this.#tagger !== null) batch.interfaces = this.#tagger.tag(batch);
+    return batch;
+  }
+
+  override close(): void {
+    super.close();
+    this.#tagger?.close();
+    this.#tagger = null;
+  }
+}
+
+/** One interface (IDB) of a pcapng file, as its blocks describe it. */
+export interface FileInterface {
+  index: number;
+  /** if_name; null when the file gives none. */
+  name: string | null;
+  /** The file's LINKTYPE_ value. */
+  linktype: number;
+}
+
+/** Bytes read of a block before its options, at most (SHB and IDB fit). */
+const BLOCK_HEAD = 64 << 10;
+
+/**
+ * The IDBs a pcapng file declares before its first packet, where writers
+ * (dumpcap, wirecap) put them all. An IDB further on is left to libpcap.
+ */
+function pcapngInterfaces(fd: number): FileInterface[] {
+  const interfaces: FileInterface[] = [];
+  const head = Buffer.alloc(12);
+  let little = true;
+  let at = 0;
+  for (let blocks = 0; blocks < 4096; blocks++) {
+    if (fs.readSync(fd, head, 0, 12, at) < 12) break;
+    if (head.readUInt32LE(0) === 0x0a0d0d0a) little = head.readUInt32LE(8) === 0x1a2b3c4d;
+    const type = little ? head.readUInt32LE(0) : head.readUInt32BE(0);
+    const length = little ? head.readUInt32LE(4) : head.readUInt32BE(4);
+    if (length < 12 || type === 2 || type === 3 || type === 6) break; // a packet, or not a block
+    if (type === 1) {
+      const block = Buffer.alloc(Math.min(length, BLOCK_HEAD));
+      const got = fs.readSync(fd, block, 0, block.length, at);
+      const u16 = (o: number): number => (little ? block.readUInt16LE(o) : block.readUInt16BE(o));
+      let name: string | null = null;
+      for (let o = 16; o + 4 <= got - 4; ) {
+        const code = u16(o);
+        const size = u16(o + 2);
+        if (code === 0) break;
+        if (code === 2) name = block.toString('utf8', o + 4, Math.min(o + 4 + size, got));
+        o += 4 + ((size + 3) & ~3);
+      }
+      interfaces.push({ index: interfaces.length, name, linktype: u16(8) });
+    }
+    at += length;
+  }
+  return interfaces;
 }
 
 /** The format a file's first bytes announce, or null when they announce none. */
@@ -76,7 +153,9 @@ function fileError(path: string, error: NodeJS.ErrnoException): WirecapError {
  * Opens a capture file, or '-' for standard input. Throws ENOENT, EACCES,
  * EISDIR, or EBADFORMAT (empty, or not a capture file, with libpcap's
  * text). A file cut inside a record yields every complete packet, then the
- * iterator throws ETRUNCATED.
+ * iterator throws ETRUNCATED. A pcapng file whose interfaces have different
+ * link types (as a multi-device liveDump() can write) throws ENOTSUP:
+ * libpcap reads one link type per file.
  */
 export function openOffline(path: string, options?: OfflineOptions): CaptureFile {
   const o = checkObject(options, 'options');
@@ -99,6 +178,7 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
   if (o.filter !== undefined && o.filter !== '') native.filter = checkFilter(o.filter);
 
   let format: FileFormat | null = null;
+  let interfaces: FileInterface[] = [];
   if (path !== '-') {
     let fd: number;
     try {
@@ -111,11 +191,19 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
       if (stat.isDirectory()) throw new WirecapError(`cannot read ${path}: it is a directory`, 'EISDIR');
       if (stat.size === 0) throw new WirecapError(`cannot read ${path}: the file is empty`, 'EBADFORMAT');
       format = sniffFormat(fd);
+      if (format === 'pcapng') interfaces = pcapngInterfaces(fd);
     } catch (error) {
       throw error instanceof WirecapError ? error : fileError(path, error as NodeJS.ErrnoException);
     } finally {
       fs.closeSync(fd);
     }
+  }
+  if (new Set(interfaces.map((i) => i.linktype)).size > 1) {
+    const types = interfaces.map((i) => `${i.index} (${i.name ?? 'unnamed'}): ${i.linktype}`).join(', ');
+    throw new WirecapError(
+      `cannot read ${path}: libpcap reads one link type per pcapng file, and its interfaces have several (${types}); tshark reads it`,
+      'ENOTSUP',
+    );
   }
   let position: TracePosition | null = null;
   if (o.seek !== undefined) {
@@ -129,5 +217,16 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
       trace.close();
     }
   }
-  return new CaptureFile(native, format, position, signal);
+  let tagger: InterfaceTagger | null = null;
+  try {
+    if (interfaces.length > 1) tagger = new InterfaceTagger(path, native.startOffset ?? 0);
+  } catch (error) {
+    throw fileError(path, error as NodeJS.ErrnoException);
+  }
+  try {
+    return new CaptureFile(native, format, position, interfaces, tagger, signal);
+  } catch (error) {
+    tagger?.close();
+    throw error;
+  }
 }

@@ -16,6 +16,12 @@ export interface WriterOptions {
   snaplen?: number;
   /** Timestamp resolution of the file (default 'micro'; nanoseconds are then truncated). */
   precision?: 'micro' | 'nano';
+  /**
+   * Go on with a file written before with these same options: it is cut to
+   * this many bytes (which must end a record) and packets are appended
+   * after them, with no new header.
+   */
+  resumeAt?: number;
 }
 
 /** What write() takes: any Packet from a capture or a file, or one built by hand. */
@@ -66,6 +72,12 @@ export class Writer {
     return this.#native.stats();
   }
 
+  /** Writes the buffered records out to the file (the OS has them: they survive this process, not a power cut). */
+  flush(): void {
+    if (this.#closed) throw new WirecapError('the writer is closed', 'ECLOSED');
+    this.#native.flush();
+  }
+
   /** Flushes and closes the file. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -74,10 +86,10 @@ export class Writer {
   }
 }
 
-/** Creates (or truncates) path and writes its file header. Throws ENOENT, EACCES, EISDIR. */
+/** Creates (or truncates) path and writes its file header, or resumes it (resumeAt). Throws ENOENT, EACCES, EISDIR. */
 export function createWriter(path: string, options?: WriterOptions): Writer {
   const o = checkObject(options, 'options');
-  checkKeys(o, ['format', 'linktype', 'snaplen', 'precision'], 'createWriter');
+  checkKeys(o, ['format', 'linktype', 'snaplen', 'precision', 'resumeAt'], 'createWriter');
   const snaplen = o.snaplen === undefined ? 262144 : checkInteger(o.snaplen, 'snaplen', 1, 262144);
   const format = o.format === undefined ? 'pcap' : checkOneOf(o.format, 'format', ['pcap', 'pcapng'] as const);
   const native = new binding.WriterHandle({
@@ -86,6 +98,7 @@ export function createWriter(path: string, options?: WriterOptions): Writer {
     linktype: o.linktype === undefined ? 1 : linktypeValue(o.linktype as number | string),
     snaplen,
     nano: (o.precision === undefined ? 'micro' : checkOneOf(o.precision, 'precision', ['micro', 'nano'] as const)) === 'nano',
+    ...(o.resumeAt === undefined ? {} : { resumeBytes: checkInteger(o.resumeAt, 'resumeAt', 1, Number.MAX_SAFE_INTEGER) }),
   });
   return new Writer(path, native, snaplen, format);
 }

@@ -266,7 +266,7 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
  * round (recycle): every packet is copied into its message before the next
  * batch is asked for, so no garbage is left to collect.
  */
-async function* chunksOf(source: AsyncIterable<Packet>): AsyncGenerator<Iterable<Packet>, void, undefined> {
+export async function* chunksOf(source: AsyncIterable<Packet>): AsyncGenerator<Iterable<Packet>, void, undefined> {
   if (source instanceof Capture) {
     yield* source.batches({ recycle: true });
     return;

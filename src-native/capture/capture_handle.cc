@@ -23,8 +23,12 @@ constexpr size_t kBatchBytes = 1 << 20;
 // link (or immediate mode) makes many one-packet batches, and a small slab
 // comes from the heap without a system call.
 constexpr size_t kFirstSlabBytes = 16 << 10;
-// Full-size slabs kept for reuse (see SlabPool).
+// Full-size slabs kept for reuse (see SlabPool). A file's plain batches()
+// come back in bursts, when V8 collects the dead ones (about every 32 MiB
+// of them): a file keeps enough to cover a burst, or each batch after it
+// would fault fresh pages in.
 constexpr size_t kKeptSlabs = 8;
+constexpr size_t kKeptFileSlabs = 48;
 // pcap_dispatch's count for live captures: "everything in the buffer", but
 // positive, because Wine 8's wpcap.dll dispatches nothing for -1.
 constexpr int kLivePacketsPerDispatch = 1 << 20;
@@ -116,12 +120,15 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
   } else {
     OpenLive(env, options);
   }
-  linktype_ = api_->datalink(pcap_);
-  snaplen_ = api_->snapshot(pcap_);
-  nano_ = api_->get_tstamp_precision != nullptr &&
-          api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
-  batch_capacity_ = std::max(kBatchBytes, static_cast<size_t>(snaplen_));
-  slabs_ = std::make_shared<SlabPool>(batch_capacity_, kKeptSlabs);
+  if (pcap_ != nullptr) {
+    linktype_ = api_->datalink(pcap_);
+    snaplen_ = api_->snapshot(pcap_);
+    nano_ = api_->get_tstamp_precision != nullptr &&
+            api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+  }
+  // wirecap's file reader gives a record larger than a slab one of its own.
+  batch_capacity_ = file_ != nullptr ? kBatchBytes : std::max(kBatchBytes, static_cast<size_t>(snaplen_));
+  slabs_ = std::make_shared<SlabPool>(batch_capacity_, file_ != nullptr ? kKeptFileSlabs : kKeptSlabs);
   SetInitialFilter(env, options);
   if (!offline_) {
     waiter_ = platform::Waiter::Create(*api_, pcap_);
@@ -133,7 +140,9 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
 
 void CaptureHandle::SetInitialFilter(Napi::Env env, const Napi::Object& options) {
   const std::string filter = StringOption(options, "filter");
-  if (!filter.empty()) {
+  if (!filter.empty() && file_ != nullptr) {
+    file_filter_ = CompileFileFilter(env, filter);
+  } else if (!filter.empty()) {
     // The capture thread has not started: the handle is this thread's.
     bpf_program program{};
     std::string why;
@@ -160,7 +169,7 @@ void CaptureHandle::Shutdown() {
     stop_.store(true);
     // A kernel dump's thread waits on room_, not in pcap_dispatch, and
     // may have closed the handle already.
-    if (!kernel_.running()) api_->breakloop(pcap_);
+    if (!kernel_.running() && pcap_ != nullptr) api_->breakloop(pcap_);
   }
   room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
@@ -172,6 +181,7 @@ void CaptureHandle::Shutdown() {
     api_->close(pcap_);
     pcap_ = nullptr;
   }
+  if (file_filter_.bf_len > 0) api_->freecode(&file_filter_);
   slabs_->Give(filling_.data, filling_.capacity);
   filling_ = Batch();
   for (const std::unique_ptr<Batch>& batch : queue_) slabs_->Give(batch->data, batch->capacity);
@@ -200,13 +210,21 @@ void CaptureHandle::Run() {
     }
     if (offline_) {
       // Files are read losslessly: wait for JS to make room in the queue.
+      // wirecap's reader starts once JS reads or a dump starts, so that a
+      // dump started right after opening sees every packet.
       room_.wait(lock, [&] {
-        return stop_.load() || task_ != nullptr || !deliver_ || queued_bytes_.load() < queue_limit_;
+        const bool started = file_ == nullptr || file_wanted_ || dump_ != nullptr;
+        return stop_.load() || task_ != nullptr || (started && (!deliver_ || queued_bytes_.load() < queue_limit_));
       });
       if (stop_.load()) break;
       if (task_ != nullptr) continue;
     }
     lock.unlock();
+    if (file_ != nullptr) {
+      if (!ReadFileBatch()) return;
+      lock.lock();
+      continue;
+    }
     if (waiter_ != nullptr) waiter_->Wait(timeout);
     // A file is read a slice at a time, so tasks and close() are served between slices.
     const int count = offline_ ? kFileSlicePackets : kLivePacketsPerDispatch;
@@ -262,10 +280,8 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
   auto* self = reinterpret_cast<CaptureHandle*>(user);
   self->dispatched_++;
   const size_t caplen = header->caplen;
-  // Nanoseconds since 1970 fit 64 bits until 2262 (the margin covers a
-  // corrupt fraction); a file may claim a later time, or a negative one.
-  constexpr int64_t kLastSecond = INT64_MAX / 1000000000 - 5000;
-  if (header->ts.tv_sec < 0 || header->ts.tv_sec > kLastSecond) {
+  // A file read through libpcap may claim a time before 1970 or past 2262.
+  if (header->ts.tv_sec < 0 || header->ts.tv_sec > files::kLastSecond) {
     self->bad_timestamp_ = true;
     self->api_->breakloop(self->pcap_);
     return;
@@ -274,7 +290,7 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
   const int64_t timestamp_ns = int64_t{header->ts.tv_sec} * 1000000000 + fraction;
   // The dump comes first and never waits on JavaScript: a slow iterator
   // costs iterator packets (consumerDropped), never dumped ones.
-  if (self->dump_ != nullptr) self->dump_->Write(timestamp_ns, header->caplen, header->len, bytes);
+  if (self->dump_ != nullptr) self->dump_->Write(self->dump_interface_, timestamp_ns, header->caplen, header->len, bytes);
   if (!self->deliver_) return;
   Batch* batch = &self->filling_;
   if (batch->size + caplen > batch->capacity && !self->GrowBatch(caplen)) {
@@ -339,12 +355,22 @@ void CaptureHandle::Publish() {
 
 int CaptureHandle::DumpHousekeeping() {
   if (dump_ == nullptr) return -1;
-  const int timeout = dump_->Housekeep(NowNs(), timeout_ms_);
+  int timeout = dump_->Housekeep(dump_interface_, NowNs(), timeout_ms_);
+  if (dump_->StatsWanted(dump_interface_, NowNs())) {
+    ReportDumpStats();
+    timeout = dump_->Housekeep(dump_interface_, NowNs(), timeout_ms_);
+  }
   if (dump_->ended() && !dump_notified_) {
     dump_notified_ = true;
     Notify("dump");
   }
   return timeout;
+}
+
+void CaptureHandle::ReportDumpStats() {
+  pcap_stat stats{};
+  const bool have = api_->stats(pcap_, &stats) == 0;
+  dump_->ReportStats(dump_interface_, NowNs(), have, stats.ps_recv, stats.ps_drop, stats.ps_ifdrop);
 }
 
 void CaptureHandle::Finish(const char* code, const std::string& message) {
@@ -357,11 +383,9 @@ void CaptureHandle::Finish(const char* code, const std::string& message) {
     std::lock_guard<std::mutex> lock(mutex_);
     RunPendingTask();
     if (dump_ != nullptr && !dump_->ended()) {
-      if (code != nullptr) {
-        dump_->End("error", code, message);
-      } else {
-        dump_->End("stopped");
-      }
+      // This device's part of the dump ends; the dump ends with its last device.
+      if (pcap_ != nullptr) ReportDumpStats();
+      dump_->Leave(dump_interface_, code, message);
     }
     notify_dump = dump_ != nullptr && !dump_notified_;
     dump_notified_ = true;
@@ -415,7 +439,7 @@ void CaptureHandle::RunOnCaptureThread(const std::function<void()>& task) {
   task_ = &task;
   room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
-  api_->breakloop(pcap_);  // a blocking pcap_dispatch returns for it
+  if (pcap_ != nullptr) api_->breakloop(pcap_);  // a blocking pcap_dispatch returns for it
   task_done_.wait(lock, [&] { return task_ != &task; });
 }
 
@@ -437,7 +461,9 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
     }
     finished = finished_;
     if (batch == nullptr && !finished) reader_waiting_ = true;
+    file_wanted_ = true;
   }
+  if (offline_) room_.notify_one();
 
   if (batch == nullptr) {
     if (!finished) {
@@ -454,7 +480,6 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
     return env.Null();
   }
 
-  if (offline_) room_.notify_one();
   delivered_ += batch->packets.size();
   try {
     return BatchValue(env, *batch, wants_recycle);
@@ -471,6 +496,12 @@ Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
   bool compiled = false;
   int status = 0;
   std::string error;
+  if (file_ != nullptr) {
+    bpf_program program = CompileFileFilter(env, filter);
+    RunOnCaptureThread([&] { std::swap(program, file_filter_); });
+    if (program.bf_len > 0) api_->freecode(&program);
+    return env.Undefined();
+  }
   RunOnCaptureThread([&] {
     if (pcap_ == nullptr) {  // a kernel dump's thread closed it
       error = "the capture has ended";

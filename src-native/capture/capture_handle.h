@@ -32,6 +32,7 @@
 #include "addon.h"
 #include "dump/dump.h"
 #include "dump/kernel_dump.h"
+#include "files/file_reader.h"
 #include "loader/pcap_api.h"
 #include "platform/platform.h"
 #include "capture/slab_pool.h"
@@ -52,14 +53,12 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   void Shutdown();
 
  private:
-  struct PacketMeta {
-    int64_t timestamp_ns;
-    uint32_t caplen;
-    uint32_t len;
-    uint32_t offset;
-  };
-  // Packets copied back to back into one slab from slabs_, plus their
-  // headers. The slab grows by doubling up to batch_capacity_.
+  // A packet's header and where its bytes start in the batch's slab.
+  using PacketMeta = files::Record;
+  // Packets in one slab from slabs_, plus their headers. A live capture
+  // copies them back to back, and its slab grows by doubling up to
+  // batch_capacity_; a file's slab holds the file's bytes as they are
+  // (files::FileReader), record headers between the packets.
   struct Batch {
     uint8_t* data = nullptr;
     size_t size = 0;
@@ -90,6 +89,10 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   void OpenLive(Napi::Env env, const Napi::Object& options);
   void OpenFile(Napi::Env env, const Napi::Object& options);
   void SetInitialFilter(Napi::Env env, const Napi::Object& options);
+  // A BPF program for file_'s packets, compiled as libpcap compiles one for
+  // the file (a dead handle of its linktype and snaplen). Throws ENOTSUP
+  // where the library cannot (Wine's wpcap.dll), EFILTER for a bad filter.
+  bpf_program CompileFileFilter(Napi::Env env, const std::string& filter);
   void CheckOpen(Napi::Env env) const;
   // Runs task on the capture thread and waits for it; runs it here when the
   // thread has already ended (the pcap_t is then this thread's).
@@ -109,11 +112,16 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // Makes room for caplen more bytes up to the batch bound; false when full.
   bool GrowBatch(size_t caplen);
   void Publish();
+  // Capture thread: reads the next slab of file_ and publishes its packets
+  // that pass the filter. False once the file ended or failed (Finish() ran).
+  bool ReadFileBatch();
   void RunPendingTask();  // with mutex_ held
   void Finish(const char* code, const std::string& message);
-  // Capture thread: time-driven dump work (stop requests, duration, flushes)
-  // and the wait timeout that this work needs (-1: none).
+  // Capture thread: time-driven dump work (stop requests, duration, flushes,
+  // this device's counters) and the wait timeout that this work needs (-1: none).
   int DumpHousekeeping();
+  // Capture thread: hands pcap_stats to the dump, for its ISBs.
+  void ReportDumpStats();
   // Capture thread, once the library's kernel dump runs: waits for it to
   // end (its limits, stopDump(), the duration), closes the handle so the
   // library closes the file, and has what the file holds counted.
@@ -142,10 +150,17 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   int timeout_ms_ = 0;
   bool offline_ = false;  // reading a file: lossless, ends at end of file
   bool deliver_ = true;  // false: a dump-only capture, nothing is queued for JS
+  // A file read by wirecap's own reader (no pcap_ then); null for standard
+  // input and the few linktypes libpcap rewrites as it reads (file_open.cc).
+  std::unique_ptr<files::FileReader> file_;
+  bpf_program file_filter_{};  // capture thread; no instructions: no filter
 
   // Set by StartDump() through the capture thread; from then on the
-  // capture thread drives it and JS only reads its status.
-  std::unique_ptr<Dump> dump_;
+  // capture thread drives it and JS only reads its status. A dump of
+  // several devices is shared by their handles: this one is its interface
+  // dump_interface_.
+  std::shared_ptr<Dump> dump_;
+  uint32_t dump_interface_ = 0;
   bool dump_notified_ = false;  // capture thread
 
   // A kernel dump (the library's pcap_live_dump) instead of dump_: the
@@ -165,6 +180,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   bool thread_running_ = false;
   bool finished_ = false;  // the thread ended: stopped, end of input or error
   bool reader_waiting_ = false;
+  bool file_wanted_ = false;  // read() was called: file_ may be read
   std::string error_code_;
   std::string error_message_;
 

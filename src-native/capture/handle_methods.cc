@@ -5,6 +5,9 @@
 #include "capture/js_options.h"
 #include "errors.h"
 
+#include <algorithm>
+#include <vector>
+
 Napi::Value CaptureHandle::BatchValue(Napi::Env env, Batch& batch, bool wants_recycle) {
   const size_t count = batch.packets.size();
   // Headers as columns: int64 timestamps, then uint32 caplens, lens, offsets.
@@ -81,7 +84,11 @@ Napi::Value CaptureHandle::Info(const Napi::CallbackInfo& info) {
   result.Set("linktypeName", name != nullptr ? Napi::Value(Napi::String::New(env, name)) : env.Null());
   result.Set("snaplen", Napi::Number::New(env, snaplen_));
   result.Set("precision", Napi::String::New(env, nano_ ? "nano" : "micro"));
-  if (offline_ && pcap_ != nullptr && api_->is_swapped != nullptr && api_->major_version != nullptr &&
+  if (file_ != nullptr) {
+    result.Set("swapped", Napi::Boolean::New(env, file_->swapped()));
+    result.Set("versionMajor", Napi::Number::New(env, file_->version_major()));
+    result.Set("versionMinor", Napi::Number::New(env, file_->version_minor()));
+  } else if (offline_ && pcap_ != nullptr && api_->is_swapped != nullptr && api_->major_version != nullptr &&
       api_->minor_version != nullptr) {
     result.Set("swapped", Napi::Boolean::New(env, api_->is_swapped(pcap_) == 1));
     result.Set("versionMajor", Napi::Number::New(env, api_->major_version(pcap_)));
@@ -90,19 +97,54 @@ Napi::Value CaptureHandle::Info(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// startDump(options, others?): this handle's packets, and those of the
+// handles in others (interfaces 1, 2... of one pcapng file), go to a dump
+// that every one of their capture threads writes to.
 Napi::Value CaptureHandle::StartDump(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env);
-  if (dump_ != nullptr) throw WirecapError(env, "EINVAL", "this capture is already dumping");
   Napi::Object options = info[0].As<Napi::Object>();
+  std::vector<CaptureHandle*> handles{this};
+  if (info.Length() > 1 && info[1].IsArray()) {
+    Napi::Array others = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < others.Length(); i++) handles.push_back(Unwrap(others.Get(i).As<Napi::Object>()));
+  }
+  Napi::Array described = options.Get("interfaces").IsArray() ? options.Get("interfaces").As<Napi::Array>()
+                                                               : Napi::Array::New(env);
   Dump::Config config;
   config.path = StringOption(options, "path");
   config.writer.format = StringOption(options, "format") == "pcapng" ? CaptureWriter::Format::kPcapng
                                                                      : CaptureWriter::Format::kPcap;
-  config.writer.linktype = linktype_;
-  config.writer.snaplen = snaplen_;
-  config.writer.nano = nano_;
-  config.writer.interface_name = device_;
+  config.writer.user_appl = StringOption(options, "userAppl");
+  config.writer.os = StringOption(options, "os");
+  config.writer.hardware = StringOption(options, "hardware");
+  config.writer.interfaces.clear();
+  int longest_timeout_ms = 0;
+  for (uint32_t i = 0; i < handles.size(); i++) {
+    CaptureHandle* h = handles[i];
+    h->CheckOpen(env);
+    {
+      std::lock_guard<std::mutex> lock(h->mutex_);
+      if (h->finished_) throw WirecapError(env, "ECLOSED", "the capture on " + h->device_ + " has ended");
+      if (h->dump_ != nullptr || h->kernel_.running()) {
+        throw WirecapError(env, "EINVAL", "the capture on " + h->device_ + " is already dumping");
+      }
+    }
+    CaptureWriter::Interface iface;
+    iface.linktype = h->linktype_;
+    iface.snaplen = h->snaplen_;
+    iface.nano = h->nano_;
+    iface.name = h->device_;
+    if (i < described.Length()) {
+      Napi::Object d = described.Get(i).As<Napi::Object>();
+      iface.description = StringOption(d, "description");
+      iface.filter = StringOption(d, "filter");
+    }
+    config.writer.interfaces.push_back(iface);
+    longest_timeout_ms = std::max(longest_timeout_ms, h->timeout_ms_);
+  }
+  // A packet waits for an earlier one from another device at most this long:
+  // longer than any device's packets may sit in its kernel buffer.
+  config.merge_window_ns = (int64_t{longest_timeout_ms} + 100) * 1000000;
   config.max_bytes = static_cast<uint64_t>(NumberOption(options, "maxBytes", 0));
   config.max_packets = static_cast<uint64_t>(NumberOption(options, "maxPackets", 0));
   config.duration_ms = NumberOption(options, "durationMs", 0);
@@ -110,25 +152,39 @@ Napi::Value CaptureHandle::StartDump(const Napi::CallbackInfo& info) {
   config.file_seconds = NumberOption(options, "fileSeconds", 0);
   config.files = static_cast<uint32_t>(NumberOption(options, "files", 0));
 
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (finished_) throw WirecapError(env, "ECLOSED", "the capture has ended");
-  }
-  auto dump = std::make_unique<Dump>();
+  auto dump = std::make_shared<Dump>();
   CaptureWriter::Error error;
   if (!dump->Start(config, NowNs(), &error)) throw WirecapError(env, error.code, error.message);
-  RunOnCaptureThread([&] { dump_ = std::move(dump); });
-  {
-    // The thread may have ended meanwhile, after which the task ran here.
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!thread_running_ && !dump_->ended()) {
-      dump_->End("stopped");
-      dump_notified_ = true;
-      return env.Undefined();
-    }
+  for (uint32_t i = 0; i < handles.size(); i++) {
+    CaptureHandle* h = handles[i];
+    // Called under the dump's lock, only while h's thread is in the dump.
+    // No pcap_breakloop: the thread must still dispatch what its kernel
+    // buffer holds before it reports. Without a waiter, a blocking
+    // dispatch returns within the read timeout anyway.
+    dump->SetWaker(i, [h] {
+      if (h->waiter_ != nullptr) h->waiter_->Wake();
+    });
   }
-  DumpStarted(env);
-  if (waiter_ != nullptr) waiter_->Wake();  // start the flush and duration timers
+  for (uint32_t i = 0; i < handles.size(); i++) {
+    CaptureHandle* h = handles[i];
+    h->RunOnCaptureThread([&] {
+      h->dump_ = dump;
+      h->dump_interface_ = i;
+    });
+    bool running;
+    {
+      // The thread may have ended meanwhile, after which the task ran here.
+      std::lock_guard<std::mutex> lock(h->mutex_);
+      running = h->thread_running_;
+      if (!running) h->dump_notified_ = true;
+    }
+    if (!running) {
+      dump->Leave(i, nullptr, "");
+      continue;
+    }
+    h->DumpStarted(env);
+    if (h->waiter_ != nullptr) h->waiter_->Wake();  // start the flush and duration timers
+  }
   return env.Undefined();
 }
 
@@ -141,6 +197,7 @@ Napi::Value CaptureHandle::StartKernelDump(const Napi::CallbackInfo& info) {
   if (api_->live_dump == nullptr || api_->live_dump_ended == nullptr) {
     return Napi::String::New(env, "the loaded libpcap has no pcap_live_dump (kernel dump mode)");
   }
+  if (file_ != nullptr) return Napi::String::New(env, "a capture file is read by wirecap, not by the library's kernel dump");
   Napi::Object options = info[0].As<Napi::Object>();
   KernelDump::Limits limits;
   limits.path = StringOption(options, "path");
@@ -186,6 +243,16 @@ Napi::Value CaptureHandle::DumpStatus(const Napi::CallbackInfo& info) {
   }
   if (dump_ == nullptr) return env.Null();
   Dump::Status status = dump_->GetStatus();
+  Napi::Array interfaces = Napi::Array::New(env, status.interfaces.size());
+  for (uint32_t i = 0; i < status.interfaces.size(); i++) {
+    const Dump::InterfaceStatus& one = status.interfaces[i];
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("packets", Napi::Number::New(env, static_cast<double>(one.packets)));
+    if (!one.error_code.empty()) {
+      entry.Set("error", WirecapError(env, one.error_code.c_str(), one.error_message).Value());
+    }
+    interfaces.Set(i, entry);
+  }
   Napi::Object result = Napi::Object::New(env);
   result.Set("mode", Napi::String::New(env, "user"));
   result.Set("ended", Napi::Boolean::New(env, status.ended));
@@ -193,6 +260,7 @@ Napi::Value CaptureHandle::DumpStatus(const Napi::CallbackInfo& info) {
   result.Set("bytes", Napi::Number::New(env, static_cast<double>(status.bytes)));
   result.Set("files", Napi::Number::New(env, status.files));
   result.Set("reason", status.reason ? Napi::Value(Napi::String::New(env, status.reason)) : env.Null());
+  result.Set("interfaces", interfaces);
   if (!status.error_code.empty()) {
     result.Set("error", WirecapError(env, status.error_code.c_str(), status.error_message).Value());
   }

@@ -1,35 +1,71 @@
-// Opening a capture file (or standard input) for a CaptureHandle: through
-// wirecap's read-ahead stream where the platform has one, else by path in
-// libpcap. JS thread, in the CaptureHandle constructor, before the capture
-// thread starts.
+// A CaptureHandle's capture file (or standard input): OpenFile() and
+// CompileFileFilter() open it and compile its filter, on the JS thread (in
+// the constructor, before the capture thread starts, and in setFilter());
+// ReadFileBatch() reads it on the capture thread. Files are read by
+// wirecap's own reader (files/file_reader.h), a few through libpcap.
 #include "capture/capture_handle.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "capture/filter.h"
 #include "capture/js_options.h"
 #include "errors.h"
-#include "platform/platform.h"
+
+namespace {
+
+// Linktypes whose packets libpcap rewrites as it reads them (pcap_post_process:
+// pseudo-headers of byte-swapped files, USB lengths): such files are read
+// by libpcap, so that what JavaScript gets stays what libpcap gives.
+bool RewrittenByLibpcap(const files::FileReader& file) {
+  switch (file.linktype()) {
+    case 220:  // DLT_USB_LINUX_MMAPPED
+      return true;
+    case 113:  // DLT_LINUX_SLL
+    case 117:  // DLT_PFLOG
+    case 189:  // DLT_USB_LINUX
+    case 239:  // DLT_NFLOG
+    case 276:  // DLT_LINUX_SLL2
+      return file.swapped();
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 // A capture file, or standard input for "-". The caller has checked that
-// a named file exists and is a file; libpcap judges its contents.
+// a named file exists and is a file; the reader judges its contents.
 void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
   offline_ = true;
   device_ = StringOption(options, "path");
   const bool want_nano = StringOption(options, "precision") != "micro";
+  // startOffset: where a seek found a record; prefixBytes: the header to
+  // read first (the pcap file header, or pcapng's SHB and IDBs).
+  const auto start = static_cast<uint64_t>(NumberOption(options, "startOffset", 0));
+  const auto prefix = static_cast<uint64_t>(NumberOption(options, "prefixBytes", 0));
+  if (device_ != "-") {
+    files::ReadError error;
+    file_ = files::FileReader::Open(device_, want_nano, prefix, start, &error);
+    if (file_ == nullptr) {
+      // As libpcap's open, a file cut inside its header is not a capture file.
+      const std::string code = std::string(error.code) == "ETRUNCATED" ? "EBADFORMAT" : error.code;
+      throw WirecapError(env, code.c_str(), "cannot read " + device_ + ": " + error.message);
+    }
+    linktype_ = file_->linktype();
+    snaplen_ = file_->snaplen();
+    nano_ = want_nano;
+    if (!RewrittenByLibpcap(*file_)) return;
+    file_.reset();
+    if (prefix > 0) {
+      throw WirecapError(env, "ENOTSUP",
+                         "a seek in a byte-swapped file of linktype " + std::to_string(linktype_) +
+                             " is not supported: libpcap rewrites its packets, and reads only from the start");
+    }
+  }
   const u_int precision = want_nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO;
   char errbuf[PCAP_ERRBUF_SIZE] = {0};
-  // startOffset: where a seek found a record; prefixBytes: the header that
-  // libpcap must read first (the pcap file header, or pcapng's SHB and IDBs).
-  const int64_t start = NumberOption(options, "startOffset", 0);
-  const int64_t prefix = NumberOption(options, "prefixBytes", 0);
-  std::FILE* stream = nullptr;
-  if (device_ != "-" && api_->fopen_offline_with_tstamp_precision != nullptr) {
-    stream = platform::OpenReadAhead(device_, static_cast<uint64_t>(prefix), static_cast<uint64_t>(start));
-  }
-  if (stream == nullptr && prefix > 0) {
-    throw WirecapError(env, "ENOTSUP", "reading from a seek position needs wirecap's read-ahead stream, which this platform lacks");
-  }
-  if (stream != nullptr) {
-    pcap_ = api_->fopen_offline_with_tstamp_precision(stream, precision, errbuf);
-    if (pcap_ == nullptr) std::fclose(stream);  // libpcap closes only what it opened
-  } else if (api_->open_offline_with_tstamp_precision != nullptr) {
+  if (api_->open_offline_with_tstamp_precision != nullptr) {
     pcap_ = api_->open_offline_with_tstamp_precision(device_.c_str(), precision, errbuf);
   } else if (api_->open_offline != nullptr) {
     pcap_ = api_->open_offline(device_.c_str(), errbuf);
@@ -38,5 +74,59 @@ void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
   }
   if (pcap_ == nullptr) {
     throw WirecapError(env, "EBADFORMAT", std::string("cannot read ") + device_ + ": " + errbuf);
+  }
+}
+
+bpf_program CaptureHandle::CompileFileFilter(Napi::Env env, const std::string& filter) {
+  if (api_->offline_filter == nullptr) {
+    throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot filter a file's packets (it lacks pcap_offline_filter)");
+  }
+  return CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
+}
+
+bool CaptureHandle::ReadFileBatch() {
+  for (;;) {
+    size_t used = 0;
+    const files::FileReader::Status status = file_->Fill(filling_.data, filling_.capacity, &filling_.packets, &used);
+    if (status == files::FileReader::Status::kTooSmall) {
+      // A record larger than a slab gets a slab of its own.
+      slabs_->Give(filling_.data, filling_.capacity);
+      filling_.data = static_cast<uint8_t*>(std::malloc(used));
+      filling_.capacity = filling_.data == nullptr ? 0 : used;
+      if (filling_.data == nullptr) {
+        Finish("ENOMEM", device_ + ": no memory for a record of " + std::to_string(used) + " bytes");
+        return false;
+      }
+      continue;
+    }
+    filling_.size = used;
+    std::vector<PacketMeta>& packets = filling_.packets;
+    if (file_filter_.bf_len > 0) {
+      packets.erase(std::remove_if(packets.begin(), packets.end(),
+                                   [&](const PacketMeta& p) {
+                                     pcap_pkthdr header{};
+                                     header.caplen = p.caplen;
+                                     header.len = p.len;
+                                     return api_->offline_filter(&file_filter_, &header, filling_.data + p.offset) == 0;
+                                   }),
+                    packets.end());
+    }
+    captured_.fetch_add(packets.size(), std::memory_order_relaxed);
+    if (dump_ != nullptr) {
+      for (const PacketMeta& p : packets) dump_->Write(dump_interface_, p.timestamp_ns, p.caplen, p.len, filling_.data + p.offset);
+    }
+    if (!deliver_) packets.clear();
+    Publish();
+    packets.clear();  // when nothing was published, the slab is filled again
+    DumpHousekeeping();
+    if (status == files::FileReader::Status::kEnd) {
+      Finish(nullptr, "");
+      return false;
+    }
+    if (status == files::FileReader::Status::kError) {
+      Finish(file_->error().code, device_ + ": " + file_->error().message);
+      return false;
+    }
+    return true;
   }
 }

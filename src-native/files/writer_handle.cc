@@ -7,6 +7,7 @@ Napi::Function WriterHandle::Define(Napi::Env env) {
   return DefineClass(env, "WriterHandle",
                      {
                          InstanceMethod<&WriterHandle::Write>("write"),
+                         InstanceMethod<&WriterHandle::Flush>("flush"),
                          InstanceMethod<&WriterHandle::Close>("close"),
                          InstanceMethod<&WriterHandle::Stats>("stats"),
                      });
@@ -19,9 +20,11 @@ WriterHandle::WriterHandle(const Napi::CallbackInfo& info)
   CaptureWriter::Options options;
   options.format = o.Get("format").As<Napi::String>().Utf8Value() == "pcapng" ? CaptureWriter::Format::kPcapng
                                                                                : CaptureWriter::Format::kPcap;
-  options.linktype = o.Get("linktype").As<Napi::Number>().Int32Value();
-  options.snaplen = o.Get("snaplen").As<Napi::Number>().Int32Value();
-  options.nano = o.Get("nano").ToBoolean().Value();
+  CaptureWriter::Interface& iface = options.interfaces.front();
+  iface.linktype = o.Get("linktype").As<Napi::Number>().Int32Value();
+  iface.snaplen = o.Get("snaplen").As<Napi::Number>().Int32Value();
+  iface.nano = o.Get("nano").ToBoolean().Value();
+  if (o.Has("resumeBytes")) options.resume_bytes = static_cast<uint64_t>(o.Get("resumeBytes").As<Napi::Number>().Int64Value());
   CaptureWriter::Error error;
   if (!writer_.Open(o.Get("path").As<Napi::String>().Utf8Value(), options, &error)) {
     throw WirecapError(env, error.code, error.message);
@@ -56,6 +59,11 @@ Napi::Value WriterHandle::Write(const Napi::CallbackInfo& info) {
     ThrowIfFailed(env);
   }
   return env.Undefined();
+}
+
+Napi::Value WriterHandle::Flush(const Napi::CallbackInfo& info) {
+  if (!writer_.Flush()) ThrowIfFailed(info.Env());
+  return info.Env().Undefined();
 }
 
 Napi::Value WriterHandle::Close(const Napi::CallbackInfo& info) {

@@ -39,6 +39,7 @@ struct PcapApi {
   decltype(&::pcap_open_dead) open_dead;
   decltype(&::bpf_image) bpf_image;
   decltype(&::pcap_open_offline) open_offline;
+  decltype(&::pcap_offline_filter) offline_filter;              // 1.0; not in Wine's wpcap
   decltype(&::pcap_is_swapped) is_swapped;
   decltype(&::pcap_major_version) major_version;
   decltype(&::pcap_minor_version) minor_version;
@@ -50,7 +51,6 @@ struct PcapApi {
   decltype(&::pcap_inject) inject;                               // 0.9; not in Wine's wpcap
   decltype(&::pcap_sendpacket) sendpacket;                       // WinPcap's older name
   int (*get_selectable_fd)(pcap_t*);                             // POSIX only
-  pcap_t* (*fopen_offline_with_tstamp_precision)(FILE*, u_int, char*);  // POSIX, 1.5
   void* (*getevent)(pcap_t*);                                    // Windows only: a HANDLE
   int (*live_dump)(pcap_t*, char*, int, int);                    // WinPcap kernel dump
   int (*live_dump_ended)(pcap_t*, int);

@@ -30,6 +30,8 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   int Create(const std::string& path);  // creates or truncates
+  // Opens an existing file, cuts it to size bytes and writes on from there.
+  int Resume(const std::string& path, uint64_t size);
   // Writes all of data unless an error stops it; *written says how much went out.
   int Write(const void* data, size_t size, size_t* written);
   int Truncate(uint64_t size);
@@ -39,20 +41,28 @@ class OutputFile {
   int fd_ = -1;
 };
 
+// A file opened for reading at any offset, by path in UTF-8. Calls return
+// 0 or an errno value.
+class InputFile {
+ public:
+  InputFile() = default;
+  ~InputFile() { Close(); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  int Open(const std::string& path);
+  // Reads size bytes at offset into out; *got < size only at the end of the file.
+  int ReadAt(uint64_t offset, void* out, size_t size, size_t* got);
+  void Close();
+
+ private:
+  intptr_t handle_ = -1;  // fd (POSIX) or HANDLE (Windows)
+};
+
 int RemoveFile(const std::string& path);
 // The size of a file in bytes; 0 when it cannot be read.
 uint64_t FileSize(const std::string& path);
 
-// A regular file opened for reading through a stream whose bytes a thread
-// of its own reads ahead, so that the kernel's copies from the page cache
-// overlap with libpcap's parsing. fclose() stops and joins that thread.
-// Null where the platform has no such stream (Windows: a FILE* cannot cross
-// into wpcap.dll's C runtime) or the file cannot be opened; the caller then
-// lets libpcap open the path itself.
-// With prefix > 0 the stream is the file's first prefix bytes (its header)
-// followed by the file from byte start on: reading resumes at a record that
-// a seek found.
-std::FILE* OpenReadAhead(const std::string& path, uint64_t prefix = 0, uint64_t start = 0);
 
 // Names the calling thread as tools (top, gdb, Process Explorer) show it.
 void NameThisThread(const char* name);

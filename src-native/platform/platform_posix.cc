@@ -1,5 +1,5 @@
-// platform.h on Linux and macOS: dlopen, file output, the read-ahead
-// stream (its own reader thread), thread names, and the capture thread's
+// platform.h on Linux and macOS: dlopen, file output, positional file
+// reads, thread names, and the capture thread's
 // Waiter (poll on the pcap fd plus a self-pipe that any thread can wake).
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -10,12 +10,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "platform/platform.h"
 
@@ -54,6 +50,17 @@ int OutputFile::Create(const std::string& path) {
   return fd_ < 0 ? errno : 0;
 }
 
+int OutputFile::Resume(const std::string& path, uint64_t size) {
+  fd_ = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd_ < 0) return errno;
+  if (ftruncate(fd_, static_cast<off_t>(size)) != 0 || lseek(fd_, 0, SEEK_END) < 0) {
+    int err = errno;
+    Close();
+    return err;
+  }
+  return 0;
+}
+
 int OutputFile::Write(const void* data, size_t size, size_t* written) {
   *written = 0;
   const auto* bytes = static_cast<const uint8_t*>(data);
@@ -77,134 +84,31 @@ int OutputFile::Close() {
   return status;
 }
 
-namespace {
-
-// A ring of chunks: the reader thread fills them with read(), the stream's
-// read callback (on the capture thread) empties them in order.
-class ReadAhead {
- public:
-  static constexpr size_t kChunkBytes = 512 << 10;
-  static constexpr size_t kChunks = 4;
-
-  // Serves the file's first prefix bytes, then the file from start on.
-  ReadAhead(int fd, uint64_t prefix, uint64_t start) : fd_(fd), prefix_(prefix), next_(prefix == 0 ? start : 0), start_(start), chunks_(kChunks) {
-    for (Chunk& c : chunks_) c.data.resize(kChunkBytes);
-    thread_ = std::thread(&ReadAhead::Fill, this);
-  }
-  ~ReadAhead() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      closing_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-    close(fd_);
-  }
-
-  // Copies up to size bytes; 0 at the end of the file, -1 with errno set on a read error.
-  ssize_t Read(char* out, size_t size) {
-    Chunk* chunk;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      changed_.wait(lock, [&] { return filled_ > taken_; });
-      chunk = &chunks_[taken_ % kChunks];
-    }
-    if (chunk->length < 0) {
-      errno = chunk->error;
-      return -1;
-    }
-    const size_t n = std::min(size, static_cast<size_t>(chunk->length) - position_);
-    std::memcpy(out, chunk->data.data() + position_, n);
-    position_ += n;
-    if (position_ == static_cast<size_t>(chunk->length) && chunk->length > 0) {
-      position_ = 0;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        taken_++;
-      }
-      changed_.notify_all();
-    }
-    return static_cast<ssize_t>(n);
-  }
-
- private:
-  struct Chunk {
-    std::vector<char> data;
-    ssize_t length = 0;  // 0: end of file (kept, so every later Read sees it too)
-    int error = 0;
-  };
-
-  void Fill() {
-    NameThisThread("wirecap read");
-    for (;;) {
-      Chunk* chunk;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait(lock, [&] { return closing_ || filled_ - taken_ < kChunks; });
-        if (closing_) return;
-        chunk = &chunks_[filled_ % kChunks];
-      }
-      // The prefix (a file header) ends a chunk early; then reading jumps to start_.
-      const bool in_prefix = next_ < prefix_;
-      const size_t want = in_prefix ? std::min<uint64_t>(kChunkBytes, prefix_ - next_) : kChunkBytes;
-      ssize_t n;
-      do n = pread(fd_, chunk->data.data(), want, static_cast<off_t>(next_));
-      while (n < 0 && errno == EINTR);
-      if (n > 0) next_ += static_cast<uint64_t>(n);
-      if (in_prefix && next_ >= prefix_) next_ = start_;
-      if (n == 0 && in_prefix) n = -1, errno = EIO;  // the file shrank under us
-      chunk->length = n;
-      chunk->error = n < 0 ? errno : 0;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        filled_++;
-      }
-      changed_.notify_all();
-      if (n <= 0) return;  // the end or an error: the chunk stays there for every later Read
-    }
-  }
-
-  const int fd_;
-  const uint64_t prefix_;
-  uint64_t next_;  // the file offset read next (reader thread)
-  const uint64_t start_;
-  std::vector<Chunk> chunks_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  uint64_t filled_ = 0;  // chunks the thread has filled
-  uint64_t taken_ = 0;   // chunks the stream has emptied
-  size_t position_ = 0;  // in chunk taken_
-  bool closing_ = false;
-  std::thread thread_;
-};
-
-}  // namespace
-
-std::FILE* OpenReadAhead(const std::string& path, uint64_t prefix, uint64_t start) {
+int InputFile::Open(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
-  auto* ahead = new ReadAhead(fd, prefix, start);
-#ifdef __APPLE__
-  std::FILE* stream = funopen(
-      ahead, [](void* c, char* out, int size) { return static_cast<int>(static_cast<ReadAhead*>(c)->Read(out, size)); },
-      nullptr, nullptr, [](void* c) { delete static_cast<ReadAhead*>(c); return 0; });
-#else
-  cookie_io_functions_t io = {};
-  io.read = [](void* c, char* out, size_t size) { return static_cast<ReadAhead*>(c)->Read(out, size); };
-  io.close = [](void* c) {
-    delete static_cast<ReadAhead*>(c);
-    return 0;
-  };
-  std::FILE* stream = fopencookie(ahead, "r", io);
-#endif
-  if (stream == nullptr) {
-    delete ahead;
-    return nullptr;
+  if (fd < 0) return errno;
+  handle_ = fd;
+  return 0;
+}
+
+int InputFile::ReadAt(uint64_t offset, void* out, size_t size, size_t* got) {
+  *got = 0;
+  auto* bytes = static_cast<uint8_t*>(out);
+  while (*got < size) {
+    const ssize_t n = pread(static_cast<int>(handle_), bytes + *got, size - *got, static_cast<off_t>(offset + *got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) break;
+    *got += static_cast<size_t>(n);
   }
-  // libpcap reads a record header and then its data: a larger stdio buffer
-  // serves many records per callback.
-  setvbuf(stream, nullptr, _IOFBF, 64 << 10);
-  return stream;
+  return 0;
+}
+
+void InputFile::Close() {
+  if (handle_ >= 0) close(static_cast<int>(handle_));
+  handle_ = -1;
 }
 
 int RemoveFile(const std::string& path) { return unlink(path.c_str()) != 0 ? errno : 0; }

@@ -1,6 +1,6 @@
 // platform.h on Windows: LoadLibrary (System32\Npcap first), file
-// output, thread names, and the capture thread's Waiter (the handle's read
-// event plus an event that any thread can set).
+// output, positional file reads, thread names, and the capture thread's
+// Waiter (the handle's read event plus an event that any thread can set).
 #include <winsock2.h>
 #include <windows.h>
 
@@ -113,6 +113,18 @@ int OutputFile::Create(const std::string& path) {
   return err;
 }
 
+int OutputFile::Resume(const std::string& path, uint64_t size) {
+  int err = _wsopen_s(&fd_, Wide(path).c_str(), _O_WRONLY | _O_BINARY | _O_NOINHERIT, _SH_DENYWR, _S_IREAD | _S_IWRITE);
+  if (err != 0) {
+    fd_ = -1;
+    return err;
+  }
+  err = _chsize_s(fd_, static_cast<__int64>(size));
+  if (err == 0 && _lseeki64(fd_, 0, SEEK_END) < 0) err = errno;
+  if (err != 0) Close();
+  return err;
+}
+
 int OutputFile::Write(const void* data, size_t size, size_t* written) {
   *written = 0;
   const auto* bytes = static_cast<const uint8_t*>(data);
@@ -134,7 +146,43 @@ int OutputFile::Close() {
   return status;
 }
 
-std::FILE* OpenReadAhead(const std::string&, uint64_t, uint64_t) { return nullptr; }
+int InputFile::Open(const std::string& path) {
+  HANDLE file = CreateFileW(Wide(path).c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                            nullptr, OPEN_EXISTING, FILE_FLAG_SEQUENTIAL_SCAN, nullptr);
+  if (file == INVALID_HANDLE_VALUE) {
+    const DWORD error = GetLastError();
+    return error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND ? ENOENT
+           : error == ERROR_ACCESS_DENIED                                 ? EACCES
+                                                                          : EIO;
+  }
+  handle_ = reinterpret_cast<intptr_t>(file);
+  return 0;
+}
+
+int InputFile::ReadAt(uint64_t offset, void* out, size_t size, size_t* got) {
+  *got = 0;
+  auto* bytes = static_cast<uint8_t*>(out);
+  while (*got < size) {
+    const uint64_t at = offset + *got;
+    OVERLAPPED where{};
+    where.Offset = static_cast<DWORD>(at);
+    where.OffsetHigh = static_cast<DWORD>(at >> 32);
+    DWORD n = 0;
+    const DWORD want = static_cast<DWORD>(std::min<size_t>(size - *got, 1u << 30));
+    if (!ReadFile(reinterpret_cast<HANDLE>(handle_), bytes + *got, want, &n, &where)) {
+      if (GetLastError() == ERROR_HANDLE_EOF) break;
+      return EIO;
+    }
+    if (n == 0) break;
+    *got += n;
+  }
+  return 0;
+}
+
+void InputFile::Close() {
+  if (handle_ != -1) CloseHandle(reinterpret_cast<HANDLE>(handle_));
+  handle_ = -1;
+}
 
 int RemoveFile(const std::string& path) { return _wunlink(Wide(path).c_str()) != 0 ? errno : 0; }
 

@@ -79,3 +79,16 @@ export function liveDumpShim(dir: string, refuse: boolean): string {
   execFileSync('gcc', ['-shared', '-fPIC', '-O2', ...(refuse ? ['-DREFUSE'] : []), '-o', out, source, '-lpcap', '-lpthread', '-ldl']);
   return out;
 }
+
+/** tshark -T fields: one array of field values per packet (-n, tab-separated). */
+export function tsharkFields(file: string, fields: string[]): string[][] {
+  const out = execFileSync('tshark', ['-r', file, '-n', '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t'));
+}

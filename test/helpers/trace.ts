@@ -21,20 +21,32 @@ export interface TraceOptions {
   snaplen?: number;
 }
 
+/** Writers of unsigned fields in one byte order. */
+function fields(be: boolean): { u16(v: number): Buffer; u32(v: number): Buffer; u64(v: bigint): Buffer } {
+  return {
+    u16(v) {
+      const b = Buffer.alloc(2);
+      if (be) b.writeUInt16BE(v);
+      else b.writeUInt16LE(v);
+      return b;
+    },
+    u32(v) {
+      const b = Buffer.alloc(4);
+      if (be) b.writeUInt32BE(v >>> 0);
+      else b.writeUInt32LE(v >>> 0);
+      return b;
+    },
+    u64(v) {
+      const b = Buffer.alloc(8);
+      if (be) b.writeBigUInt64BE(v);
+      else b.writeBigUInt64LE(v);
+      return b;
+    },
+  };
+}
+
 export function pcapBytes(packets: TracePacket[], options: TraceOptions = {}): Buffer {
-  const be = options.bigEndian ?? false;
-  const u32 = (v: number): Buffer => {
-    const b = Buffer.alloc(4);
-    if (be) b.writeUInt32BE(v >>> 0);
-    else b.writeUInt32LE(v >>> 0);
-    return b;
-  };
-  const u16 = (v: number): Buffer => {
-    const b = Buffer.alloc(2);
-    if (be) b.writeUInt16BE(v);
-    else b.writeUInt16LE(v);
-    return b;
-  };
+  const { u16, u32 } = fields(options.bigEndian ?? false);
   const parts: Buffer[] = [
     u32(options.nano ? 0xa1b23c4d : 0xa1b2c3d4),
     u16(2),
@@ -111,4 +123,61 @@ export function referenceRead(file: string): { packets: ReferencePacket[]; end: 
     }),
     end,
   };
+}
+
+/** A pcapng interface (IDB): if_tsresol is the option's byte, if_tsoffset in seconds. */
+export interface NgInterface {
+  linktype?: number;
+  snaplen?: number;
+  tsresol?: number;
+  tsoffset?: bigint;
+}
+
+/** A pcapng block; packet timestamps are in the interface's ticks. */
+export type NgBlock =
+  | { type: 'idb'; iface: NgInterface }
+  | { type: 'epb'; iface: number; ticks: bigint; data: Buffer; len?: number; caplen?: number; comment?: string }
+  | { type: 'spb'; data: Buffer; len?: number }
+  | { type: 'pb'; iface: number; ticks: bigint; data: Buffer; len?: number }
+  | { type: 'raw'; code: number; body: Buffer };
+
+export interface NgSection {
+  bigEndian?: boolean;
+  blocks: NgBlock[];
+}
+
+/** A pcapng file written field by field, one byte order per section. */
+export function pcapngBytes(sections: NgSection[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const section of sections) {
+    const { u16, u32, u64 } = fields(section.bigEndian ?? false);
+    const padded = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
+    const option = (code: number, value: Buffer): Buffer => Buffer.concat([u16(code), u16(value.length), padded(value)]);
+    const options = (list: Buffer[]): Buffer => (list.length === 0 ? Buffer.alloc(0) : Buffer.concat([...list, u32(0)]));
+    const block = (type: number, body: Buffer): Buffer => {
+      const total = 12 + body.length;
+      return Buffer.concat([u32(type), u32(total), body, u32(total)]);
+    };
+    const ts = (ticks: bigint): Buffer => Buffer.concat([u32(Number(ticks >> 32n)), u32(Number(ticks & 0xffffffffn))]);
+    parts.push(block(0x0a0d0d0a, Buffer.concat([u32(0x1a2b3c4d), u16(1), u16(0), u64(0xffffffffffffffffn), options([option(4, Buffer.from('wirecap tests'))])])));
+    for (const b of section.blocks) {
+      if (b.type === 'idb') {
+        const list = [option(2, Buffer.from('test0'))];
+        if (b.iface.tsresol !== undefined) list.push(option(9, Buffer.from([b.iface.tsresol])));
+        if (b.iface.tsoffset !== undefined) list.push(option(14, u64(b.iface.tsoffset)));
+        parts.push(block(1, Buffer.concat([u16(b.iface.linktype ?? 1), u16(0), u32(b.iface.snaplen ?? 262144), options(list)])));
+      } else if (b.type === 'epb') {
+        const comment = b.comment === undefined ? [] : [option(1, Buffer.from(b.comment))];
+        const caplen = b.caplen ?? b.data.length;
+        parts.push(block(6, Buffer.concat([u32(b.iface), ts(b.ticks), u32(caplen), u32(b.len ?? b.data.length), padded(b.data), options(comment)])));
+      } else if (b.type === 'pb') {
+        parts.push(block(2, Buffer.concat([u16(b.iface), u16(0), ts(b.ticks), u32(b.data.length), u32(b.len ?? b.data.length), padded(b.data)])));
+      } else if (b.type === 'spb') {
+        parts.push(block(3, Buffer.concat([u32(b.len ?? b.data.length), padded(b.data)])));
+      } else {
+        parts.push(block(b.code, padded(b.body)));
+      }
+    }
+  }
+  return Buffer.concat(parts);
 }

@@ -15,13 +15,16 @@ export async function udpSink(): Promise<{ port: number; close(): void }> {
   return { port: socket.address().port, close: () => socket.close() };
 }
 
-/** Sends each payload to 127.0.0.1:port in order, one after the other; returns when all went out. */
-export async function sendUdp(port: number, payloads: Buffer[], gapMs = 0): Promise<void> {
+/**
+ * Sends each payload to address:port (default 127.0.0.1; else a test
+ * namespace's own address) in order, one after the other; returns when all went out.
+ */
+export async function sendUdp(port: number, payloads: Buffer[], gapMs = 0, address = '127.0.0.1'): Promise<void> {
   const socket = dgram.createSocket('udp4');
   try {
     for (const payload of payloads) {
       await new Promise<void>((resolve, reject) =>
-        socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+        socket.send(payload, port, address, (err) => (err ? reject(err) : resolve())),
       );
       if (gapMs > 0) await sleep(gapMs);
     }
