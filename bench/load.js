@@ -45,13 +45,13 @@ function cpuSeconds(pid) {
   return ns / 1e9;
 }
 
-/** Sends `payload`-byte datagrams to 127.0.0.1:port at rate/s (0: as fast as possible) for seconds. */
-async function blast(port, rate, seconds, payload = PAYLOAD) {
+/** Sends `payload`-byte datagrams to 127.0.0.1:port at rate/s (0: as fast as possible) for seconds, or until count went out. */
+async function blast(port, rate, seconds, payload = PAYLOAD, count = 50000000) {
   // A bound socket receives the datagrams: a closed port would answer each
   // with ICMP and make the sender's connected socket fail (ECONNREFUSED).
   const sink = dgram.createSocket('udp4');
   await new Promise((resolve) => sink.bind(port, '127.0.0.1', resolve));
-  const sender = start(path.join(BIN, 'udp_blast'), [String(port), '50000000', String(seconds * 1000), String(rate), String(payload)], null);
+  const sender = start(path.join(BIN, 'udp_blast'), [String(port), String(count), String(seconds * 1000), String(rate), String(payload)], null);
   const { stdout } = await sender.exited;
   sink.close();
   return JSON.parse(stdout);

@@ -1,29 +1,54 @@
 #!/usr/bin/env bash
-# Runs the test suite against an AddressSanitizer build of the addon, in a
-# scratch copy so the normal build stays as it is. Use it after touching
-# threads or buffers in src-native/.
+# Runs the jest suite (or the test files given), the fuzzer and the leak
+# cycles against an AddressSanitizer + UndefinedBehaviorSanitizer build of
+# the addon with LeakSanitizer on, in a scratch copy so the normal build
+# stays as it is. Use it after touching threads or buffers in src-native/.
+#   scripts/test-asan.sh [jest args...]
+#   FUZZ_CASES=100000 LEAK_SCALE=1 scripts/test-asan.sh test/workers.test.ts
+# Every process (jest, its workers, the tests' child nodes) writes what a
+# sanitizer reports to asan-report.<pid>; the run fails if there is any.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$work")
-ln -s "$root/node_modules" "$work/node_modules"
-cd "$work"
-node_prefix=$(dirname "$(dirname "$(command -v node)")")
-[ -f "$node_prefix/include/node/node_api.h" ] && export npm_config_nodedir="$node_prefix"
-CXXFLAGS="-fsanitize=address -fno-omit-frame-pointer -g" LDFLAGS="-fsanitize=address" \
-  npx node-gyp rebuild >/dev/null 2>&1
-# node itself is not instrumented: preload the runtime, skip leak checking
-# (node frees little at exit) and fail on the first error the addon makes.
+source "$(dirname "$0")/scratch-copy.sh"
+sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+CXXFLAGS="$sanitize -fno-omit-frame-pointer -g" LDFLAGS="$sanitize" npx node-gyp rebuild >/dev/null 2>&1
+# node itself is not instrumented: preload the runtime. LeakSanitizer is on;
+# scripts/lsan-node.supp names the V8 heap internals that process.exit()
+# leaves to the OS, and nothing else, so a leak it reports is the addon's.
 export LD_PRELOAD=$(gcc -print-file-name=libasan.so)
 # Wireshark's editcap, mergecap and capinfos hang with the runtime
-# preloaded: the tests reach them through wrappers that drop it.
+# preloaded, gcc crashes, and ip's own leaks would fail its commands: the
+# tests reach them through wrappers that drop it.
 mkdir -p "$work/.asan-bin"
-for tool in capinfos editcap mergecap; do
+for tool in capinfos editcap mergecap gcc cc ip tcpdump tshark umount mount; do
   printf '#!/bin/sh\nunset LD_PRELOAD\nexec %s "$@"\n' "$(command -v $tool)" >"$work/.asan-bin/$tool"
   chmod +x "$work/.asan-bin/$tool"
 done
 export PATH="$work/.asan-bin:$PATH"
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:verify_asan_link_order=0
+reports="$work/reports"
+mkdir -p "$reports"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1:verify_asan_link_order=0:log_path=$reports/asan-report"
+export LSAN_OPTIONS="suppressions=$work/scripts/lsan-node.supp"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/asan-report"
 npm run build:ts >/dev/null  # loads the addon too (scripts/write-esm.js)
-node_modules/.bin/jest --runInBand "$@"
+status=0
+# --forceExit: a test that failed may leave a capture open.
+node_modules/.bin/jest --runInBand --forceExit "$@" || status=$?
+if [ "${FUZZ_CASES:-0}" -gt 0 ]; then
+  node scripts/fuzz.js --cases "$FUZZ_CASES" --seed "${FUZZ_SEED:-1}" --case-ms 20000 || status=$?
+fi
+if [ -n "${LEAK_SCALE:-}" ]; then
+  node --expose-gc bench/leaks.js --scale "$LEAK_SCALE" || status=$?
+fi
+# Other programs the tests run (ip, tcpdump...) inherit the runtime too:
+# only reports from node processes count (they name node or the addon).
+found=0
+for report in "$reports"/asan-report*; do
+  [ -e "$report" ] || continue
+  grep -q 'ERROR:\|runtime error' "$report" || continue  # "Suppressions used" only
+  grep -q '/bin/node\|wirecap.node\|src-native/' "$report" || continue
+  cat "$report" >&2
+  found=$((found + 1))
+done
+echo "sanitizer reports: $found"
+[ "$found" -eq 0 ] || status=1
+exit $status

@@ -14,10 +14,18 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// A worker that ends, or the process exiting, closes what is still open, so
-// no capture thread outlives its environment.
+// A worker that ends closes what is still open, so no capture thread
+// outlives its environment and every dump and written file ends whole.
 void CloseAll(Addon* addon) {
   while (!addon->open_captures.empty()) (*addon->open_captures.begin())->Shutdown();
+  while (!addon->open_writers.empty()) (*addon->open_writers.begin())->Shutdown();
+}
+
+// closeAll(): process.exit() on the main thread runs no cleanup hooks, so
+// lib/core/binding.ts calls this from process.on('exit').
+Napi::Value CloseAllNow(const Napi::CallbackInfo& info) {
+  CloseAll(info.Env().GetInstanceData<Addon>());
+  return info.Env().Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -25,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(addon);
   env.AddCleanupHook(CloseAll, addon);
 
+  exports.Set("closeAll", Napi::Function::New<CloseAllNow>(env, "closeAll"));
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
   exports.Set("devices", Napi::Function::New<Devices>(env, "devices"));
   exports.Set("libVersion", Napi::Function::New<LibVersion>(env, "libVersion"));

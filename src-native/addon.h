@@ -7,8 +7,11 @@
 #include <set>
 
 class CaptureHandle;
+class WriterHandle;
 
 struct Addon {
   Napi::FunctionReference error_class;  // WirecapError, handed over by lib/binding.ts
-  std::set<CaptureHandle*> open_captures;  // closed by the env cleanup hook
+  // Closed by the env cleanup hook, and by closeAll() on process.exit().
+  std::set<CaptureHandle*> open_captures;
+  std::set<WriterHandle*> open_writers;
 };

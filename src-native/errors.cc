@@ -40,3 +40,16 @@ const char* CodeForPcapStatus(int status) {
       return "EPCAP";
   }
 }
+
+const char* CodeForCaptureFailure(int status, const std::string& detail) {
+  // libpcap's words for a vanished or downed interface (Linux: "The
+  // interface disappeared" / "went down"; BSD and macOS: the read's
+  // ENXIO, ENODEV or ENETDOWN text).
+  static const char* const kGone[] = {"interface disappeared", "interface went down", "Device not configured",
+                                      "No such device", "Network is down"};
+  if (status == PCAP_ERROR_IFACE_NOT_UP) return "ENETDOWN";
+  for (const char* words : kGone) {
+    if (detail.find(words) != std::string::npos) return "ENETDOWN";
+  }
+  return "EPCAP";
+}

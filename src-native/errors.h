@@ -17,3 +17,7 @@ const PcapApi& RequirePcap(Napi::Env env);
 
 // The error code for a negative libpcap status (pcap_activate and friends).
 const char* CodeForPcapStatus(int status);
+
+// The error code for a live capture's failed pcap_dispatch: ENETDOWN when
+// the interface went down or away, whatever status libpcap chose for it.
+const char* CodeForCaptureFailure(int status, const std::string& detail);

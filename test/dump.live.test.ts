@@ -296,7 +296,7 @@ describeLive('dump errors give typed errors and valid files', () => {
       const result = await dump.done;
       expect(result.reason).toBe('error');
       expect(result.error).toBeInstanceOf(WirecapError);
-      expect(['ENETDOWN', 'ENODEV', 'EPCAP']).toContain(result.error!.code);
+      expect(result.error!.code).toBe('ENETDOWN');
       expect(tcpdumpRead(file).complaints).toBe('');
     } finally {
       spawnQuiet('ip', ['link', 'del', name]);

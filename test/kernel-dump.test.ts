@@ -4,27 +4,23 @@
 // it wraps the real libpcap and adds pcap_live_dump / pcap_live_dump_ended
 // (or, built with -DREFUSE, refuses as Npcap does). The library is loaded
 // once per process, so each case runs in a child node with WIRECAP_LIBPCAP.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { liveDump, openLive } from '../lib';
 import { describeLive } from './helpers/live';
-import { filePackets, tcpdumpRead } from './helpers/tools';
-import { ROOT, runNode } from './helpers/traffic';
+import { filePackets, liveDumpShim, tcpdumpRead } from './helpers/tools';
+import { runNode } from './helpers/traffic';
 
-const SHIM = path.join(ROOT, 'build', 'live_dump_shim.so');
-const REFUSING_SHIM = path.join(ROOT, 'build', 'live_dump_refusing_shim.so');
 const PAYLOAD = 100;
 
 let dir: string;
+let SHIM: string;
+let REFUSING_SHIM: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-kernel-'));
-  const source = path.join(__dirname, 'fixtures', 'live_dump_shim.c');
-  for (const [out, defines] of [[SHIM, []], [REFUSING_SHIM, ['-DREFUSE']]] as const) {
-    execFileSync('gcc', ['-shared', '-fPIC', '-O2', ...defines, '-o', `${out}-${process.pid}`, source, '-lpcap', '-lpthread', '-ldl']);
-    fs.renameSync(`${out}-${process.pid}`, out);
-  }
+  SHIM = liveDumpShim(dir, false);
+  REFUSING_SHIM = liveDumpShim(dir, true);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

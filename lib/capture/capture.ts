@@ -12,6 +12,7 @@ import {
   checkKeys,
   checkObject,
   checkOneOf,
+  checkFilter,
   checkSignal,
   checkString,
 } from '../core/validate';
@@ -80,7 +81,7 @@ export function liveOptions(
     queueBytes: o.queueBytes === undefined ? 32 * 2 ** 20 : checkInteger(o.queueBytes, 'queueBytes', 65536, 2 ** 40),
   };
   if (o.direction !== undefined) native.direction = checkOneOf(o.direction, 'direction', ['in', 'out', 'inout'] as const);
-  if (o.filter !== undefined && o.filter !== '') native.filter = checkString(o.filter, 'filter');
+  if (o.filter !== undefined && o.filter !== '') native.filter = checkFilter(o.filter);
   return native;
 }
 
@@ -267,7 +268,7 @@ export class Capture implements AsyncIterable<Packet> {
 
   /** Replaces the filter; packets that arrive after it returns are filtered by the new one. */
   setFilter(expr: string): void {
-    checkString(expr, 'filter');
+    checkFilter(expr);
     this.#checkOpen();
     this.#native.setFilter(expr);
     this.#filter = expr === '' ? undefined : expr;

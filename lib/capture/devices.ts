@@ -1,7 +1,7 @@
 /** What needs no capture handle: the device list, the library version, filter compilation. */
 import { binding, NativeDevice } from '../core/binding';
 import { invalid } from '../core/errors';
-import { checkInteger, checkKeys, checkObject, checkString } from '../core/validate';
+import { checkFilter, checkInteger, checkKeys, checkObject, checkString } from '../core/validate';
 
 export type Device = NativeDevice;
 
@@ -39,5 +39,5 @@ export function compileFilter(expr: string, options?: CompileOptions): string[] 
   checkKeys(o, ['linktype', 'snaplen'], 'compileFilter');
   const linktype = o.linktype === undefined ? 1 : linktypeValue(o.linktype as number | string);
   const snaplen = o.snaplen === undefined ? 262144 : checkInteger(o.snaplen, 'snaplen', 1, 262144);
-  return binding.compileFilter(checkString(expr, 'filter'), linktype, snaplen);
+  return binding.compileFilter(checkFilter(expr), linktype, snaplen);
 }

@@ -159,6 +159,8 @@ export declare class WriterHandle {
 
 export interface Binding {
   setErrorClass(cls: typeof WirecapError): void;
+  /** Closes every capture and writer of this environment (its cleanup hook does the same). */
+  closeAll(): void;
   devices(): NativeDevice[];
   libVersion(): string;
   /** pcap_datalink_name_to_val: -1 for an unknown name. */
@@ -172,3 +174,6 @@ export interface Binding {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 export const binding: Binding = require('node-gyp-build')(path.join(__dirname, '..', '..'));
 binding.setErrorClass(WirecapError);
+// process.exit() on the main thread skips the environment's cleanup hooks:
+// close what is open first, so capture threads stop and dumps end whole.
+process.on('exit', () => binding.closeAll());

@@ -1,5 +1,5 @@
 /** Argument checks shared by the public API; each throws EINVAL naming the option. */
-import { invalid } from './errors';
+import { invalid, WirecapError } from './errors';
 
 export function checkKeys(options: object, allowed: readonly string[], what: string): void {
   for (const key of Object.keys(options)) {
@@ -21,6 +21,23 @@ export function checkString(value: unknown, name: string): string {
   if (typeof value !== 'string' || value.length === 0) throw invalid(`${name} must be a non-empty string`);
   if (value.includes('\0')) throw invalid(`${name} must not contain NUL characters`);
   return value;
+}
+
+/**
+ * Filters longer than this are refused before libpcap sees them: compiling
+ * one blocks the calling thread (a 1 MB one takes about a second), and the
+ * error would quote all of it.
+ */
+export const MAX_FILTER_CHARS = 65536;
+
+/** A BPF filter's text: a string without NUL characters, at most MAX_FILTER_CHARS long (EFILTER otherwise). */
+export function checkFilter(value: unknown, name = 'filter'): string {
+  checkString(value, name);
+  const text = value as string;
+  if (text.length > MAX_FILTER_CHARS) {
+    throw new WirecapError(`${name} is ${text.length} characters long; the longest accepted is ${MAX_FILTER_CHARS}`, 'EFILTER');
+  }
+  return text;
 }
 
 export function checkInteger(value: unknown, name: string, min: number, max: number): number {

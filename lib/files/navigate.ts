@@ -21,6 +21,7 @@
  */
 import fs from 'node:fs';
 import { WirecapError } from '../core/errors';
+import { checkString } from '../core/validate';
 
 export type Certainty = 'definite' | 'probable' | 'clash';
 
@@ -766,11 +767,11 @@ class MinHeap {
 }
 
 /** A time as nanoseconds since the epoch: a bigint (ns), a number (ms) or a Date. */
-export function toNanoseconds(time: bigint | number | Date): bigint {
+export function toNanoseconds(time: bigint | number | Date, name = 'time'): bigint {
   if (typeof time === 'bigint') return time;
   if (time instanceof Date && !Number.isNaN(time.getTime())) return BigInt(time.getTime()) * 1_000_000n;
   if (typeof time === 'number' && Number.isFinite(time)) return BigInt(Math.round(time * 1e6)) * 1000n; // epoch milliseconds
-  throw new WirecapError(`time must be a bigint (ns), a number (ms since the epoch) or a valid Date, got ${String(time)}`, 'EINVAL');
+  throw new WirecapError(`${name} must be a bigint (ns), a number (ms since the epoch) or a valid Date, got ${String(time)}`, 'EINVAL');
 }
 
 /**
@@ -779,6 +780,7 @@ export function toNanoseconds(time: bigint | number | Date): bigint {
  * windows of it. Throws ENOENT, EISDIR, EBADFORMAT.
  */
 export function openTrace(path: string): TraceNavigator {
+  checkString(path, 'path');
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');

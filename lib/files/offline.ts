@@ -12,7 +12,7 @@ import { PacketBatch } from '../capture/batch';
 import { InterfaceTagger } from './interfaces';
 import { WirecapError, WirecapErrorCode } from '../core/errors';
 import { openTrace, SeekTarget, TracePosition } from './navigate';
-import { checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
+import { checkFilter, checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
 import { AbortError } from '../core/errors';
 
 export type FileFormat = 'pcap' | 'pcap-nsec' | 'pcapng';
@@ -175,7 +175,7 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
     precision: o.precision === undefined ? 'nano' : checkOneOf(o.precision, 'precision', ['micro', 'nano'] as const),
     queueBytes: o.queueBytes === undefined ? 4 * 2 ** 20 : checkInteger(o.queueBytes, 'queueBytes', 65536, 2 ** 40),
   };
-  if (o.filter !== undefined && o.filter !== '') native.filter = checkString(o.filter, 'filter');
+  if (o.filter !== undefined && o.filter !== '') native.filter = checkFilter(o.filter);
 
   let format: FileFormat | null = null;
   let interfaces: FileInterface[] = [];

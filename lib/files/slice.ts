@@ -7,7 +7,7 @@ import { Packet } from '../capture/batch';
 import { WirecapError } from '../core/errors';
 import { toNanoseconds } from './navigate';
 import { CaptureFile, openOffline } from './offline';
-import { checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
+import { checkFilter, checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
 import { createWriter } from './writer';
 
 export interface SliceOptions {
@@ -42,10 +42,10 @@ export async function slice(inputs: string[], output: string, options?: SliceOpt
   checkString(output, 'output');
   const o = checkObject(options, 'options');
   checkKeys(o, ['start', 'end', 'filter', 'format'], 'slice');
-  const start = o.start === undefined ? null : toNanoseconds(o.start as bigint);
-  const end = o.end === undefined ? null : toNanoseconds(o.end as bigint);
+  const start = o.start === undefined ? null : toNanoseconds(o.start as bigint, 'start');
+  const end = o.end === undefined ? null : toNanoseconds(o.end as bigint, 'end');
   const format = o.format === undefined ? 'pcap' : checkOneOf(o.format, 'format', ['pcap', 'pcapng'] as const);
-  const filter = o.filter === undefined ? undefined : checkString(o.filter, 'filter');
+  const filter = o.filter === undefined ? undefined : checkFilter(o.filter);
 
   const files: CaptureFile[] = [];
   let seekBytes = 0;

@@ -33,17 +33,22 @@ export interface PacketToWrite {
   len?: number;
 }
 
+/** The latest time each format can hold: pcap keeps 32-bit unsigned seconds, pcapng 64-bit units. */
+const LAST_TIMESTAMP = { pcap: 2n ** 32n * 1_000_000_000n - 1n, pcapng: 2n ** 63n - 1n };
+
 export class Writer {
   readonly path: string;
   readonly snaplen: number;
   #native: WriterHandle;
   #closed = false;
+  #lastTimestamp: bigint;
 
   /** @internal use createWriter() */
-  constructor(path: string, native: WriterHandle, snaplen: number) {
+  constructor(path: string, native: WriterHandle, snaplen: number, format: 'pcap' | 'pcapng') {
     this.path = path;
     this.#native = native;
     this.snaplen = snaplen;
+    this.#lastTimestamp = LAST_TIMESTAMP[format];
   }
 
   /** Appends a packet. Data beyond the snaplen is cut off, as a capture would. */
@@ -51,7 +56,10 @@ export class Writer {
     if (this.#closed) throw new WirecapError('the writer is closed', 'ECLOSED');
     if (packet === null || typeof packet !== 'object') throw new WirecapError('packet must be an object', 'EINVAL');
     const { timestamp, data } = packet;
-    if (typeof timestamp !== 'bigint') throw new WirecapError('packet.timestamp must be a bigint of nanoseconds', 'EINVAL');
+    if (typeof timestamp !== 'bigint') throw new WirecapError(`packet.timestamp must be a bigint of nanoseconds, got ${typeof timestamp}`, 'EINVAL');
+    if (timestamp < 0n || timestamp > this.#lastTimestamp) {
+      throw new WirecapError(`packet.timestamp must be from 0 to ${this.#lastTimestamp} ns for this file's format, got ${timestamp}`, 'EINVAL');
+    }
     if (!(data instanceof Uint8Array)) throw new WirecapError('packet.data must be a Buffer or Uint8Array', 'EINVAL');
     const len = packet.len === undefined ? data.length : checkInteger(packet.len, 'packet.len', data.length, 2 ** 32 - 1);
     let bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
@@ -83,13 +91,14 @@ export function createWriter(path: string, options?: WriterOptions): Writer {
   const o = checkObject(options, 'options');
   checkKeys(o, ['format', 'linktype', 'snaplen', 'precision', 'resumeAt'], 'createWriter');
   const snaplen = o.snaplen === undefined ? 262144 : checkInteger(o.snaplen, 'snaplen', 1, 262144);
+  const format = o.format === undefined ? 'pcap' : checkOneOf(o.format, 'format', ['pcap', 'pcapng'] as const);
   const native = new binding.WriterHandle({
     path: checkString(path, 'path'),
-    format: o.format === undefined ? 'pcap' : checkOneOf(o.format, 'format', ['pcap', 'pcapng'] as const),
+    format,
     linktype: o.linktype === undefined ? 1 : linktypeValue(o.linktype as number | string),
     snaplen,
     nano: (o.precision === undefined ? 'micro' : checkOneOf(o.precision, 'precision', ['micro', 'nano'] as const)) === 'nano',
     ...(o.resumeAt === undefined ? {} : { resumeBytes: checkInteger(o.resumeAt, 'resumeAt', 1, Number.MAX_SAFE_INTEGER) }),
   });
-  return new Writer(path, native, snaplen);
+  return new Writer(path, native, snaplen, format);
 }

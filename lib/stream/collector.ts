@@ -228,7 +228,11 @@ export async function createCollector(options?: CollectorOptions): Promise<Colle
         writers.push(writer);
       }
       let cancelled = false;
-      call.on('cancelled', () => (cancelled = true));
+      call.on('cancelled', () => {
+        cancelled = true;
+        // A push() waiting for an iterator that lags must not hold close() up.
+        stream.end(new WirecapError(`stream ${id} from ${peer} broke off`, 'ECONNRESET'));
+      });
       const done = (async () => {
         try {
           for await (const message of call as AsyncIterable<Decoded>) {

@@ -39,10 +39,16 @@ constexpr int kFileSlicePackets = 4096;
 
 // The onReadable callback and whether it keeps the event loop alive: it
 // does while JS waits for packets or a dump runs, unless setRef(false).
-// JS thread only; shared with every queued call so a call still pending
-// after close() never touches a freed handle.
+// JS thread only. The thread-safe function holds a reference as its
+// context, so a call still pending after close() never touches a freed
+// handle; each call carries one of the static events below, so a call that
+// never runs (its environment went away first) leaves nothing to free.
 struct CaptureHandle::Notifier {
-  Napi::ThreadSafeFunction tsfn;
+  static inline char kReadable[] = "readable";  // never written: the API takes char*
+  static inline char kDump[] = "dump";
+  using Context = std::shared_ptr<Notifier>;
+  static void CallJs(Napi::Env env, Napi::Function on_readable, Context* context, char* event);
+  Napi::TypedThreadSafeFunction<Context, char, CallJs> tsfn;
   bool allow_ref = true;
   bool reader_waiting = false;
   bool dump_running = false;
@@ -93,10 +99,11 @@ CaptureHandle::CaptureHandle(const Napi::CallbackInfo& info)
     throw;
   }
 
-  std::shared_ptr<Notifier> notifier = notifier_;
-  notifier->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(),
-                                                 "wirecap capture", 0, 1);
-  notifier->tsfn.Unref(env);  // see Notifier::UpdateRef
+  notifier_->tsfn = decltype(notifier_->tsfn)::New(env, info[1].As<Napi::Function>(), "wirecap capture", 0, 1,
+                                                   new Notifier::Context(notifier_),
+                                                   [](Napi::Env, void*, Notifier::Context* context) { delete context; },
+                                                   static_cast<void*>(nullptr));
+  notifier_->tsfn.Unref(env);  // see Notifier::UpdateRef
   StartBatch();
   thread_running_ = true;
   thread_ = std::thread(&CaptureHandle::Run, this);
@@ -167,6 +174,7 @@ void CaptureHandle::Shutdown() {
   room_.notify_all();
   if (waiter_ != nullptr) waiter_->Wake();
   if (thread_.joinable()) thread_.join();
+  waiter_.reset();  // its descriptors go with close(), not with the collector
 
   if (pcap_ != nullptr) {  // a kernel dump closes it on the capture thread
     have_final_stats_ = api_->stats(pcap_, &final_stats_) == 0;
@@ -225,6 +233,10 @@ void CaptureHandle::Run() {
     dispatched_ = 0;
     Publish();
     timeout = DumpHousekeeping();
+    if (bad_timestamp_) {
+      Finish("EBADFORMAT", device_ + ": a record's time is outside what wirecap represents (1970 to 2262)");
+      return;
+    }
     lock.lock();
     if (n < 0 && n != PCAP_ERROR_BREAK) {
       std::string detail = api_->geterr(pcap_);
@@ -233,8 +245,7 @@ void CaptureHandle::Run() {
         const bool cut = detail.find("truncated") != std::string::npos;
         Finish(cut ? "ETRUNCATED" : "EBADFORMAT", device_ + ": " + detail);
       } else {
-        Finish(n == PCAP_ERROR_IFACE_NOT_UP ? "ENETDOWN" : "EPCAP",
-               std::string("capture on ") + device_ + " failed: " + detail);
+        Finish(CodeForCaptureFailure(n, detail), std::string("capture on ") + device_ + " failed: " + detail);
       }
       return;
     }
@@ -269,6 +280,12 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
   auto* self = reinterpret_cast<CaptureHandle*>(user);
   self->dispatched_++;
   const size_t caplen = header->caplen;
+  // A file read through libpcap may claim a time before 1970 or past 2262.
+  if (header->ts.tv_sec < 0 || header->ts.tv_sec > files::kLastSecond) {
+    self->bad_timestamp_ = true;
+    self->api_->breakloop(self->pcap_);
+    return;
+  }
   const int64_t fraction = self->nano_ ? header->ts.tv_usec : int64_t{header->ts.tv_usec} * 1000;
   const int64_t timestamp_ns = int64_t{header->ts.tv_sec} * 1000000000 + fraction;
   // The dump comes first and never waits on JavaScript: a slow iterator
@@ -395,18 +412,20 @@ void CaptureHandle::RunPendingTask() {
 }
 
 void CaptureHandle::Notify(const char* event) {
-  std::shared_ptr<Notifier> notifier = notifier_;
-  const bool dump = std::strcmp(event, "dump") == 0;
-  notifier->tsfn.NonBlockingCall([notifier, dump](Napi::Env env, Napi::Function on_readable) {
-    if (notifier->closed) return;
-    if (dump) {
-      notifier->dump_running = false;
-    } else {
-      notifier->reader_waiting = false;
-    }
-    notifier->UpdateRef(env);
-    on_readable.Call({Napi::String::New(env, dump ? "dump" : "readable")});
-  });
+  notifier_->tsfn.NonBlockingCall(std::strcmp(event, "dump") == 0 ? Notifier::kDump : Notifier::kReadable);
+}
+
+void CaptureHandle::Notifier::CallJs(Napi::Env env, Napi::Function on_readable, Context* context, char* event) {
+  if (env == nullptr) return;  // the queue is being emptied: nothing to call, nothing to free
+  Notifier* notifier = context->get();
+  if (notifier->closed) return;
+  if (event == kDump) {
+    notifier->dump_running = false;
+  } else {
+    notifier->reader_waiting = false;
+  }
+  notifier->UpdateRef(env);
+  on_readable.Call({Napi::String::New(env, event)});
 }
 
 // ---------------------------------------------------------------------------
@@ -463,7 +482,12 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
   }
 
   delivered_ += batch->packets.size();
-  return BatchValue(env, *batch, wants_recycle);
+  try {
+    return BatchValue(env, *batch, wants_recycle);
+  } catch (...) {
+    slabs_->Give(batch->data, batch->capacity);  // no Buffer was made of it
+    throw;
+  }
 }
 
 Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {

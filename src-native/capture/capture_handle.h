@@ -187,6 +187,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   std::atomic<bool> stop_{false};
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<uint64_t> captured_{0};
+  bool bad_timestamp_ = false;  // capture thread: a file's record is out of time range
   uint64_t dispatched_ = 0;  // counted by OnPacket, added to captured_ once per dispatch
   std::atomic<uint64_t> consumer_dropped_{0};
   uint64_t delivered_ = 0;  // JS thread only

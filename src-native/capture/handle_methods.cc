@@ -29,20 +29,22 @@ Napi::Value CaptureHandle::BatchValue(Napi::Env env, Batch& batch, bool wants_re
   // reporting them again as external memory made it run full mark-compacts
   // instead, which cost a quarter of the read speed (bench/read).
   const size_t capacity = batch.capacity;
-  uint8_t* data = batch.data;
-  batch.data = nullptr;
   // Only full-size slabs go round; a small one (a quiet live capture's) is
   // the Buffer's, as without recycling.
   const bool recycle = wants_recycle && capacity == slabs_->slab_bytes();
+  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(
+      env, batch.data, batch.size, [capacity, recycle, slabs = slabs_](Napi::Env, uint8_t* slab) {
+        // A lent slab is the pool's: the Buffer only kept the pool alive.
+        if (!recycle) slabs->Give(slab, capacity);
+      });
+  // The slab is the Buffer's only once the Buffer exists (Read() takes it
+  // back when this throws, as in a worker being terminated).
+  uint8_t* data = batch.data;
+  batch.data = nullptr;
   if (recycle) {
     slabs_->Pin(data);
     lent_ = data;
   }
-  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(
-      env, data, batch.size, [capacity, recycle, slabs = slabs_](Napi::Env, uint8_t* slab) {
-        // A lent slab is the pool's: the Buffer only kept the pool alive.
-        if (!recycle) slabs->Give(slab, capacity);
-      });
 
   Napi::Array result = Napi::Array::New(env, 3);
   result.Set(0u, buffer);

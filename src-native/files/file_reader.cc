@@ -438,6 +438,10 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
     case Interface::kDownBin: frac = frac * user / iface.tsresol; break;
   }
   if (size - data_at < caplen) return TooShort(type);
+  if (sec > static_cast<uint64_t>(kLastSecond)) {
+    Fail("EBADFORMAT", "a packet's time is outside what wirecap represents (1970 to 2262)");
+    return Block::kError;
+  }
   // As pcap_pkthdr holds them: time_t seconds, int fractions.
   const int64_t fraction = static_cast<int32_t>(static_cast<uint32_t>(frac));
   record->timestamp_ns = static_cast<int64_t>(sec) * 1000000000 + (nano_ ? fraction : fraction * 1000);

@@ -20,6 +20,10 @@
 
 namespace files {
 
+// The last second whose nanoseconds since 1970 fit 64 bits (2262), less a
+// margin for a corrupt fraction: a file may claim a later time.
+constexpr int64_t kLastSecond = INT64_MAX / 1000000000 - 5000;
+
 struct ReadError {
   const char* code = nullptr;  // ENOENT, EACCES, EIO, EBADFORMAT, ETRUNCATED
   std::string message;         // libpcap's text where libpcap has one

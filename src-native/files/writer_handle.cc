@@ -13,7 +13,8 @@ Napi::Function WriterHandle::Define(Napi::Env env) {
                      });
 }
 
-WriterHandle::WriterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WriterHandle>(info) {
+WriterHandle::WriterHandle(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<WriterHandle>(info), addon_(info.Env().GetInstanceData<Addon>()) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
   CaptureWriter::Options options;
@@ -28,6 +29,14 @@ WriterHandle::WriterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wr
   if (!writer_.Open(o.Get("path").As<Napi::String>().Utf8Value(), options, &error)) {
     throw WirecapError(env, error.code, error.message);
   }
+  addon_->open_writers.insert(this);
+}
+
+WriterHandle::~WriterHandle() { Shutdown(); }
+
+void WriterHandle::Shutdown() {
+  addon_->open_writers.erase(this);
+  writer_.Close();
 }
 
 void WriterHandle::ThrowIfFailed(Napi::Env env) {
@@ -58,6 +67,7 @@ Napi::Value WriterHandle::Flush(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value WriterHandle::Close(const Napi::CallbackInfo& info) {
+  addon_->open_writers.erase(this);
   if (!writer_.Close()) ThrowIfFailed(info.Env());
   return info.Env().Undefined();
 }

@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include "addon.h"
 #include "files/capture_writer.h"
 
 class WriterHandle : public Napi::ObjectWrap<WriterHandle> {
@@ -13,6 +14,11 @@ class WriterHandle : public Napi::ObjectWrap<WriterHandle> {
   // creates the file and writes its header, or with resumeBytes > 0 cuts an
   // existing one to that size and appends; throws ENOENT, EACCES... on failure.
   explicit WriterHandle(const Napi::CallbackInfo& info);
+  // A writer never closed is closed (flushed) when collected or when its
+  // environment ends.
+  ~WriterHandle() override;
+  // Flushes and closes the file, ignoring errors (close() reports them). JS thread.
+  void Shutdown();
 
  private:
   // write(timestampNs: bigint, len, data): false when the file is closed.
@@ -24,4 +30,5 @@ class WriterHandle : public Napi::ObjectWrap<WriterHandle> {
   void ThrowIfFailed(Napi::Env env);
 
   CaptureWriter writer_;
+  Addon* addon_;
 };

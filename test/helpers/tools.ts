@@ -1,5 +1,6 @@
 /** Independent readers of capture files: tcpdump and Wireshark's tshark/capinfos. */
 import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
 
 export interface FilePacket {
   timestamp: bigint;
@@ -65,6 +66,18 @@ export function tcpdumpRead(file: string): { lines: string[]; complaints: string
     .filter((l) => l.length > 0 && !l.startsWith('reading from file'))
     .join('\n');
   return { lines: result.stdout.split('\n').filter((l) => l.length > 0), complaints, status: result.status };
+}
+
+/**
+ * test/fixtures/live_dump_shim.c built into dir: the real libpcap plus a
+ * pcap_live_dump, or (refuse) one that refuses as Npcap does. Its path, for
+ * WIRECAP_LIBPCAP.
+ */
+export function liveDumpShim(dir: string, refuse: boolean): string {
+  const out = path.join(dir, refuse ? 'live_dump_refusing_shim.so' : 'live_dump_shim.so');
+  const source = path.join(__dirname, '..', 'fixtures', 'live_dump_shim.c');
+  execFileSync('gcc', ['-shared', '-fPIC', '-O2', ...(refuse ? ['-DREFUSE'] : []), '-o', out, source, '-lpcap', '-lpthread', '-ldl']);
+  return out;
 }
 
 /** tshark -T fields: one array of field values per packet (-n, tab-separated). */

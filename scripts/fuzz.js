@@ -1,0 +1,337 @@
+#!/usr/bin/env node
+// A deterministic, seeded mutation fuzzer for wirecap's readers:
+//   npm run fuzz -- --cases N --seed S [--corpus DIR] [--case-ms MS] [--json]
+// Case i is a function of (S, i) alone, so any finding is replayed with
+// --only i. Seeds: pcap (µs and ns, both byte orders) and pcapng files made
+// with wirecap's own writer, every capture file in --corpus DIR (the jest
+// pass hands it the files the tests write), and collector messages. Each case mutates
+// or truncates a seed and feeds it to openOffline (a named file, or standard
+// input in a child), openTrace + seek({ time | offset | fraction }), slice,
+// or the collector's decodePacket. A finding is a crash, a hang (a case
+// over --case-ms) or an error without a `code`.
+//
+// The cases run in a child process; this process watches it, so a crash
+// or a hang in native code is reported with its case and the run goes on.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '..');
+
+function parseArgs(argv) {
+  const args = { cases: 10000, seed: 1, corpus: null, caseMs: 5000, only: null, json: false, child: false, from: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i];
+    const value = () => argv[++i];
+    if (key === '--cases') args.cases = Number(value());
+    else if (key === '--seed') args.seed = Number(value());
+    else if (key === '--corpus') args.corpus = value();
+    else if (key === '--case-ms') args.caseMs = Number(value());
+    else if (key === '--only') args.only = Number(value());
+    else if (key === '--json') args.json = true;
+    else if (key === '--child') args.child = true;
+    else if (key === '--from') args.from = Number(value());
+    else throw new Error(`unknown argument ${key}`);
+  }
+  for (const k of ['cases', 'seed', 'caseMs', 'from']) {
+    if (!Number.isSafeInteger(args[k]) || args[k] < 0) throw new Error(`--${k} must be a non-negative integer`);
+  }
+  return args;
+}
+
+/** xorshift32 from (seed, case): the same case every run. */
+function rng(seed, index) {
+  let x = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0 || 1;
+  const next = () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+  for (let i = 0; i < 4; i++) next();
+  return { u32: next, below: (n) => next() % n, chance: (p) => next() / 2 ** 32 < p };
+}
+
+// --------------------------------------------------------------------------
+// Seeds
+
+/** Frames of cycling sizes with an Ethernet/IPv4/UDP-looking start. */
+function frames(n) {
+  return Array.from({ length: n }, (_, i) => {
+    const data = Buffer.alloc(42 + ((i * 89) % 300), i & 0xff);
+    data.writeUInt16BE(0x0800, 12);
+    data[14] = 0x45;
+    data[23] = 17;
+    return { timestamp: 1_700_000_000_000_000_000n + BigInt(i) * 1_234_567n, data, len: data.length + (i % 3) };
+  });
+}
+
+/** A pcap file's bytes in the other byte order (header and record headers swapped). */
+function swapPcap(bytes) {
+  const out = Buffer.from(bytes);
+  const swap32 = (at) => out.writeUInt32BE(bytes.readUInt32LE(at), at);
+  const swap16 = (at) => out.writeUInt16BE(bytes.readUInt16LE(at), at);
+  swap32(0), swap16(4), swap16(6), swap32(8), swap32(12), swap32(16), swap32(20);
+  for (let at = 24; at + 16 <= bytes.length; at += 16 + bytes.readUInt32LE(at + 8)) {
+    for (let k = 0; k < 16; k += 4) swap32(at + k);
+  }
+  return out;
+}
+
+function captureSeeds(wirecap, dir, corpus) {
+  const seeds = [];
+  for (const [format, precision, linktype] of [
+    ['pcap', 'micro', 'EN10MB'],
+    ['pcap', 'nano', 'EN10MB'],
+    ['pcapng', 'micro', 'EN10MB'],
+    ['pcapng', 'nano', 'RAW'],
+    ['pcap', 'micro', 'LINUX_SLL'],
+  ]) {
+    const file = path.join(dir, `seed.${format}`);
+    const writer = wirecap.createWriter(file, { format, precision, linktype });
+    for (const p of frames(40)) writer.write(p);
+    writer.close();
+    seeds.push(fs.readFileSync(file));
+  }
+  seeds.push(swapPcap(seeds[0]), swapPcap(seeds[1]));
+  if (corpus !== null) {
+    for (const name of fs.readdirSync(corpus).sort()) {
+      const bytes = fs.readFileSync(path.join(corpus, name));
+      if (bytes.length >= 4 && bytes.length <= 1 << 20) seeds.push(bytes);
+    }
+  }
+  return seeds;
+}
+
+function messageSeeds(protocol) {
+  return frames(8).map((p) => protocol.encodePacket(p.timestamp, p.len, p.data));
+}
+
+// --------------------------------------------------------------------------
+// Mutations
+
+const INTERESTING_32 = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x10000, 0x40000, 0x40001, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+
+function mutate(seed, r) {
+  let bytes = Buffer.from(seed);
+  const rounds = 1 + r.below(6);
+  for (let k = 0; k < rounds && bytes.length > 0; k++) {
+    const at = r.below(bytes.length);
+    switch (r.below(8)) {
+      case 0: // flip a bit
+        bytes[at] ^= 1 << r.below(8);
+        break;
+      case 1: // a random byte
+        bytes[at] = r.below(256);
+        break;
+      case 2: // an interesting 32-bit value, aligned as headers are
+        if (bytes.length >= 4) {
+          const aligned = Math.min(at - (at % 4), bytes.length - 4);
+          const v = INTERESTING_32[r.below(INTERESTING_32.length)];
+          if (r.chance(0.5)) bytes.writeUInt32LE(v, aligned);
+          else bytes.writeUInt32BE(v, aligned);
+        }
+        break;
+      case 3: // truncate
+        bytes = bytes.subarray(0, at);
+        break;
+      case 4: // delete a span
+        bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + r.below(64)))]);
+        break;
+      case 5: // repeat a span
+        bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at, at + 1 + r.below(256)), bytes.subarray(at)]);
+        break;
+      case 6: // insert random bytes
+        bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(Array.from({ length: 1 + r.below(32) }, () => r.below(256))), bytes.subarray(at)]);
+        break;
+      default: // add or subtract a little from a byte
+        bytes[at] = (bytes[at] + (r.chance(0.5) ? 1 : 255) * (1 + r.below(4))) & 0xff;
+    }
+  }
+  return bytes;
+}
+
+// --------------------------------------------------------------------------
+// Targets (child process)
+
+const withTimeout = (promise, ms) =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(Object.assign(new Error(`hang: over ${ms} ms`), { hang: true })), ms);
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+
+async function drain(capture) {
+  let n = 0;
+  for await (const p of capture) n += p.data.length >= 0 ? 1 : 0;
+  return n;
+}
+
+/** Standard input: a child reads the bytes from its stdin, as `wirecap read -` would. */
+function readStdin(file, ms) {
+  const code = `(async () => { let n = 0; for await (const p of require(${JSON.stringify(ROOT)}).openOffline('-')) n++; })()
+      .then(() => process.exit(0), (e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); process.exit(e.code ? 0 : 1); });`;
+  const result = spawnSync(process.execPath, ['-e', code], { input: fs.readFileSync(file), timeout: ms, encoding: 'utf8' });
+  if (result.error && result.error.code === 'ETIMEDOUT') throw Object.assign(new Error(`hang: stdin read over ${ms} ms`), { hang: true });
+  if (result.status !== 0) throw new Error(`stdin reader ended with ${result.status ?? result.signal}: ${result.stdout}${result.stderr.slice(-500)}`);
+}
+
+async function runCase(ctx, index) {
+  const r = rng(ctx.seed, index);
+  const kind = r.below(20);
+  if (kind < 3) {
+    const decoded = ctx.protocol.decodePacket(mutate(ctx.messages[r.below(ctx.messages.length)], r));
+    if (!('malformed' in decoded) && decoded.caplen !== decoded.data.length) throw new Error('decodePacket let a caplen mismatch through');
+    return 'decode';
+  }
+  const file = path.join(ctx.dir, 'case');
+  fs.writeFileSync(file, mutate(ctx.seeds[r.below(ctx.seeds.length)], r));
+  const { wirecap } = ctx;
+  if (kind === 3 && index % 50 === 0) { // one case in 1000: a child costs 0.6 s
+    readStdin(file, ctx.caseMs);
+    return 'stdin';
+  }
+  if (kind < 10) {
+    await withTimeout(drain(wirecap.openOffline(file)), ctx.caseMs);
+    return 'openOffline';
+  }
+  if (kind < 16) {
+    const trace = wirecap.openTrace(file);
+    try {
+      const targets = [{ fraction: r.below(1001) / 1000 }, { offset: r.below(trace.size + 100) }, { time: trace.firstTime === null ? 0n : trace.firstTime + BigInt(r.below(1e9)) }];
+      for (const target of targets) trace.seek(target);
+      void trace.lastTime;
+    } finally {
+      trace.close();
+    }
+    const target = [{ fraction: r.below(101) / 100 }, { offset: r.below(4096) }][r.below(2)];
+    await withTimeout(drain(wirecap.openOffline(file, { seek: target })), ctx.caseMs);
+    return 'openTrace';
+  }
+  const start = 1_700_000_000_000_000_000n + BigInt(r.below(60_000_000));
+  await withTimeout(wirecap.slice([file], path.join(ctx.dir, 'sliced'), { start, end: start + BigInt(r.below(40_000_000)) }), ctx.caseMs);
+  return 'slice';
+}
+
+async function child(args) {
+  const wirecap = require(ROOT);
+  const protocol = require(path.join(ROOT, 'dist', 'stream', 'protocol.js'));
+  const dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'wirecap-fuzz-'));
+  const ctx = { wirecap, protocol, dir, seed: args.seed, caseMs: args.caseMs, seeds: captureSeeds(wirecap, dir, args.corpus), messages: messageSeeds(protocol) };
+  const say = (line) => process.stdout.write(line + '\n');
+  const end = args.only !== null ? args.only + 1 : args.cases;
+  for (let i = args.only ?? args.from; i < end; i++) {
+    say(`start ${i}`);
+    try {
+      const kind = await runCase(ctx, i);
+      say(`ok ${i} ${kind}`);
+    } catch (error) {
+      if (error && error.hang) say(`hang ${i} ${error.message}`);
+      else if (error && typeof error.code === 'string') say(`ok ${i} ${error.code}`);
+      else say(`nocode ${i} ${JSON.stringify(String(error && error.stack ? error.stack : error)).slice(0, 400)}`);
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// --------------------------------------------------------------------------
+// Watcher (parent process)
+
+function runChild(args, from) {
+  return new Promise((resolve) => {
+    const argv = [__filename, '--child', '--seed', String(args.seed), '--cases', String(args.cases), '--from', String(from), '--case-ms', String(args.caseMs)];
+    if (args.corpus !== null) argv.push('--corpus', args.corpus);
+    if (args.only !== null) argv.push('--only', String(args.only));
+    const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let current = from;
+    let buffered = '';
+    let stderr = '';
+    const events = [];
+    let watchdog;
+    const arm = () => {
+      clearTimeout(watchdog);
+      // A native call that never returns stops the child's own timers too.
+      watchdog = setTimeout(() => {
+        events.push({ kind: 'hang', index: current, detail: `no progress for ${args.caseMs * 3} ms` });
+        proc.kill('SIGKILL');
+      }, args.caseMs * 3);
+    };
+    arm();
+    proc.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) {
+        const [kind, index, ...rest] = line.split(' ');
+        current = Number(index);
+        arm();
+        if (kind === 'start') continue;
+        events.push({ kind, index: current, detail: rest.join(' ') });
+      }
+    });
+    proc.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    proc.on('close', (code, signal) => {
+      clearTimeout(watchdog);
+      resolve({ code, signal, current, events, stderr });
+    });
+  });
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.child) return child(args);
+  const started = Date.now();
+  const findings = [];
+  const counts = {};
+  let from = args.only ?? 0;
+  const end = args.only !== null ? args.only + 1 : args.cases;
+  while (from < end) {
+    const run = await runChild(args, from);
+    for (const e of run.events) {
+      if (e.kind === 'ok') {
+        counts[e.detail] = (counts[e.detail] ?? 0) + 1;
+      } else {
+        findings.push(e);
+      }
+    }
+    if (run.code === 0) break;
+    // The child died in case run.current: a crash, unless the watchdog named it a hang.
+    if (!run.events.some((e) => e.kind === 'hang' && e.index === run.current)) {
+      findings.push({ kind: 'crash', index: run.current, detail: `${run.signal ?? run.code}: ${run.stderr.slice(-1500)}` });
+    }
+    from = run.current + 1;
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const cases = end - (args.only ?? 0);
+  const summary = {
+    seed: args.seed,
+    cases,
+    seconds: Number(seconds.toFixed(1)),
+    casesPerSecond: Math.round(cases / seconds),
+    crashes: findings.filter((f) => f.kind === 'crash').length,
+    hangs: findings.filter((f) => f.kind === 'hang').length,
+    errorsWithoutCode: findings.filter((f) => f.kind === 'nocode').length,
+    outcomes: counts,
+    findings: findings.slice(0, 20),
+  };
+  if (args.json) {
+    console.log(JSON.stringify(summary));
+  } else {
+    console.log(`fuzz: seed ${summary.seed}, ${cases} cases in ${summary.seconds} s (${summary.casesPerSecond}/s)`);
+    console.log(`  crashes ${summary.crashes}, hangs ${summary.hangs}, errors without a code ${summary.errorsWithoutCode}`);
+    console.log(`  outcomes: ${JSON.stringify(counts)}`);
+    for (const f of summary.findings) console.log(`  ${f.kind} in case ${f.index} (replay: --seed ${args.seed} --only ${f.index}): ${f.detail}`);
+  }
+  process.exitCode = findings.length === 0 ? 0 : 1;
+}
+
+main().catch((error) => {
+  console.error(error.message);
+  process.exit(2);
+});
