@@ -23,19 +23,9 @@ const { RUNTIMES, runtimeBinary } = require('../scripts/install-runtimes') as {
   runtimeBinary(name: string): string;
 };
 
-/** The smoke program's checks, in order, apart from the worker's (see below). */
+/** The smoke program's checks, in order, apart from the worker's, which runs alone. */
 const CHECKS = ['load', 'devices', 'live', 'dump', 'read', 'decode', 'seek', 'grpc'];
 const CHECKS_TITLE = 'devices(), a filtered capture on lo with setFilter and stats, a native dump to its packet limit, batches() and for await, decode(), seeks, a gRPC stream';
-
-/**
- * Ending a capturing worker with terminate() aborts the whole process
- * ("terminate called after throwing an instance of 'Napi::Error'"): issue
- * #17. Under Node it aborts within the 50 rounds in every run here, so its
- * tests are marked failing; under Bun in about one run in five, so its test
- * is skipped by name. Deno's never aborted here. When #17 lands, empty both.
- */
-const WORKER_FAILS_UNTIL_ISSUE_17 = ['node18', 'node20', 'node22', 'node24', 'node26'];
-const WORKER_FLAKY_UNTIL_ISSUE_17 = ['bun'];
 
 let stage: string;
 beforeAll(() => {
@@ -103,12 +93,7 @@ describeLive('the package under each runtime', () => {
         }, 120000);
       }
 
-      const [workerTest, known] = WORKER_FAILS_UNTIL_ISSUE_17.includes(name)
-        ? [test.failing, ' [marked failing: the process aborts until issue #17 lands]']
-        : WORKER_FLAKY_UNTIL_ISSUE_17.includes(name)
-          ? [test.skip, ' [skipped: the process aborts in about one run in five until issue #17 lands]']
-          : [test, ''];
-      workerTest(`captures in 50 worker threads, each ended with terminate() mid-capture, leave the process capturing${known}`, async () => {
+      test('captures in 50 worker threads, each ended with terminate() mid-capture, leave the process capturing', async () => {
         const run = await smoke(name, 'smoke.cjs', ['worker']);
         expect({ results: run.results, code: run.code, stderr: run.stderr }).toEqual({ results: passed(['worker']), code: 0, stderr: '' });
       }, 120000);

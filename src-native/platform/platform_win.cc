@@ -195,8 +195,9 @@ void NameThisThread(const char* name) {
   // SetThreadDescription exists from Windows 10 1607; look it up rather than
   // import it so older systems still load the addon.
   using SetDescription = HRESULT(WINAPI*)(HANDLE, PCWSTR);
-  auto set = reinterpret_cast<SetDescription>(
-      GetProcAddress(GetModuleHandleA("kernel32.dll"), "SetThreadDescription"));
+  // Through void*: FARPROC's type says nothing of the real signature.
+  auto set = reinterpret_cast<SetDescription>(reinterpret_cast<void*>(
+      GetProcAddress(GetModuleHandleA("kernel32.dll"), "SetThreadDescription")));
   if (set == nullptr) return;
   wchar_t wide[64];
   int n = MultiByteToWideChar(CP_UTF8, 0, name, -1, wide, 64);
