@@ -1,8 +1,8 @@
 // CaptureHandle's core (see capture_handle.h): the constructor and
 // Shutdown() on the JS thread; Run(), OnPacket(), the batch functions,
 // Publish(), RunKernelDump() and Finish() on the capture thread;
-// RunOnCaptureThread() and Read(), SetFilter(), Inject() on the JS thread,
-// handing work over through task_ under mutex_.
+// RunOnCaptureThread() and Read() on the JS thread, handing work over
+// through task_ under mutex_.
 #include "capture/capture_handle.h"
 
 #include <algorithm>
@@ -136,7 +136,6 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
     if (waiter_ != nullptr && api_->setnonblock(pcap_, 1, errbuf) != 0) waiter_.reset();
   }
 }
-
 
 void CaptureHandle::SetInitialFilter(Napi::Env env, const Napi::Object& options) {
   const std::string filter = StringOption(options, "filter");
@@ -490,63 +489,6 @@ Napi::Value CaptureHandle::Read(const Napi::CallbackInfo& info) {
   }
 }
 
-Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckOpen(env);
-  const std::string filter = info[0].As<Napi::String>().Utf8Value();
-  bool compiled = false;
-  int status = 0;
-  std::string error;
-  if (file_ != nullptr) {
-    bpf_program program = CompileFileFilter(env, filter);
-    RunOnCaptureThread([&] { std::swap(program, file_filter_); });
-    if (program.bf_len > 0) api_->freecode(&program);
-    return env.Undefined();
-  }
-  RunOnCaptureThread([&] {
-    if (pcap_ == nullptr) {  // a kernel dump's thread closed it
-      error = "the capture has ended";
-      return;
-    }
-    bpf_program program{};
-    compiled = CompileFor(*api_, pcap_, filter, netmask_, &program, &error);
-    if (!compiled) return;
-    status = api_->setfilter(pcap_, &program);
-    if (status != 0) error = api_->geterr(pcap_);
-    api_->freecode(&program);
-  });
-  if (!compiled) throw WirecapError(env, "EFILTER", "invalid filter '" + filter + "': " + error);
-  if (status != 0) throw WirecapError(env, "EFILTER", "cannot set filter: " + error);
-  return env.Undefined();
-}
-
-Napi::Value CaptureHandle::Inject(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckOpen(env);
-  Napi::Buffer<uint8_t> frame = info[0].As<Napi::Buffer<uint8_t>>();
-  if (api_->inject == nullptr && api_->sendpacket == nullptr) {
-    throw WirecapError(env, "ENOTSUP", "the loaded libpcap can send no packets (it has neither pcap_inject nor pcap_sendpacket)");
-  }
-  int sent = 0;
-  std::string error;
-  RunOnCaptureThread([&] {
-    if (pcap_ == nullptr) {  // a kernel dump's thread closed it
-      sent = -1;
-      error = "the capture has ended";
-      return;
-    }
-    if (api_->inject != nullptr) {
-      sent = api_->inject(pcap_, frame.Data(), frame.Length());
-    } else {
-      // pcap_sendpacket sends all or nothing and answers 0 or -1.
-      sent = api_->sendpacket(pcap_, frame.Data(), static_cast<int>(frame.Length())) == 0 ? static_cast<int>(frame.Length()) : -1;
-    }
-    if (sent < 0) error = api_->geterr(pcap_);
-  });
-  if (sent < 0) throw WirecapError(env, "EPCAP", "cannot send on " + device_ + ": " + error);
-  return Napi::Number::New(env, sent);
-}
-
 
 
 void CaptureHandle::DumpStarted(Napi::Env env) {
@@ -566,6 +508,5 @@ Napi::Value CaptureHandle::SetRef(const Napi::CallbackInfo& info) {
   notifier_->UpdateRef(env);
   return env.Undefined();
 }
-
 
 

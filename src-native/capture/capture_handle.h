@@ -13,7 +13,8 @@
 //
 // The class's units: capture_handle.cc holds the thread loop, the queue and
 // the task handoff; live_open.cc and files/file_open.cc open the pcap_t;
-// handle_methods.cc marshals stats, info and dumps for JavaScript.
+// handle_methods.cc marshals batches, stats, info, filters, frames and
+// dumps for JavaScript.
 #pragma once
 
 #include <napi.h>
@@ -69,8 +70,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // What a queued packet costs in the queue bound besides its bytes.
   static constexpr size_t kMetaBytes = 20;
 
-  // JavaScript methods, all on the JS thread (the stats, info and dump
-  // methods are in handle_methods.cc).
+  // JavaScript methods, all on the JS thread (all but Read, Close and
+  // SetRef are in handle_methods.cc).
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value SetFilter(const Napi::CallbackInfo& info);
   Napi::Value Inject(const Napi::CallbackInfo& info);

@@ -1,7 +1,9 @@
-// CaptureHandle's JavaScript methods that marshal its state: batches,
-// stats and info out, dump options in and dump status out. All run on the JS thread;
-// what touches the pcap_t goes through RunOnCaptureThread.
+// CaptureHandle's JavaScript methods that marshal arguments and state:
+// batches, stats and info out; filters, frames to send and dump options
+// in; dump status out. All run on the JS thread; what touches the pcap_t
+// goes through RunOnCaptureThread.
 #include "capture/capture_handle.h"
+#include "capture/filter.h"
 #include "capture/js_options.h"
 #include "errors.h"
 
@@ -51,6 +53,63 @@ Napi::Value CaptureHandle::BatchValue(Napi::Env env, Batch& batch, bool wants_re
   result.Set(1u, meta);
   result.Set(2u, Napi::Number::New(env, static_cast<double>(count)));
   return result;
+}
+
+Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  const std::string filter = info[0].As<Napi::String>().Utf8Value();
+  bool compiled = false;
+  int status = 0;
+  std::string error;
+  if (file_ != nullptr) {
+    bpf_program program = CompileFileFilter(env, filter);
+    RunOnCaptureThread([&] { std::swap(program, file_filter_); });
+    if (program.bf_len > 0) api_->freecode(&program);
+    return env.Undefined();
+  }
+  RunOnCaptureThread([&] {
+    if (pcap_ == nullptr) {  // a kernel dump's thread closed it
+      error = "the capture has ended";
+      return;
+    }
+    bpf_program program{};
+    compiled = CompileFor(*api_, pcap_, filter, netmask_, &program, &error);
+    if (!compiled) return;
+    status = api_->setfilter(pcap_, &program);
+    if (status != 0) error = api_->geterr(pcap_);
+    api_->freecode(&program);
+  });
+  if (!compiled) throw WirecapError(env, "EFILTER", "invalid filter '" + filter + "': " + error);
+  if (status != 0) throw WirecapError(env, "EFILTER", "cannot set filter: " + error);
+  return env.Undefined();
+}
+
+Napi::Value CaptureHandle::Inject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  Napi::Buffer<uint8_t> frame = info[0].As<Napi::Buffer<uint8_t>>();
+  if (api_->inject == nullptr && api_->sendpacket == nullptr) {
+    throw WirecapError(env, "ENOTSUP", "the loaded libpcap can send no packets (it has neither pcap_inject nor pcap_sendpacket)");
+  }
+  int sent = 0;
+  std::string error;
+  RunOnCaptureThread([&] {
+    if (pcap_ == nullptr) {  // a kernel dump's thread closed it
+      sent = -1;
+      error = "the capture has ended";
+      return;
+    }
+    if (api_->inject != nullptr) {
+      sent = api_->inject(pcap_, frame.Data(), frame.Length());
+    } else {
+      // pcap_sendpacket sends all or nothing and answers 0 or -1.
+      sent = api_->sendpacket(pcap_, frame.Data(), static_cast<int>(frame.Length())) == 0 ? static_cast<int>(frame.Length()) : -1;
+    }
+    if (sent < 0) error = api_->geterr(pcap_);
+  });
+  if (sent < 0) throw WirecapError(env, "EPCAP", "cannot send on " + device_ + ": " + error);
+  return Napi::Number::New(env, sent);
 }
 
 Napi::Object CaptureHandle::StatsObject(Napi::Env env) {
@@ -229,7 +288,10 @@ Napi::Value CaptureHandle::StopDump(const Napi::CallbackInfo& info) {
     }
   }
   if (dump_ != nullptr && !dump_->ended()) {
-    dump_->RequestStop(NowNs() + int64_t{timeout_ms_} * 1000000);
+    // The kernel hands a packet over within the read timeout, by a timer
+    // that runs late on a busy host: short timeouts get a floor.
+    constexpr int64_t kMinStopGraceMs = 50;
+    dump_->RequestStop(NowNs() + std::max<int64_t>(timeout_ms_, kMinStopGraceMs) * 1000000);
     if (waiter_ != nullptr) waiter_->Wake();
   }
   return env.Undefined();
