@@ -32,6 +32,10 @@ bool RewrittenByLibpcap(const files::FileReader& file) {
   }
 }
 
+std::string MixedFilterText(const std::string& path) {
+  return "cannot filter " + path + ": its interfaces have several link types, and a filter is compiled for one";
+}
+
 }  // namespace
 
 // A capture file, or standard input for "-". The caller has checked that
@@ -55,7 +59,15 @@ void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
     linktype_ = file_->linktype();
     snaplen_ = file_->snaplen();
     nano_ = want_nano;
-    if (!RewrittenByLibpcap(*file_)) return;
+    if (!RewrittenByLibpcap(*file_)) {
+      file_->TakeNewInterfaces(&file_interfaces_);
+      return;
+    }
+    if (file_->mixed_linktypes()) {
+      throw WirecapError(env, "ENOTSUP",
+                         "cannot read " + device_ + ": its interfaces have several link types, and a byte-swapped file of "
+                         "linktype " + std::to_string(linktype_) + " is read by libpcap, which reads one");
+    }
     file_.reset();
     if (prefix > 0) {
       throw WirecapError(env, "ENOTSUP",
@@ -81,6 +93,9 @@ bpf_program CaptureHandle::CompileFileFilter(Napi::Env env, const std::string& f
   if (api_->offline_filter == nullptr) {
     throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot filter a file's packets (it lacks pcap_offline_filter)");
   }
+  for (const files::InterfaceInfo& one : file_interfaces_) {
+    if (one.linktype != file_interfaces_[0].linktype) throw WirecapError(env, "ENOTSUP", MixedFilterText(device_));
+  }
   return CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
 }
 
@@ -101,6 +116,17 @@ bool CaptureHandle::ReadFileBatch() {
     }
     filling_.size = used;
     std::vector<PacketMeta>& packets = filling_.packets;
+    file_->TakeNewInterfaces(&filling_.interfaces);
+    // A filter meets a packet of another link type than it was compiled
+    // for: the packets before it are delivered, then the read fails.
+    bool unfilterable = false;
+    if (file_filter_.bf_len > 0 && file_->mixed_linktypes()) {
+      const std::vector<files::InterfaceInfo>& table = file_->interfaces();
+      auto other = std::find_if(packets.begin(), packets.end(),
+                                [&](const PacketMeta& p) { return table[p.interface].linktype != table[0].linktype; });
+      unfilterable = other != packets.end();
+      packets.erase(other, packets.end());
+    }
     if (file_filter_.bf_len > 0) {
       packets.erase(std::remove_if(packets.begin(), packets.end(),
                                    [&](const PacketMeta& p) {
@@ -119,6 +145,10 @@ bool CaptureHandle::ReadFileBatch() {
     Publish();
     packets.clear();  // when nothing was published, the slab is filled again
     DumpHousekeeping();
+    if (unfilterable) {
+      Finish("ENOTSUP", MixedFilterText(device_));
+      return false;
+    }
     if (status == files::FileReader::Status::kEnd) {
       Finish(nullptr, "");
       return false;
