@@ -46,7 +46,7 @@ Napi::Value CaptureHandle::BatchValue(Napi::Env env, Batch& batch, bool wants_re
     caplens[i] = p.caplen;
     lens[i] = p.len;
     offsets[i] = p.offset;
-    interfaces[i] = p.interface;
+    interfaces[i] = p.iface;
   }
 
   // The slab becomes the Buffer's memory without a copy. V8 counts the

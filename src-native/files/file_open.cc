@@ -123,7 +123,7 @@ bool CaptureHandle::ReadFileBatch() {
     if (file_filter_.bf_len > 0 && file_->mixed_linktypes()) {
       const std::vector<files::InterfaceInfo>& table = file_->interfaces();
       auto other = std::find_if(packets.begin(), packets.end(),
-                                [&](const PacketMeta& p) { return table[p.interface].linktype != table[0].linktype; });
+                                [&](const PacketMeta& p) { return table[p.iface].linktype != table[0].linktype; });
       unfilterable = other != packets.end();
       packets.erase(other, packets.end());
     }

@@ -474,7 +474,7 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
   record->caplen = caplen;
   record->len = len;
   record->offset = static_cast<uint32_t>(8 + data_at);
-  record->interface = section_base_ + interface_id;
+  record->iface = section_base_ + interface_id;
   return Block::kPacket;
 }
 

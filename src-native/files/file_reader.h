@@ -8,7 +8,9 @@
 //
 // What it yields is what libpcap's pcap_next_ex yields for the same file:
 // the same timestamps (scaled as libpcap scales them), caplens, lens and
-// bytes, and libpcap's checks and error texts for damaged files.
+// bytes, and libpcap's checks and error texts for damaged files. Unlike
+// libpcap, it reads pcapng interfaces of several link types and snaplens,
+// and tags each record with its interface.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +34,7 @@ struct Record {
   uint32_t caplen;
   uint32_t len;
   uint32_t offset;
-  uint32_t interface;
+  uint32_t iface;  // not "interface": a macro in Windows headers
 };
 
 // A pcapng interface as its IDB declares it. Indexes run over the whole
