@@ -5,7 +5,12 @@
 // bytes each read, the same seeks through openOffline({ seek }) up to the
 // first packet delivered, and a linear scan (batches() from the start until
 // the first packet at or after the time) to a sample of the same times.
-//   npm run bench:seek [-- --scans 10]
+// Then the same seeks on a trace full of carried traces (bench/make-trace.js
+// --carried, 120,000 records, 0.27 GB), each checked against libpcap's
+// linear read of the whole file.
+// --before DIR times the same seeks with an earlier build's navigator (DIR
+// is its dist/, e.g. from `git worktree add` and `npm run build:ts`).
+//   npm run bench:seek [-- --scans 10] [--before DIR]
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -13,13 +18,20 @@ const { openOffline, openTrace } = require('..');
 const { fileInfo } = require('../dist/cli/info');
 
 const args = process.argv.slice(2);
-const scans = Number(args[args.indexOf('--scans') + 1] || 10);
-const trace = path.join(__dirname, 'out', 'seek.pcap');
-if (!fs.existsSync(trace)) {
-  fs.mkdirSync(path.dirname(trace), { recursive: true });
-  execFileSync(process.execPath, [path.join(__dirname, 'make-trace.js'), trace, '1270000'], { stdio: 'inherit' });
+const scans = args.includes('--scans') ? Number(args[args.indexOf('--scans') + 1]) : 10;
+const before = args.includes('--before') ? require(path.resolve(args[args.indexOf('--before') + 1], 'files', 'navigate.js')) : null;
+/** A trace made by bench/make-trace.js once, then read into the page cache. */
+function makeTrace(name, ...args) {
+  const file = path.join(__dirname, 'out', name);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    execFileSync(process.execPath, [path.join(__dirname, 'make-trace.js'), file, ...args], { stdio: 'inherit' });
+  }
+  execFileSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return file;
 }
-execFileSync('cat', [trace], { stdio: ['ignore', 'ignore', 'inherit'] }); // into the page cache
+const trace = makeTrace('seek.pcap', '1270000');
+const carried = makeTrace('seek-carried.pcap', '120000', '--carried');
 
 const ms = (start) => Number(process.hrtime.bigint() - start) / 1e6;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -58,6 +70,21 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   }
   nav.close();
 
+  // The earlier navigator on the same times, warmed the same way.
+  const beforeMs = [];
+  const beforeBytes = [];
+  if (before !== null) {
+    const old = before.openTrace(trace);
+    for (let i = 0; i < 100; i++) old.seek({ time: first + BigInt(Math.floor(random() * Number(last - first))) });
+    for (const time of targets) {
+      const t = process.hrtime.bigint();
+      const position = old.seek({ time });
+      beforeMs.push(ms(t));
+      beforeBytes.push(position.bytesRead);
+    }
+    old.close();
+  }
+
   const readMs = [];
   for (const time of targets) {
     const t = process.hrtime.bigint();
@@ -84,6 +111,42 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     if (hit !== found[i].timestamp) throw new Error(`seek and scan disagree for ${time}: ${found[i].timestamp} vs ${hit}`);
   }
 
+  // The trace full of carried traces: libpcap's linear read is the reference for every seek.
+  const times = [];
+  for await (const batch of openOffline(carried).batches()) times.push(...batch.timestamps);
+  const carriedNav = openTrace(carried);
+  const cFirst = carriedNav.firstTime;
+  const cSpan = Number(carriedNav.lastTime - cFirst);
+  const cMs = [];
+  const cBytes = [];
+  const cDefinite = [];
+  const firstAtOrAfter = (time) => {
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid] < time) lo = mid + 1;
+      else hi = mid;
+    }
+    return times[lo] ?? null;
+  };
+  for (let i = 0; i < 100; i++) {
+    const time = cFirst + BigInt(Math.floor(random() * cSpan));
+    const t = process.hrtime.bigint();
+    const position = carriedNav.seek({ time });
+    cMs.push(ms(t));
+    cBytes.push(position.bytesRead);
+    cDefinite.push(position.certainty === 'definite');
+    if (position.timestamp !== firstAtOrAfter(time)) throw new Error(`carried traces: seek and scan disagree for ${time}: ${position.timestamp} vs ${firstAtOrAfter(time)}`);
+    if (i < 20) {
+      const cap = openOffline(carried, { seek: { time } });
+      const batch = await cap.nextBatch();
+      cap.close();
+      if ((batch?.timestamps[0] ?? null) !== position.timestamp) throw new Error(`carried traces: openOffline({ seek }) started at ${batch?.timestamps[0]}, not ${position.timestamp}`);
+    }
+  }
+  carriedNav.close();
+
   const size = fs.statSync(trace).size;
   const lines = [
     `trace: ${(size / 1e9).toFixed(2)} GB, ${path.basename(trace)}; ${targets.length} random times; node ${process.version}`,
@@ -94,12 +157,22 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     `| \`wirecap info\` as a process (node start-up included) | ${cliMs.toFixed(0)} ms | - |`,
     `| openTrace().seek({ time }) | ${median(seekMs).toFixed(3)} ms | ${Math.max(...seekMs).toFixed(3)} ms |`,
     `| bytes read per seek | ${(median(seekBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...seekBytes) / 1024).toFixed(0)} KiB |`,
+    ...(before === null
+      ? []
+      : [
+          `| the earlier build's seek({ time }) (--before) | ${median(beforeMs).toFixed(3)} ms | ${Math.max(...beforeMs).toFixed(3)} ms |`,
+          `| the earlier build's bytes read per seek | ${(median(beforeBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...beforeBytes) / 1024).toFixed(0)} KiB |`,
+        ]),
     `| openOffline({ seek }) to the first packet delivered | ${median(readMs).toFixed(2)} ms | ${Math.max(...readMs).toFixed(2)} ms |`,
     `| linear scan with batches() to the same packet (${scans} of the times) | ${median(scanMs).toFixed(1)} ms | ${Math.max(...scanMs).toFixed(1)} ms |`,
+    `| carried traces (${(fs.statSync(carried).size / 1e9).toFixed(2)} GB): openTrace().seek({ time }) | ${median(cMs).toFixed(3)} ms | ${Math.max(...cMs).toFixed(3)} ms |`,
+    `| carried traces: bytes read per seek | ${(median(cBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...cBytes) / 1024).toFixed(0)} KiB |`,
     '',
+    `carried traces: ${cMs.length} seeks, ${cDefinite.filter(Boolean).length} definite, every one equal to libpcap's linear read (20 of them through openOffline({ seek }) too).`,
     `seek vs. linear scan (medians, same times): ${(median(scanMs) / median(seekMs.slice(0, scans))).toFixed(0)}× faster; ` +
       `openOffline({ seek }) vs. scan: ${(median(scanMs) / median(readMs.slice(0, scans))).toFixed(0)}× faster. ` +
-      `Every seek's packet equals the scan's.`,
+      `Every seek's packet equals the scan's.` +
+      (before === null ? '' : ` seek vs. the earlier build (medians, same times): ${(median(seekMs) / median(beforeMs)).toFixed(2)}× its time.`),
   ];
   const text = lines.join('\n');
   console.log(text);

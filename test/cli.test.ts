@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describeLive } from './helpers/live';
 import { capinfos } from './helpers/tools';
-import { pcapBytes, syntheticPackets } from './helpers/trace';
+import { nastyTrace } from './helpers/nasty';
+import { pcapBytes, random, referenceRead, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, udpSink } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -144,6 +145,21 @@ describe('wirecap read / info', () => {
     const read = JSON.parse(`[${cli(['read', out, '--json']).stdout.trim().split('\n').join(',')}]`);
     expect(read.map((p: { time: string }) => p.time)).toEqual(expected.map((p) => isoNs(p.timestamp)));
     expect(cli(['slice', '-w', out, '--start', 'yesterday', a]).status).toBe(1);
+  });
+
+  test('slice on a trace that carries a copied trace writes exactly the packets in windows that start and end inside copied runs', () => {
+    const file = path.join(dir, 'copied-runs.pcap');
+    fs.writeFileSync(file, nastyTrace('copied-runs', 51, { nano: true }));
+    const all = referenceRead(file).packets;
+    const inRuns = all.map((_, i) => i).filter((i) => i > 0 && i + 1 < all.length && [i - 1, i, i + 1].every((k) => all[k].caplen === 1514));
+    const rand = random(52);
+    const seconds = (ns: bigint): string => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
+    const out = path.join(dir, 'copied-window.pcap');
+    for (let w = 0; w < 6; w++) {
+      const [from, to] = [inRuns[Math.floor(rand() * inRuns.length)], inRuns[Math.floor(rand() * inRuns.length)]].sort((a, b) => a - b);
+      expect(cli(['slice', '-w', out, '--start', seconds(all[from].timestamp), '--end', seconds(all[to].timestamp), file]).status).toBe(0);
+      expect(referenceRead(out).packets.map((p) => `${p.timestamp} ${p.hex}`)).toEqual(all.slice(from, to).map((p) => `${p.timestamp} ${p.hex}`));
+    }
   });
 
   test('a bad file exits 1 with a wirecap: message; a usage error exits 2', () => {

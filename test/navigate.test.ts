@@ -4,22 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { openOffline, openTrace, slice, WirecapError } from '../lib';
 import { filePackets } from './helpers/tools';
-import { pcapBytes, TracePacket } from './helpers/trace';
+import { NastyKind, NastyOptions, nastyTrace } from './helpers/nasty';
+import { pcapBytes, random, recordsOf, referenceRead, TracePacket, Truth } from './helpers/trace';
 
 let dir: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-navigate-'));
 });
 afterAll(() => process.env.KEEP || fs.rmSync(dir, { recursive: true, force: true }));
-
-/** A small deterministic generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const T0 = 1_700_000_000_000_000_000n;
 
@@ -45,55 +37,6 @@ function fakeHeaders(size: number, ts: bigint, le = true): Buffer {
     w(40, 12);
   }
   return b;
-}
-
-interface Truth {
-  offset: number;
-  ts: bigint;
-}
-
-/** Every record's offset and timestamp, by reading the file from its start (the linear scan). */
-function recordsOf(file: string): Truth[] {
-  const b = fs.readFileSync(file);
-  const out: Truth[] = [];
-  const magic = b.readUInt32BE(0);
-  if (magic === 0x0a0d0d0a) {
-    const le = b.readUInt32LE(8) === 0x1a2b3c4d;
-    const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
-    const resolutions: bigint[] = [];
-    for (let pos = 0; pos + 12 <= b.length; ) {
-      const type = u32(pos);
-      const length = u32(pos + 4);
-      if (pos + length > b.length) break;
-      if (type === 1) {
-        let unit = 1000n;
-        for (let o = pos + 16; o + 4 <= pos + length - 4; ) {
-          const code = le ? b.readUInt16LE(o) : b.readUInt16BE(o);
-          const size = le ? b.readUInt16LE(o + 2) : b.readUInt16BE(o + 2);
-          if (code === 0) break;
-          if (code === 9) unit = 10n ** BigInt(9 - b[o + 4]);
-          o += 4 + Math.ceil(size / 4) * 4;
-        }
-        resolutions.push(unit);
-      }
-      if (type === 6) {
-        const ticks = (BigInt(u32(pos + 12)) << 32n) | BigInt(u32(pos + 16));
-        out.push({ offset: pos, ts: ticks * resolutions[u32(pos + 8)] });
-      }
-      pos += length;
-    }
-    return out;
-  }
-  const le = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
-  const nano = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
-  const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
-  for (let pos = 24; pos + 16 <= b.length; ) {
-    const caplen = u32(pos + 8);
-    if (pos + 16 + caplen > b.length) break;
-    out.push({ offset: pos, ts: BigInt(u32(pos)) * 1_000_000_000n + BigInt(u32(pos + 4)) * (nano ? 1n : 1000n) });
-    pos += 16 + caplen;
-  }
-  return out;
 }
 
 /** For many random times and offsets, seek() gives the linear scan's answer. */
@@ -284,13 +227,13 @@ describe('odd traces and bad input', () => {
 
 describe('slice()', () => {
   test('merges inputs by time, cuts the window, reads little of big inputs, and writes pcapng that tshark reads', async () => {
-    const all = packets(20000, random(20));
+    const all = packets(60000, random(20));
     const a = write('slice-a.pcap', pcapBytes(all.filter((_, i) => i % 3 !== 0), { nano: true }));
     const b = write('slice-b.pcap', pcapBytes(all.filter((_, i) => i % 3 === 0), { nano: true, bigEndian: true }));
     const out = path.join(dir, 'slice.pcapng');
-    const [from, to] = [all[12000].timestamp, all[12100].timestamp];
+    const [from, to] = [all[36000].timestamp, all[36100].timestamp];
     const result = await slice([a, b], out, { start: from, end: to, format: 'pcapng' });
-    const inWindow = all.slice(12000, 12100);
+    const inWindow = all.slice(36000, 36100);
     expect(result.packets).toBe(100);
     expect(filePackets(out).map((p) => [p.timestamp, p.caplen])).toEqual(inWindow.map((p) => [p.timestamp, p.data.length]));
     // The start was found by seeks of a few windows, not by reading up to it.
@@ -305,4 +248,103 @@ describe('slice()', () => {
     expect(none.packets).toBe(0);
     await expect(slice([], path.join(dir, 'x.pcap'))).rejects.toMatchObject({ code: 'EINVAL' });
   });
+});
+
+/** Seeks checked per trace kind against the linear scan. */
+const TARGETS = 1000;
+
+/**
+ * Every seek({ time }) and seek({ offset }) to TARGETS random targets (half
+ * of them on or next to a record's own time or offset), compared with the
+ * linear scan; returns the ones that differ or are not definite.
+ */
+function wrongSeeks(file: string, truth: Truth[], seed: number): string[] {
+  const size = fs.statSync(file).size;
+  const rand = random(seed);
+  const wrong: string[] = [];
+  const trace = openTrace(file);
+  try {
+    const span = Number(truth[truth.length - 1].ts - truth[0].ts);
+    for (let i = 0; i < TARGETS; i++) {
+      const near = truth[Math.floor(rand() * truth.length)];
+      const time = i % 2 === 0 ? truth[0].ts - 1000n + BigInt(Math.floor(rand() * (span + 2000))) : near.ts + BigInt(Math.floor(rand() * 3) - 1);
+      const expected = truth.find((r) => r.ts >= time);
+      const got = trace.seek({ time });
+      if (got.offset !== (expected?.offset ?? size) || got.certainty !== 'definite') wrong.push(`time ${time}: ${got.offset} ${got.certainty}, scan ${expected?.offset}`);
+
+      const offset = i % 2 === 0 ? Math.floor(rand() * size) : near.offset + Math.floor(rand() * 3) - 1;
+      const atOffset = truth.find((r) => r.offset >= offset);
+      const byOffset = trace.seek({ offset });
+      if (byOffset.offset !== (atOffset?.offset ?? size) || byOffset.certainty !== 'definite') wrong.push(`offset ${offset}: ${byOffset.offset} ${byOffset.certainty}, scan ${atOffset?.offset}`);
+    }
+  } finally {
+    trace.close();
+  }
+  return wrong;
+}
+
+/** Timestamp, caplen and bytes of every packet libpcap reads from the file. */
+async function libpcapRead(file: string, from?: bigint): Promise<string[]> {
+  const out: string[] = [];
+  const capture = openOffline(file, from === undefined ? {} : { seek: { time: from } });
+  for await (const p of capture) {
+    out.push(`${p.timestamp} ${p.caplen} ${p.data.toString('hex')}`);
+    if (from !== undefined && out.length === 3) break;
+  }
+  capture.close();
+  return out;
+}
+
+describe('seeks in traces that carry other traces equal a linear scan', () => {
+  const kinds: [string, NastyKind, NastyOptions, number][] = [
+    ['whole pcap files in single records, µs, little-endian', 'carried-files', {}, 31],
+    ['whole pcap files in single records, ns, big-endian', 'carried-files', { nano: true, bigEndian: true }, 32],
+    ['a trace copied in runs of full-size packets, ns, little-endian', 'copied-runs', { nano: true }, 33],
+    ['a trace copied in runs of full-size packets, µs, big-endian', 'copied-runs', { bigEndian: true }, 34],
+    ['chains of fake headers and fake caplens that land on the next real header', 'fake-chains', { bigEndian: true }, 35],
+    ['records of up to 256 KiB holding many small packets', 'big-records', { packets: 400 }, 36],
+    ['pcapng whose EPBs carry pcap and pcapng files, µs, little-endian', 'pcapng-carried', {}, 37],
+    ['pcapng whose EPBs carry pcap and pcapng files, ns, big-endian', 'pcapng-carried', { nano: true, bigEndian: true }, 38],
+  ];
+  test.each(kinds)('%s: every seek definite and right, openOffline({ seek }) reads on from the right packet', async (name, kind, options, seed) => {
+    const file = write(`nasty-${seed}.${kind === 'pcapng-carried' ? 'pcapng' : 'pcap'}`, nastyTrace(kind, seed, options));
+    const truth = recordsOf(file);
+    // The linear scan finds the records libpcap reads.
+    const all = await libpcapRead(file);
+    expect(all.map((line) => line.split(' ')[0])).toEqual(truth.map((r) => String(r.ts)));
+    expect(wrongSeeks(file, truth, seed)).toEqual([]);
+    const rand = random(seed + 100);
+    for (let i = 0; i < 20; i++) {
+      const k = Math.floor(rand() * truth.length);
+      expect(await libpcapRead(file, truth[k].ts)).toEqual(all.slice(k, k + 3));
+    }
+  }, 120_000);
+});
+
+/** Windows of a trace: the record indices [from, to) they hold; some start or end inside a run of copied-trace packets (1514 bytes). */
+function windows(caplens: number[], seed: number, count: number): [number, number][] {
+  const rand = random(seed);
+  const inRuns = caplens.map((c, i) => i).filter((i) => caplens[i] === 1514 && caplens[i - 1] === 1514 && caplens[i + 1] === 1514);
+  const pick = (): number => (inRuns.length > 0 && rand() < 0.6 ? inRuns[Math.floor(rand() * inRuns.length)] : Math.floor(rand() * caplens.length));
+  return Array.from({ length: count }, () => {
+    const [a, b] = [pick(), pick()].sort((x, y) => x - y);
+    return [a, Math.min(caplens.length, b + 1 + Math.floor(rand() * 3))];
+  });
+}
+
+describe('slice() on traces that carry other traces', () => {
+  test.each([
+    ['a trace copied in runs of full-size packets', 'copied-runs', { nano: true }, 41],
+    ['whole pcap files in single records', 'carried-files', { bigEndian: true }, 42],
+    ['pcapng whose EPBs carry pcap and pcapng files', 'pcapng-carried', {}, 43],
+  ] as [string, NastyKind, NastyOptions, number][])('%s: each window holds exactly the packets libpcap reads in it', async (name, kind, options, seed) => {
+    const file = write(`slice-nasty-${seed}.${kind === 'pcapng-carried' ? 'pcapng' : 'pcap'}`, nastyTrace(kind, seed, options));
+    const all = referenceRead(file).packets;
+    const out = path.join(dir, `slice-nasty-${seed}.out.pcap`);
+    for (const [from, to] of windows(all.map((p) => p.caplen), seed, 40)) {
+      const end = to < all.length ? all[to].timestamp : all[all.length - 1].timestamp + 1n;
+      await slice([file], out, { start: all[from].timestamp, end });
+      expect([from, to, referenceRead(out).packets.map((p) => `${p.timestamp} ${p.hex}`)]).toEqual([from, to, all.slice(from, to).map((p) => `${p.timestamp} ${p.hex}`)]);
+    }
+  }, 120_000);
 });

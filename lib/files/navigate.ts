@@ -3,18 +3,21 @@
  * last timestamps, and seeks to a time, a byte offset or a fraction of the
  * file, each in a few small reads.
  *
- * A jump into the middle of a file lands inside some record. The next
- * record boundary is found by resynchronisation: every position after the
- * landing point is tried as a record header; a plausible one (pcap:
- * timestamp inside the file's time range, fraction below one second,
- * caplen within the snaplen and not above len; pcapng: a known block type
- * whose total length is repeated at the block's end) starts a chain,
- * header after header, followed for CHAIN_RECORDS records. Payload bytes
- * can look like headers (a trace inside a trace), so competitors are
- * looked for inside the first record of the earliest full chain, where a
- * fake header would sit; ties are settled by following the chains much
- * further (a fake chain ends with the record that holds it); chains that
- * still disagree are a clash.
+ * A jump into the middle of a file lands inside some record, and payload
+ * bytes can look like records (a trace inside a trace). Two tools:
+ * - Probes (resync): the first position after the landing point that
+ *   starts a chain of CHAIN_RECORDS plausible headers (pcap: timestamp
+ *   inside the file's time range, fraction below one second, caplen within
+ *   the snaplen and not above len; pcapng: a known block type whose total
+ *   length is repeated at the block's end). Cheap, and usually right; they
+ *   only guide the bisection.
+ * - Anchors: records certainly on the file's own chain. The first record
+ *   is one. Convergence finds others: the file's record that covers a
+ *   position starts at most a record's maximum length before it, so a cursor
+ *   started at every plausible header in that window includes the file's
+ *   chain; followed in step until they meet, the last cursor left is on it.
+ * Every answer is walked to from an anchor, so it is the record a linear
+ * read from the start finds.
  */
 import fs from 'node:fs';
 import { WirecapError } from '../core/errors';
@@ -56,6 +59,10 @@ const TAIL_BYTES = 64 << 10;
 const LOOKBACK_BYTES = 16 << 10;
 /** Below this many bytes between the bisection's bounds, records are walked. */
 const WALK_BYTES = 32 << 10;
+/** Convergence follows rival cursors this many windows past its own before it calls them a clash. */
+const CONVERGE_WINDOWS = 2;
+/** Certified records kept for later seeks. */
+const INDEX_ENTRIES = 4096;
 const PAGE = 4096;
 const CACHED_PAGES = 256;
 const MAX_WIRE_LEN = 1 << 24;
@@ -68,19 +75,6 @@ interface Record {
 }
 /** A record, or why there is none at a position. */
 type Probe = Record | 'eof' | 'truncated' | null;
-
-interface Chain {
-  start: number;
-  /** Where each record of the chain starts. */
-  positions: Set<number>;
-  /** The timestamps of its records that have one, in order. */
-  times: bigint[];
-  records: number;
-  /** Where it ended: the record bound, the file's exact end, a record cut by the end, or an implausible header. */
-  end: 'bound' | 'eof' | 'truncated' | 'broken';
-  /** Offset after its last record. */
-  last: number;
-}
 
 /** Reads of small windows, counted, with a few pages cached. */
 class PagedFile {
@@ -155,19 +149,40 @@ interface Layout {
   maxRecord: number;
   /** The record at pos, if its header is plausible for timestamps in [tsLow, tsHigh]. */
   recordAt(file: PagedFile, pos: number, tsLow: bigint, tsHigh: bigint): Probe;
+  /** Offset in a header of a byte that is always 0 (a length's high byte): the scan of a window jumps from zero to zero. */
+  zeroByte: number;
+  /** Cheap necessary conditions for a header at b[at] (b holds at least HEADER_PEEK bytes from there): spares recordAt most positions of a window. */
+  mayStart(b: Buffer, at: number): boolean;
 }
+
+/** Bytes mayStart() looks at. */
+const HEADER_PEEK = 16;
+/** A scan for headers reads this much at a time. */
+const SCAN_BYTES = 4096;
 
 function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
   const header = file.read(0, 24);
   if (header.length < 24) throw new WirecapError('the file ends inside the pcap header', 'EBADFORMAT');
   const snaplen = le ? header.readUInt32LE(16) : header.readUInt32BE(16);
   // Some writers put 0 or nonsense in the header: fall back to libpcap's largest snaplen.
-  const snapLimit = snaplen > 0 && snaplen <= 1 << 24 ? Math.max(snaplen, 65535) : 262144;
+  const snapLimit = snaplen > 0 && snaplen < 1 << 24 ? Math.max(snaplen, 65535) : 262144;
+  // Where caplen's most significant byte sits, and which way its next byte is.
+  const capHigh = le ? 11 : 8;
+  const capNext = le ? -1 : 1;
+  const snapTop = snapLimit >>> 16;
   return {
     format: nano ? 'pcap-nsec' : 'pcap',
     headerBytes: 24,
     align: 1,
     maxRecord: 16 + snapLimit,
+    zeroByte: capHigh,
+    mayStart(b, at) {
+      // Bytes first: caplen's two high bytes are bounded by the snaplen's (most positions fail here).
+      if (b[at + capHigh] * 256 + b[at + capHigh + capNext] > snapTop) return false;
+      const caplen = le ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8);
+      const fraction = le ? b.readUInt32LE(at + 4) : b.readUInt32BE(at + 4);
+      return caplen <= snapLimit && fraction < (nano ? 1e9 : 1e6) && caplen <= (le ? b.readUInt32LE(at + 12) : b.readUInt32BE(at + 12));
+    },
     recordAt(f, pos, tsLow, tsHigh) {
       if (pos === f.size) return 'eof';
       if (pos + 16 > f.size) return 'truncated';
@@ -235,13 +250,18 @@ function pcapngLayout(file: PagedFile): Layout {
     headerBytes,
     align: 4,
     maxRecord: 262144 + 64,
+    zeroByte: le ? 7 : 4,
+    mayStart(b, at) {
+      const length = u32(b, at + 4);
+      return length >= 12 && length % 4 === 0 && PCAPNG_BLOCKS.has(u32(b, at));
+    },
     recordAt(f, at, tsLow, tsHigh) {
       if (at === f.size) return 'eof';
       const b = f.read(at, 28);
       if (b.length < 8) return 'truncated';
       const type = u32(b, 0);
       const length = u32(b, 4);
-      if (!PCAPNG_BLOCKS.has(type) || length < 12 || length % 4 !== 0 || length > PCAPNG_MAX_BLOCK) return null;
+      if (!PCAPNG_BLOCKS.has(type) || length < 12 || length % 4 !== 0 || length >= PCAPNG_MAX_BLOCK) return null;
       if (at + length > f.size) return 'truncated';
       if (u32(f.read(at + length - 4, 4), 0) !== length) return null;
       if (type !== 6 && type !== 2) return { size: length, ts: null };
@@ -271,6 +291,8 @@ export class TraceNavigator {
   #tsHigh = 1n << 62n;
   #first: TracePosition | undefined;
   #last: bigint | null | undefined;
+  /** Certified records (the file's own, reached by convergence or walks), sorted by offset. */
+  #index: Anchor[] = [];
 
   /** @internal use openTrace() */
   constructor(path: string, file: PagedFile, layout: Layout) {
@@ -306,9 +328,9 @@ export class TraceNavigator {
   }
 
   /**
-   * Finds the first packet with timestamp ≥ time (by bisection, then a walk
-   * of at most WALK_BYTES), or the first record starting at or after a byte
-   * offset or a fraction of the file. Past the end gives the end (offset =
+   * Finds the first packet with timestamp ≥ time, or the first record
+   * starting at or after a byte offset or a fraction of the file, walked to
+   * from a record known to be the file's own (see the file's comment). Past the end gives the end (offset =
    * size, timestamp null). In a trace whose clock stepped back, a time seek
    * gives a packet at or after the time whose predecessor is before it: the
    * first such packet when the timestamps are in order.
@@ -343,28 +365,44 @@ export class TraceNavigator {
     throw new WirecapError('seek target must be { time }, { offset } or { fraction }', 'EINVAL');
   }
 
-  /**
-   * The first record at or after offset. Resynchronises a little before
-   * the offset and walks to it: a landing point inside a record that holds
-   * a trace of its own would otherwise take that trace's records for the file's.
-   */
+  /** The first record at or after offset, walked to from a record known to be the file's own. */
   #seekOffset(offset: number): Omit<TracePosition, 'bytesRead'> {
     if (offset <= this.headerBytes) return this.#firstRecord();
-    const from = Math.max(this.headerBytes, offset - LOOKBACK_BYTES);
-    const found = from === this.headerBytes ? this.#firstRecord() : this.#resync(from);
-    if (found.offset >= offset) return found;
-    const walked = this.#walkTo(found.offset, (_, at) => at >= offset);
-    const certainty: Certainty = walked.end === null || walked.end === 'truncated' ? 'probable' : found.certainty;
-    return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset), certainty };
+    const anchor = this.#anchor(offset);
+    if (typeof anchor !== 'object') {
+      // Not certified: the first chain found from a little before, marked as such.
+      const found = this.#probeNear(offset);
+      return { ...found, certainty: anchor };
+    }
+    const walked = this.#walkTo(anchor.offset, (_, at) => at >= offset);
+    return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset), certainty: walkCertainty(walked.end) };
   }
 
+  /**
+   * Bisection by cheap probes (which a trace held in a payload can
+   * mislead), then a walk from a certified record before the probes' lower
+   * bound. When that walk shows the probes were misled, the bisection is
+   * repeated on certified records only.
+   */
   #seekTime(time: bigint): Omit<TracePosition, 'bytesRead'> {
     const first = this.#firstPosition();
     if (first.timestamp === null || first.timestamp >= time) return first;
-    // lo: a record known to be before the time; hi: the answer starts before hi or the walk passes it.
+    const { lo, hi } = this.#bisect(time, first);
+    const start = lo === first.offset ? { offset: first.offset, ts: first.timestamp } : this.#anchor(lo);
+    if (typeof start !== 'object') {
+      const walked = this.#walkTo(lo, (r) => r.ts !== null && r.ts >= time);
+      return { offset: walked.offset, timestamp: walked.timestamp, certainty: start };
+    }
+    if (start.ts !== null && start.ts >= time) return this.#certifiedSeek(time, { offset: first.offset, ts: first.timestamp }, start.offset, start.ts);
+    // The answer lies before hi unless the probes were misled: walk a little past it, no further.
+    const walked = this.#walkBelow(start, time, hi + WALK_BYTES);
+    return walked.found ?? this.#certifiedSeek(time, walked.below, this.size, this.lastTime);
+  }
+
+  /** Bisection of the time range by cheap probes; lo is a probe before the time, the answer most likely in [lo, hi). */
+  #bisect(time: bigint, first: TracePosition): { lo: number; hi: number } {
     let lo = first.offset;
-    let loTime = first.timestamp;
-    let certainty: Certainty = first.certainty;
+    let loTime = first.timestamp as bigint;
     let hi = this.size;
     let hiTime: bigint | null = null;
     let bisect = true;
@@ -383,25 +421,70 @@ export class TraceNavigator {
       // A timestamp outside what lo and hi allow may be a trace held in a
       // record's payload: look again from a little before.
       if (found.timestamp !== null && (found.timestamp < loTime || (hiTime !== null && found.timestamp > hiTime))) {
-        found = this.#seekOffset(mid);
+        found = this.#probeNear(mid);
       }
       if (found.timestamp !== null && found.timestamp < time) {
         lo = found.offset;
         loTime = found.timestamp;
-        certainty = found.certainty;
       } else {
         hi = mid;
         hiTime = found.timestamp;
       }
       bisect = !bisect && hi - lo > width / 2;
     }
-    // lo itself may be a record of a trace held in a bigger record's payload
-    // (its time fits): walk from a record found a little before it.
-    const anchor = lo === first.offset || lo - LOOKBACK_BYTES <= this.headerBytes ? first.offset : this.#resync(lo - LOOKBACK_BYTES).offset;
-    const walked = this.#walkTo(Math.min(anchor, lo), (r) => r.ts !== null && r.ts >= time);
-    // A walk stopped by a damaged or cut record cannot vouch for what follows.
-    if (walked.end === null || walked.end === 'truncated') certainty = certainty === 'clash' ? 'clash' : 'probable';
-    return { offset: walked.offset, timestamp: walked.timestamp, certainty };
+    return { lo, hi };
+  }
+
+  /**
+   * Bisection on certified records only: below is one before the time,
+   * above one at or after it (or the file's size, at lastTime). Each step
+   * costs a convergence window, so this runs only when cheap probes were
+   * misled; certified timestamps make interpolation steps safe.
+   */
+  #certifiedSeek(time: bigint, below: Anchor, above: number, aboveTime: bigint | null): Omit<TracePosition, 'bytesRead'> {
+    let certainty: Certainty = 'definite';
+    let bisect = false;
+    while (above - below.offset > 2 * this.#layout.maxRecord) {
+      const width = above - below.offset;
+      let mid = below.offset + Math.floor(width / 2);
+      if (!bisect && below.ts !== null && aboveTime !== null && aboveTime > below.ts) {
+        const guess = below.offset + Number(((time - below.ts) * BigInt(width)) / (aboveTime - below.ts));
+        const margin = Math.floor(width / 64);
+        mid = Math.min(above - margin, Math.max(below.offset + margin, guess));
+      }
+      const a = this.#anchor(mid);
+      if (typeof a !== 'object') {
+        certainty = a;
+        break;
+      }
+      if (a.offset <= below.offset || a.offset >= above) break;
+      if (a.ts !== null && a.ts < time) below = a;
+      else {
+        above = a.offset;
+        aboveTime = a.ts;
+      }
+      bisect = !bisect && above - below.offset > width / 2;
+    }
+    const walked = this.#walkTo(below.offset, (r) => r.ts !== null && r.ts >= time);
+    return { offset: walked.offset, timestamp: walked.timestamp, certainty: certainty === 'definite' ? walkCertainty(walked.end) : certainty };
+  }
+
+  /**
+   * Walks certified records from start until one at or after the time, or
+   * until the walk passes limit: then below is the last record passed that
+   * is before the time.
+   */
+  #walkBelow(start: Anchor, time: bigint, limit: number): { found: Omit<TracePosition, 'bytesRead'> | null; below: Anchor } {
+    let below = start;
+    let passed = false;
+    const walked = this.#walkTo(start.offset, (r, at) => {
+      if (r.ts !== null && r.ts >= time) return true;
+      if (r.ts !== null) below = { offset: at, ts: r.ts };
+      passed = at > limit;
+      return passed;
+    });
+    if (passed) return { found: null, below };
+    return { found: { offset: walked.offset, timestamp: walked.timestamp, certainty: walkCertainty(walked.end) }, below };
   }
 
   /** The first timestamp at or after a record start (pcapng blocks may have none). */
@@ -442,158 +525,244 @@ export class TraceNavigator {
     return this.#first;
   }
 
-  /** The last complete packet's timestamp: resync well before the end, then walk. */
+  /** The last complete packet's timestamp: walked to the end from a certified record near it. */
   #findLast(): bigint | null {
     const first = this.#firstPosition().timestamp;
     if (first === null) return null;
-    const last = this.#findLastFrom(TAIL_BYTES);
+    // Not the very end: positions there are cut headers, whose cursors would reach the end with the last record's.
+    let before = Math.max(this.headerBytes, this.size - HEADER_PEEK - 1);
+    let last: bigint | null = null;
+    // An anchor on a cut last record (a damaged tail) has no complete record after it: look again before it.
+    for (let tries = 0; last === null && tries < 3; tries++) {
+      const anchor = this.#anchor(before);
+      const from = typeof anchor === 'object' ? anchor.offset : this.#probeNear(Math.max(this.headerBytes, this.size - TAIL_BYTES)).offset;
+      this.#walkTo(from, (r) => {
+        if (r.ts !== null) last = r.ts;
+        return false;
+      });
+      if (from <= this.headerBytes) break;
+      before = from - 1;
+    }
     // From now on a header is plausible only inside the file's time range.
     if (last !== null) this.#tsHigh = (last > first ? last : first) + TIME_SLACK_NS;
     return last;
   }
 
-  #findLastFrom(tail: number): bigint | null {
-    for (let back = tail; ; back *= 4) {
-      const from = Math.max(this.headerBytes, this.size - back);
-      const found = from === this.headerBytes ? this.#firstRecord() : this.#resync(from);
-      if (found.certainty !== 'clash' || from === this.headerBytes) {
-        let last: bigint | null = null;
-        this.#walkTo(found.offset, (r) => {
-          if (r.ts !== null) last = r.ts;
-          return false;
-        });
-        if (last !== null || from === this.headerBytes) return last;
+  /**
+   * A record start at or before offset that is certainly the file's own:
+   * the first record, a record from the index, or a convergence point.
+   * When convergence ends after offset (rival chains met only later), it
+   * is tried again from further back. Returns why not when it cannot tell.
+   */
+  #anchor(offset: number): Anchor | 'probable' | 'clash' {
+    const { maxRecord } = this.#layout;
+    let failure: 'probable' | 'clash' = 'clash';
+    for (let back = 0; back <= 16 * maxRecord; back = back === 0 ? maxRecord : back * 4) {
+      const from = offset - back;
+      const known = this.#known(from);
+      if (known !== null) return known;
+      const m = this.#converge(from);
+      if (typeof m !== 'object') failure = m;
+      else {
+        this.#remember(m);
+        if (m.offset <= offset) return m;
       }
     }
+    return failure;
   }
 
-  /** The first true record starting at or after offset. */
-  #resync(offset: number): Omit<TracePosition, 'bytesRead'> {
-    const { align, maxRecord } = this.#layout;
-    let pos = Math.ceil(offset / align) * align;
-    if (pos >= this.size) return { offset: this.size, timestamp: null, certainty: 'definite' };
-    const limit = Math.min(this.size, pos + maxRecord);
-    const chains: Chain[] = [];
-    let stopAt = limit; // competitors are looked for inside the first full chain's first record
-    for (; pos < stopAt; pos += align) {
-      if (chains.some((c) => c.positions.has(pos))) continue;
-      const chain = this.#chain(pos, CHAIN_RECORDS, Infinity);
-      // A chain broken by an implausible header is no chain; one cut by the
-      // end of the file counts once it has two records (a damaged tail).
-      if (chain === null || chain.end === 'broken' || (chain.end === 'truncated' && chain.records < 2)) continue;
-      chains.push(chain);
-      if (chain.end === 'bound' || chain.end === 'eof') {
-        const firstRecord = [...chain.positions][1] ?? chain.last;
-        stopAt = Math.min(stopAt, firstRecord);
-      }
+  /** A certified record within a window's reach before from: the first record, or one from the index. */
+  #known(from: number): Anchor | null {
+    if (from - this.#layout.maxRecord < this.headerBytes) return { offset: this.headerBytes, ts: this.#timeAt(this.headerBytes) };
+    // The nearest indexed record at or before from, if walking from it costs less than a window.
+    let lo = 0;
+    let hi = this.#index.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#index[mid].offset <= from) lo = mid + 1;
+      else hi = mid;
     }
-    if (chains.length === 0) {
-      if (limit === this.size) return { offset: this.size, timestamp: null, certainty: 'probable' };
-      throw new WirecapError(`${this.path}: no valid record within ${maxRecord} bytes of offset ${offset}`, 'EBADFORMAT');
-    }
-    let best = this.#rank(chains);
-    if (best.length > 1) {
-      // Follow the tied chains past the earliest one's first record: a fake
-      // chain inside that record ends with it, or meets the real chain there.
-      const earliest = best[0];
-      const firstEnd = [...earliest.positions][1] ?? earliest.last;
-      const until = firstEnd + 2 * Math.max(...best.map((c) => largestRecord(c))) + 4096;
-      const longer = best.map((c) => this.#chain(c.start, Infinity, until) as Chain);
-      const meets = longer.every((c) => c === longer[0] || [...c.positions].some((p) => longer[0].positions.has(p)));
-      // Chains that meet are the same records from there on; the earliest start encloses the others.
-      best = meets ? [longer[0]] : this.#rank(longer.filter((c) => c.end === 'bound' || c.end === 'eof'));
-      if (best.length === 0) best = [earliest];
-    }
-    const chosen = best[0];
-    const certainty: Certainty = best.length > 1 ? 'clash' : chosen.end === 'bound' || chosen.end === 'eof' ? 'definite' : 'probable';
-    const start = this.#enclosed(chosen) ?? chosen.start;
-    // The position's timestamp: its first record that has one (pcapng chains pass through other blocks).
-    const walked = this.#walkTo(start, (r) => r.ts !== null);
-    return { offset: start, timestamp: walked.timestamp, certainty };
+    const near = this.#index[lo - 1];
+    if (near === undefined || from - near.offset > this.#layout.maxRecord) return null;
+    let last: Anchor = near;
+    this.#walkTo(near.offset, (r, at) => {
+      if (at > from) return true;
+      last = { offset: at, ts: r.ts ?? this.#timeAt(at) };
+      return false;
+    });
+    return last;
+  }
+
+  /** Keeps a certified record in the sorted index (bounded; the oldest half goes when full). */
+  #remember(a: Anchor): void {
+    let i = this.#index.findIndex((e) => e.offset >= a.offset);
+    if (i === -1) i = this.#index.length;
+    if (this.#index[i]?.offset === a.offset) return;
+    this.#index.splice(i, 0, a);
+    if (this.#index.length > INDEX_ENTRIES) this.#index = this.#index.filter((_, k) => k % 2 === 0);
   }
 
   /**
-   * A fake header whose caplen lands exactly on the next real one starts a
-   * chain as good as the real chain, one record longer. Its tell: a full
-   * chain from a little earlier passes over it and lands on its successor.
-   * Returns that successor, or null when nothing encloses the chain's start.
+   * Visits the aligned positions in [from, to) that hold a plausible header
+   * (or a record cut by the end), in order, until visit returns true. Reads
+   * a page at a time, and looks at most positions in the bytes read only.
    */
-  #enclosed(chosen: Chain): number | null {
-    const positions = [...chosen.positions];
-    if (positions.length < 2 || !firstLinkStands(chosen)) return null;
-    const look = Math.min(this.#layout.maxRecord, 4 * largestRecord(chosen) + 64);
-    const { align } = this.#layout;
-    const from = Math.max(this.headerBytes, Math.ceil((chosen.start - look) / align) * align);
-    for (let q = from; q < chosen.start; q += align) {
-      if (typeof this.#layout.recordAt(this.#file, q, this.#tsLow, this.#tsHigh) !== 'object') continue;
-      const chain = this.#chain(q, CHAIN_RECORDS + 2, Infinity);
-      if (chain !== null && (chain.end === 'bound' || chain.end === 'eof') && chain.positions.has(positions[1]) && !chain.positions.has(chosen.start)) {
-        return positions[1];
+  #scan(from: number, to: number, visit: (pos: number) => boolean): void {
+    const { align, zeroByte } = this.#layout;
+    const end = Math.min(to, this.size);
+    for (let base = from; base < end; base += SCAN_BYTES) {
+      const b = this.#file.read(base, Math.min(SCAN_BYTES, end - base) + HEADER_PEEK);
+      const stop = Math.min(base + SCAN_BYTES, end);
+      for (let p = base; p < stop; p += align) {
+        const at = p - base;
+        // Near the end of the file the bytes for a quick look run out: recordAt decides there.
+        if (at + HEADER_PEEK <= b.length) {
+          if (b[at + zeroByte] !== 0) {
+            // Jump to the next position whose always-zero byte is zero.
+            const zero = b.indexOf(0, at + zeroByte + 1);
+            const next = zero === -1 ? b.length - HEADER_PEEK + 1 : zero - zeroByte;
+            p = base + Math.ceil(next / align) * align - align;
+            continue;
+          }
+          if (!this.#layout.mayStart(b, at)) continue;
+        }
+        if (this.#layout.recordAt(this.#file, p, this.#tsLow, this.#tsHigh) !== null && visit(p)) return;
       }
     }
-    return null;
   }
 
-  /** The chains with the best end and length, earliest first. */
-  #rank(chains: Chain[]): Chain[] {
-    const score = (c: Chain): number => (c.end === 'bound' || c.end === 'eof' ? 2 : c.end === 'truncated' ? 1 : 0) * 1e9 + c.records;
-    const top = Math.max(...chains.map(score));
-    return chains.filter((c) => score(c) === top).sort((a, b) => a.start - b.start);
-  }
-
-  /** The chain of records from pos, up to maxRecords records or until it passes untilByte; null if pos is no record. */
-  #chain(pos: number, maxRecords: number, untilByte: number): Chain | null {
-    // Most positions a resync tries hold no record: answer those before building a chain.
-    if (maxRecords > 0 && pos < untilByte) {
-      const head = this.#layout.recordAt(this.#file, pos, this.#tsLow, this.#tsHigh);
-      if (head === null || typeof head !== 'object') return null;
+  /**
+   * Convergence: every position in the window (from - maxRecord, from] that
+   * holds a plausible header starts a cursor, and the cursors follow their
+   * records in step, lowest first, merging where they meet. The window
+   * holds the start of the file's own record that covers from, so the file's
+   * chain is one of the cursors; once one cursor is left, it is on that
+   * chain. Returns that record, 'probable' when no cursor lasts (damaged
+   * records), or 'clash' when rivals are still apart far past the window.
+   */
+  #converge(from: number): Anchor | 'probable' | 'clash' {
+    const { align, maxRecord } = this.#layout;
+    const low = Math.ceil((from - maxRecord + 1) / align) * align;
+    const cursors = new MinHeap();
+    const live = new Set<number>();
+    this.#scan(low, from + 1, (p) => {
+      live.add(p);
+      cursors.push(p);
+      return false;
+    });
+    const bound = from + CONVERGE_WINDOWS * maxRecord;
+    while (live.size > 1) {
+      const at = cursors.pop();
+      if (at > bound) return 'clash';
+      live.delete(at);
+      const r = this.#layout.recordAt(this.#file, at, this.#tsLow, this.#tsHigh);
+      if (r === null) continue;
+      // The file's exact end and a record cut by it both end at the size.
+      const next = typeof r === 'object' ? at + r.size : this.size;
+      if (!live.has(next)) {
+        live.add(next);
+        cursors.push(next);
+      }
     }
-    const positions = new Set<number>();
-    const times: bigint[] = [];
+    const [survivor] = live;
+    if (survivor === undefined) return 'probable';
+    return { offset: survivor, ts: survivor >= this.size ? null : this.#timeAt(survivor) };
+  }
+
+  /** The cheap probe of a bisection step: the first chain from a little before offset, walked to offset. */
+  #probeNear(offset: number): { offset: number; timestamp: bigint | null } {
+    const from = Math.max(this.headerBytes, offset - LOOKBACK_BYTES);
+    const found = from === this.headerBytes ? this.#firstRecord() : this.#resync(from);
+    if (found.offset >= offset) return found;
+    const walked = this.#walkTo(found.offset, (_, at) => at >= offset);
+    return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset) };
+  }
+
+  /**
+   * A probe: the first position at or after offset that starts a chain of
+   * CHAIN_RECORDS plausible records (or one that reaches the end). A trace
+   * held in a payload can fool it: it only guides the bisection.
+   */
+  #resync(offset: number): { offset: number; timestamp: bigint | null } {
+    const { align, maxRecord } = this.#layout;
+    const pos = Math.ceil(offset / align) * align;
+    const limit = Math.min(this.size, pos + maxRecord);
+    let found = -1;
+    this.#scan(pos, limit, (p) => {
+      if (this.#startsChain(p)) found = p;
+      return found >= 0;
+    });
+    if (found >= 0) return { offset: found, timestamp: this.#timeAt(found) };
+    if (limit === this.size) return { offset: this.size, timestamp: null };
+    throw new WirecapError(`${this.path}: no valid record within ${maxRecord} bytes of offset ${offset}`, 'EBADFORMAT');
+  }
+
+  /**
+   * Whether pos starts a chain: CHAIN_RECORDS plausible records in a row,
+   * neighbours less than a day apart, or fewer that end at the file's exact
+   * end, or two or more that end in a record cut by it (a damaged tail).
+   */
+  #startsChain(pos: number): boolean {
     let previous: bigint | null = null;
     let at = pos;
-    for (;;) {
-      if (positions.size >= maxRecords || at >= untilByte) return { start: pos, positions, times, records: positions.size, end: 'bound', last: at };
+    for (let records = 0; records < CHAIN_RECORDS; records++) {
       const r = this.#layout.recordAt(this.#file, at, this.#tsLow, this.#tsHigh);
-      const neighbour = r !== null && typeof r === 'object' && r.ts !== null && previous !== null && (r.ts - previous > NEIGHBOUR_NS || previous - r.ts > NEIGHBOUR_NS);
-      if (r === null || neighbour || (r === 'eof' && positions.size === 0) || (r === 'truncated' && positions.size === 0)) {
-        return positions.size === 0 ? null : { start: pos, positions, times, records: positions.size, end: 'broken', last: at };
-      }
-      if (r === 'eof') return { start: pos, positions, times, records: positions.size, end: 'eof', last: at };
-      if (r === 'truncated') return { start: pos, positions, times, records: positions.size, end: 'truncated', last: at };
-      positions.add(at);
-      if (r.ts !== null) {
-        previous = r.ts;
-        times.push(r.ts);
-      }
+      if (r === 'eof') return records > 0;
+      if (r === 'truncated') return records >= 2;
+      if (r === null || (r.ts !== null && previous !== null && (r.ts - previous > NEIGHBOUR_NS || previous - r.ts > NEIGHBOUR_NS))) return false;
+      if (r.ts !== null) previous = r.ts;
       at += r.size;
     }
+    return true;
   }
 }
 
-/**
- * Whether a chain's first timestamp stands out from the rest: its gap to
- * the second is four times the largest gap after it. A fake header's
- * timestamp is whatever the payload held, while real neighbours are close.
- */
-function firstLinkStands(chain: Chain): boolean {
-  const t = chain.times;
-  if (t.length < 3) return true;
-  const gap = (a: bigint, b: bigint): bigint => (a > b ? a - b : b - a);
-  let largest = 0n;
-  for (let i = 2; i < t.length; i++) {
-    const g = gap(t[i], t[i - 1]);
-    if (g > largest) largest = g;
-  }
-  return gap(t[1], t[0]) > 4n * largest;
+/** A record start known to lie on the file's own chain, with the first timestamp at or after it. */
+interface Anchor {
+  offset: number;
+  ts: bigint | null;
 }
 
-/** The largest record of a chain, in bytes. */
-function largestRecord(chain: Chain): number {
-  const positions = [...chain.positions, chain.last];
-  let largest = 0;
-  for (let i = 1; i < positions.length; i++) largest = Math.max(largest, positions[i] - positions[i - 1]);
-  return largest;
+/** A walk from a certified record is definite unless a damaged or cut record stopped it. */
+function walkCertainty(end: Probe | undefined): Certainty {
+  return end === null || end === 'truncated' ? 'probable' : 'definite';
+}
+
+/** A binary min-heap of offsets: convergence advances the lowest cursor first. */
+class MinHeap {
+  #items: number[] = [];
+
+  push(value: number): void {
+    const a = this.#items;
+    let i = a.push(value) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (a[parent] <= value) break;
+      a[i] = a[parent];
+      i = parent;
+    }
+    a[i] = value;
+  }
+
+  /** The smallest value (the caller knows the heap is not empty). */
+  pop(): number {
+    const a = this.#items;
+    const top = a[0];
+    const last = a.pop() as number;
+    if (a.length > 0) {
+      let i = 0;
+      for (;;) {
+        let child = 2 * i + 1;
+        if (child >= a.length) break;
+        if (child + 1 < a.length && a[child + 1] < a[child]) child++;
+        if (a[child] >= last) break;
+        a[i] = a[child];
+        i = child;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
 }
 
 /** A time as nanoseconds since the epoch: a bigint (ns), a number (ms) or a Date. */

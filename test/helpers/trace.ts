@@ -70,6 +70,64 @@ export function pcapBytes(packets: TracePacket[], options: TraceOptions = {}): B
   return Buffer.concat(parts);
 }
 
+/** A small deterministic generator, so a failure can be replayed. */
+export function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export interface Truth {
+  offset: number;
+  ts: bigint;
+}
+
+/** Every record's offset and timestamp, by reading the file from its start (the linear scan). */
+export function recordsOf(file: string): Truth[] {
+  const b = fs.readFileSync(file);
+  const out: Truth[] = [];
+  const magic = b.readUInt32BE(0);
+  if (magic === 0x0a0d0d0a) {
+    const le = b.readUInt32LE(8) === 0x1a2b3c4d;
+    const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
+    const resolutions: bigint[] = [];
+    for (let pos = 0; pos + 12 <= b.length; ) {
+      const type = u32(pos);
+      const length = u32(pos + 4);
+      if (pos + length > b.length) break;
+      if (type === 1) {
+        let unit = 1000n;
+        for (let o = pos + 16; o + 4 <= pos + length - 4; ) {
+          const code = le ? b.readUInt16LE(o) : b.readUInt16BE(o);
+          const size = le ? b.readUInt16LE(o + 2) : b.readUInt16BE(o + 2);
+          if (code === 0) break;
+          if (code === 9) unit = 10n ** BigInt(9 - b[o + 4]);
+          o += 4 + Math.ceil(size / 4) * 4;
+        }
+        resolutions.push(unit);
+      }
+      if (type === 6) {
+        const ticks = (BigInt(u32(pos + 12)) << 32n) | BigInt(u32(pos + 16));
+        out.push({ offset: pos, ts: ticks * resolutions[u32(pos + 8)] });
+      }
+      pos += length;
+    }
+    return out;
+  }
+  const le = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
+  const nano = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
+  const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
+  for (let pos = 24; pos + 16 <= b.length; ) {
+    const caplen = u32(pos + 8);
+    if (pos + 16 + caplen > b.length) break;
+    out.push({ offset: pos, ts: BigInt(u32(pos)) * 1_000_000_000n + BigInt(u32(pos + 4)) * (nano ? 1n : 1000n) });
+    pos += 16 + caplen;
+  }
+  return out;
+}
+
 /** n Ethernet/IPv4/UDP-looking frames of cycling sizes, timestamps from start apart by a prime number of ns. */
 export function syntheticPackets(n: number, start = 1_700_000_000_123_456_789n): TracePacket[] {
   return Array.from({ length: n }, (_, i) => {
