@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createWriter, openOffline, Packet, WirecapError } from '../lib';
+import { createWriter, openOffline, Packet, slice, WirecapError } from '../lib';
 import { capinfos, tsharkFields } from './helpers/tools';
 import { pcapBytes, referenceRead, syntheticPackets, TracePacket } from './helpers/trace';
 import { describeLive } from './helpers/live';
@@ -106,7 +106,11 @@ describe('openOffline() reads every packet exactly as pcap_next_ex does', () => 
     expect(ours.map(([id, linktype]) => [id, linktype])).toEqual(theirs.map(([id, type]) => [id, encap[type]]));
     expect(ours).toHaveLength(20);
     expect(ours.filter(([id]) => id === '1').map(([, , hex]) => hex)).toEqual(raw.map((p) => p.data.toString('hex')));
-    expect(() => openOffline(merged, { filter: 'ip' })).toThrow(expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/several link types/) }));
+    for (const options of [{ filter: 'ip' }, { singleLinktype: true }]) {
+      expect(() => openOffline(merged, options)).toThrow(expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/as one link type/) }));
+    }
+    // slice writes one link type: a mixed input is refused, not written under the first one's.
+    await expect(slice([merged], path.join(dir, 'mixed-slice.pcap'))).rejects.toMatchObject({ code: 'ENOTSUP' });
   });
 });
 

@@ -23,6 +23,8 @@ export interface NativeCaptureOptions {
   /** Files: where a seek found a record, and the header bytes a reader must see first. */
   startOffset?: number;
   prefixBytes?: number;
+  /** Files: a pcapng file's interfaces must share one link type (ENOTSUP otherwise). */
+  singleLinktype?: boolean;
   /** false for a dump-only capture: nothing is queued for read(). Default true. */
   deliver?: boolean;
 }

@@ -9,10 +9,10 @@
 import fs from 'node:fs';
 import { NativeBatch, NativeCaptureOptions, NativeInterface } from '../core/binding';
 import { Capture } from '../capture/capture';
-import { PacketBatch } from '../capture/batch';
+import { Packet, PacketBatch } from '../capture/batch';
 import { WirecapError, WirecapErrorCode } from '../core/errors';
 import { openTrace, SeekTarget, TracePosition } from './navigate';
-import { checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
+import { checkBoolean, checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
 import { AbortError } from '../core/errors';
 
 export type FileFormat = 'pcap' | 'pcap-nsec' | 'pcapng';
@@ -31,6 +31,13 @@ export interface OfflineOptions {
    * The file's position says where reading starts and how sure the seek is.
    */
   seek?: SeekTarget;
+  /**
+   * For code that gives every packet the file's link type (one output
+   * file, one stream): a pcapng file whose interfaces mix link types throws
+   * ENOTSUP, at open, or from the iterator at the first packet of another
+   * type after every packet before it. Default false.
+   */
+  singleLinktype?: boolean;
 }
 
 const MAGICS: Record<number, { format: FileFormat; littleEndian: boolean }> = {
@@ -77,6 +84,11 @@ export class CaptureFile extends Capture {
   protected override batchOf(result: NativeBatch): PacketBatch {
     this.#add(result[3] ?? []);
     return new PacketBatch(result[0], result[1], result[2], this.#tagged);
+  }
+
+  /** A packet's link type: its interface's LINKTYPE_ value, else the file's (file.linktype). */
+  linktypeOf(packet: Packet): number {
+    return packet.interface === undefined ? this.linktype : this.#interfaces[packet.interface].linktype;
   }
 
   #add(interfaces: NativeInterface[]): void {
@@ -128,7 +140,7 @@ function fileError(path: string, error: NodeJS.ErrnoException): WirecapError {
  */
 export function openOffline(path: string, options?: OfflineOptions): CaptureFile {
   const o = checkObject(options, 'options');
-  checkKeys(o, ['filter', 'precision', 'queueBytes', 'signal', 'seek'], 'openOffline');
+  checkKeys(o, ['filter', 'precision', 'queueBytes', 'signal', 'seek', 'singleLinktype'], 'openOffline');
   checkString(path, 'path');
   const signal = checkSignal(o.signal);
   if (signal?.aborted) throw new AbortError(signal.reason);
@@ -145,6 +157,7 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
     queueBytes: o.queueBytes === undefined ? 4 * 2 ** 20 : checkInteger(o.queueBytes, 'queueBytes', 65536, 2 ** 40),
   };
   if (o.filter !== undefined && o.filter !== '') native.filter = checkString(o.filter, 'filter');
+  if (o.singleLinktype !== undefined) native.singleLinktype = checkBoolean(o.singleLinktype, 'singleLinktype');
 
   let format: FileFormat | null = null;
   if (path !== '-') {

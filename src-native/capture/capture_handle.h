@@ -155,6 +155,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // input and the few linktypes libpcap rewrites as it reads (file_open.cc).
   std::unique_ptr<files::FileReader> file_;
   std::vector<files::InterfaceInfo> file_interfaces_;  // file_'s, as known at open (pcapng)
+  bool single_linktype_ = false;  // file_: the first packet of another link type than the first's ends the read
   bpf_program file_filter_{};  // capture thread; no instructions: no filter
 
   // Set by StartDump() through the capture thread; from then on the

@@ -32,8 +32,17 @@ bool RewrittenByLibpcap(const files::FileReader& file) {
   }
 }
 
-std::string MixedFilterText(const std::string& path) {
-  return "cannot filter " + path + ": its interfaces have several link types, and a filter is compiled for one";
+// Why a file whose interfaces mix link types cannot be read as asked.
+std::string MixedText(const std::string& path, bool filter) {
+  return "cannot " + std::string(filter ? "filter " : "read ") + path + " as one link type: its interfaces have several" +
+         (filter ? ", and a filter is compiled for one" : "");
+}
+
+bool Mixed(const std::vector<files::InterfaceInfo>& interfaces) {
+  for (const files::InterfaceInfo& one : interfaces) {
+    if (one.linktype != interfaces[0].linktype) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -61,6 +70,8 @@ void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
     nano_ = want_nano;
     if (!RewrittenByLibpcap(*file_)) {
       file_->TakeNewInterfaces(&file_interfaces_);
+      single_linktype_ = BoolOption(options, "singleLinktype");
+      if (single_linktype_ && Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, false));
       return;
     }
     if (file_->mixed_linktypes()) {
@@ -93,9 +104,7 @@ bpf_program CaptureHandle::CompileFileFilter(Napi::Env env, const std::string& f
   if (api_->offline_filter == nullptr) {
     throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot filter a file's packets (it lacks pcap_offline_filter)");
   }
-  for (const files::InterfaceInfo& one : file_interfaces_) {
-    if (one.linktype != file_interfaces_[0].linktype) throw WirecapError(env, "ENOTSUP", MixedFilterText(device_));
-  }
+  if (Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, true));
   return CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
 }
 
@@ -117,10 +126,12 @@ bool CaptureHandle::ReadFileBatch() {
     filling_.size = used;
     std::vector<PacketMeta>& packets = filling_.packets;
     file_->TakeNewInterfaces(&filling_.interfaces);
-    // A filter meets a packet of another link type than it was compiled
-    // for: the packets before it are delivered, then the read fails.
+    // A filter (or singleLinktype) meets a packet of another link type than
+    // the first interface's: the packets before it are delivered, then the
+    // read fails.
+    const bool filtered = file_filter_.bf_len > 0;
     bool unfilterable = false;
-    if (file_filter_.bf_len > 0 && file_->mixed_linktypes()) {
+    if ((filtered || single_linktype_) && file_->mixed_linktypes()) {
       const std::vector<files::InterfaceInfo>& table = file_->interfaces();
       auto other = std::find_if(packets.begin(), packets.end(),
                                 [&](const PacketMeta& p) { return table[p.iface].linktype != table[0].linktype; });
@@ -146,7 +157,7 @@ bool CaptureHandle::ReadFileBatch() {
     packets.clear();  // when nothing was published, the slab is filled again
     DumpHousekeeping();
     if (unfilterable) {
-      Finish("ENOTSUP", MixedFilterText(device_));
+      Finish("ENOTSUP", MixedText(device_, filtered));
       return false;
     }
     if (status == files::FileReader::Status::kEnd) {
