@@ -307,6 +307,22 @@ describe('pcapng', () => {
     expect(seen).toEqual([0, 0, 0, 0, 0]);
   });
 
+  test('a dump of such a file (one interface) writes the packets before the other linktype, then ends with ENOTSUP; tshark reads what it wrote', async () => {
+    const capture = openOffline(writeTrace(pcapngBytes(mixed)));
+    const out = path.join(dir, 'mixed-dump.pcap');
+    const dumper = capture.dump(out);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const p of capture) seen.push(p.interface!);
+      })(),
+    ).rejects.toMatchObject({ code: 'ENOTSUP', message: expect.stringMatching(/cannot dump .* as one link type/) });
+    expect(seen).toEqual([0, 0, 0, 0, 0]);
+    const result = await dumper.done;
+    expect([result.packets, result.reason, result.error?.code]).toEqual([5, 'error', 'ENOTSUP']);
+    expect(tsharkFields(out, ['frame.encap_type'])).toEqual([['1'], ['1'], ['1'], ['1'], ['1']]);
+  });
+
   test('damaged block lengths and a file cut at any byte of its last blocks', async () => {
     const whole = pcapngBytes([{ blocks: [{ type: 'idb', iface: {} }, ...epbs(0, 8, 1_700_000_000_000_000n, 1n)] }]);
     const last = whole.readUInt32LE(whole.length - 4);

@@ -32,10 +32,10 @@ bool RewrittenByLibpcap(const files::FileReader& file) {
   }
 }
 
-// Why a file whose interfaces mix link types cannot be read as asked.
-std::string MixedText(const std::string& path, bool filter) {
-  return "cannot " + std::string(filter ? "filter " : "read ") + path + " as one link type: its interfaces have several" +
-         (filter ? ", and a filter is compiled for one" : "");
+// Why a file whose interfaces mix link types cannot be read as asked
+// (verb: filter, dump or read).
+std::string MixedText(const std::string& path, const char* verb) {
+  return std::string("cannot ") + verb + " " + path + " as one link type: its interfaces have several";
 }
 
 bool Mixed(const std::vector<files::InterfaceInfo>& interfaces) {
@@ -71,7 +71,7 @@ void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
     if (!RewrittenByLibpcap(*file_)) {
       file_->TakeNewInterfaces(&file_interfaces_);
       single_linktype_ = BoolOption(options, "singleLinktype");
-      if (single_linktype_ && Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, false));
+      if (single_linktype_ && Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, "read"));
       return;
     }
     if (file_->mixed_linktypes()) {
@@ -104,7 +104,7 @@ bpf_program CaptureHandle::CompileFileFilter(Napi::Env env, const std::string& f
   if (api_->offline_filter == nullptr) {
     throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot filter a file's packets (it lacks pcap_offline_filter)");
   }
-  if (Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, true));
+  if (Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, "filter"));
   return CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
 }
 
@@ -126,16 +126,16 @@ bool CaptureHandle::ReadFileBatch() {
     filling_.size = used;
     std::vector<PacketMeta>& packets = filling_.packets;
     file_->TakeNewInterfaces(&filling_.interfaces);
-    // A filter (or singleLinktype) meets a packet of another link type than
-    // the first interface's: the packets before it are delivered, then the
-    // read fails.
-    const bool filtered = file_filter_.bf_len > 0;
-    bool unfilterable = false;
-    if ((filtered || single_linktype_) && file_->mixed_linktypes()) {
+    // A filter, a dump (of one interface) or singleLinktype meets a packet
+    // of another link type than the first interface's: the packets before
+    // it are delivered, then the read fails.
+    const char* one_linktype = file_filter_.bf_len > 0 ? "filter" : dump_ != nullptr ? "dump" : single_linktype_ ? "read" : nullptr;
+    bool other_linktype = false;
+    if (one_linktype != nullptr && file_->mixed_linktypes()) {
       const std::vector<files::InterfaceInfo>& table = file_->interfaces();
       auto other = std::find_if(packets.begin(), packets.end(),
                                 [&](const PacketMeta& p) { return table[p.iface].linktype != table[0].linktype; });
-      unfilterable = other != packets.end();
+      other_linktype = other != packets.end();
       packets.erase(other, packets.end());
     }
     if (file_filter_.bf_len > 0) {
@@ -156,8 +156,8 @@ bool CaptureHandle::ReadFileBatch() {
     Publish();
     packets.clear();  // when nothing was published, the slab is filled again
     DumpHousekeeping();
-    if (unfilterable) {
-      Finish("ENOTSUP", MixedText(device_, filtered));
+    if (other_linktype) {
+      Finish("ENOTSUP", MixedText(device_, one_linktype));
       return false;
     }
     if (status == files::FileReader::Status::kEnd) {
