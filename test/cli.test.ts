@@ -99,6 +99,20 @@ describe('wirecap read / info', () => {
     expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{9} IP 0\.0\.0\.0 > 0\.0\.0\.0: ip-proto-0, length 0/);
   });
 
+  test('read decodes each packet of a pcapng file by its own interface\'s link type (Ethernet and raw IP merged by mergecap)', () => {
+    const eth = path.join(dir, 'm-eth.pcap');
+    const raw = path.join(dir, 'm-raw.pcap');
+    fs.writeFileSync(eth, pcapBytes(packets.slice(0, 5), { nano: true }));
+    fs.writeFileSync(raw, pcapBytes(packets.slice(0, 5).map((p) => ({ ...p, data: p.data.subarray(14), len: undefined })), { nano: true, linktype: 101 }));
+    const merged = path.join(dir, 'm.pcapng');
+    execFileSync('mergecap', ['-F', 'pcapng', '-w', merged, eth, raw]);
+    const r = cli(['read', merged]);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(10);
+    for (const line of lines) expect(line).toMatch(/ IP 0\.0\.0\.0 > 0\.0\.0\.0: ip-proto-0, length 0/);
+  });
+
   test('read --json gives the exact nanosecond timestamp and lengths; - reads standard input', () => {
     const bytes = pcapBytes(packets, { nano: true });
     const r = cli(['read', '-', '--json', '--hex'], bytes);

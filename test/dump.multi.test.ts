@@ -192,7 +192,7 @@ describeLive('liveDump() of several devices into one pcapng', () => {
     expect(delivered).toEqual([30n, 30n]);
   });
 
-  test('mixed link types (an Ethernet veth and the cooked "any" device) share one file that tshark reads; openOffline names libpcap\'s limit', async () => {
+  test('mixed link types (an Ethernet veth and the cooked "any" device) share one file that tshark reads; openOffline reads each packet\'s interface and link type as tshark does', async () => {
     const file = path.join(dir, 'mixed.pcapng');
     const dump = liveDump(
       [
@@ -212,7 +212,16 @@ describeLive('liveDump() of several devices into one pcapng', () => {
     expect(rows).toHaveLength(20);
     for (const [iface, port] of rows) expect(iface).toBe(Number(port) === PORT_A ? ns.pairs[0].device : 'any');
     expect(capinfos(file)['Number of interfaces in file']).toBe('2');
-    expect(() => openOffline(file)).toThrow(expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/one link type/) }));
+    const capture = openOffline(file);
+    expect(capture.interfaces.map((i) => [i.index, i.name, i.linktype])).toEqual([
+      [0, ns.pairs[0].device, 1],
+      [1, 'any', blocks.idbs[1].linktype],
+    ]);
+    const ours: number[][] = [];
+    for await (const p of capture) ours.push([p.interface!, capture.interfaces[p.interface!].linktype]);
+    const theirs = tsharkFields(file, ['frame.interface_id']).map(([id]) => [Number(id), blocks.idbs[Number(id)].linktype]);
+    expect(ours).toEqual(theirs);
+    expect(() => openOffline(file, { filter: 'udp' })).toThrow(expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/as one link type/) }));
   });
 
   test('a device deleted mid-dump ends only its part: the other\'s packets keep coming, the result names the lost device, the file stays valid', async () => {

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openOffline, Packet, WirecapError } from '../lib';
+import { tsharkFields } from './helpers/tools';
 import { NgBlock, NgSection, nextExReader, pcapBytes, pcapngBytes, referenceRead, syntheticPackets, TracePacket, TraceOptions } from './helpers/trace';
 
 // Each trace runs libpcap's reader and the driver several times: slow on a busy machine.
@@ -238,8 +239,6 @@ describe('pcapng', () => {
   test.each<[string, NgSection[]]>([
     ['sections of different byte orders', [{ blocks: [{ type: 'idb', iface: {} }, ...epbs(0, 5, 1n, 1n)] }, { bigEndian: true, blocks: [{ type: 'idb', iface: {} }] }]],
     ['a packet on an interface no block described', [{ blocks: [{ type: 'idb', iface: {} }, ...epbs(0, 5, 1n, 1n), ...epbs(1, 1, 1n, 1n)] }]],
-    ['a later interface of another linktype', [{ blocks: [{ type: 'idb', iface: {} }, ...epbs(0, 5, 1n, 1n), { type: 'idb', iface: { linktype: 101 } }] }]],
-    ['a later interface of another snaplen', [{ blocks: [{ type: 'idb', iface: {} }, ...epbs(0, 5, 1n, 1n), { type: 'idb', iface: { snaplen: 9 } }] }]],
     ['a caplen larger than the snaplen', [{ blocks: [{ type: 'idb', iface: { snaplen: 64 } }, ...epbs(0, 5, 1n, 1n).map((b) => ({ ...b, data: frame(1, 64) })), { type: 'epb', iface: 0, ticks: 9n, data: frame(9, 65) }]}]],
     ['a caplen running past its block', [{ blocks: [{ type: 'idb', iface: {} }, ...epbs(0, 5, 1n, 1n), { type: 'epb', iface: 0, ticks: 9n, data: frame(9, 64), caplen: 90 }] }]],
     ['an if_tsresol too fine', [{ blocks: [{ type: 'idb', iface: {} }, ...epbs(0, 5, 1n, 1n), { type: 'idb', iface: { tsresol: 20 } }] }]],
@@ -247,6 +246,81 @@ describe('pcapng', () => {
     ['no interface at all', [{ blocks: [{ type: 'raw', code: 4, body: Buffer.alloc(8) }] }]],
   ])('%s: the packets before it, then libpcap\'s error', async (_name, sections) => {
     expect(await expectMatches(pcapngBytes(sections))).toMatch(/^end (-1|open) ./);
+  });
+
+  // libpcap refuses these files (one linktype and snaplen per pcap_t); tshark is the reference.
+  const mixed: NgSection[] = [
+    {
+      blocks: [
+        { type: 'idb', iface: {} },
+        ...epbs(0, 5, 1_700_000_000_000_000n, 10n),
+        { type: 'idb', iface: { linktype: 101, snaplen: 9000, tsresol: 9 } },
+        ...epbs(1, 5, 1_700_000_000_000_000_100n, 10n),
+        ...epbs(0, 3, 1_700_000_000_000_100n, 10n),
+      ],
+    },
+    { blocks: [{ type: 'idb', iface: { linktype: 101, snaplen: 0 } }, ...epbs(0, 4, 1_700_000_001_000_000n, 10n)] },
+  ];
+
+  test('interfaces of other linktypes and snaplens, after the first packet and in a later section: each packet has its own, as tshark numbers them', async () => {
+    const file = writeTrace(pcapngBytes(mixed));
+    const capture = openOffline(file);
+    const table = (): number[][] => capture.interfaces.map((i) => [i.index, i.section, i.linktype, i.snaplen, i.tsresol]);
+    expect(table()).toEqual([[0, 0, 1, 262144, 6]]); // only the one before the first packet, at open
+    expect(capture.linktype).toBe(1);
+    const ids: number[] = [];
+    const ours: string[][] = [];
+    for await (const p of capture) {
+      ids.push(p.interface!);
+      const iface = capture.interfaces[p.interface!];
+      // tshark numbers a section's interfaces from 0: an index less the section's first one.
+      const inSection = p.interface! - capture.interfaces.findIndex((i) => i.section === iface.section);
+      ours.push([String(iface.section), String(inSection), String(capture.linktypeOf(p)), String(p.caplen), String(p.len), String(p.timestamp)]);
+    }
+    expect(ids.join('')).toBe('00000111110002222');
+    expect(table()).toEqual([[0, 0, 1, 262144, 6], [1, 0, 101, 9000, 9], [2, 1, 101, 0, 6]]);
+    // WTAP_ENCAP_ETHERNET is 1, WTAP_ENCAP_RAW_IP 7.
+    const encap: Record<string, string> = { '1': '1', '7': '101' };
+    const fields = ['frame.section_number', 'frame.interface_id', 'frame.encap_type', 'frame.cap_len', 'frame.len', 'frame.time_epoch'];
+    const rows = tsharkFields(file, fields);
+    const theirs = rows.map(([section, id, type, caplen, len, time]) => [
+      String(Number(section) - Number(rows[0][0])),
+      id,
+      encap[type],
+      caplen,
+      len,
+      String(BigInt(time.split('.')[0]) * 10n ** 9n + BigInt(time.split('.')[1].padEnd(9, '0'))),
+    ]);
+    expect(ours).toEqual(theirs);
+  });
+
+  test.each([{ filter: 'greater 1' }, { singleLinktype: true }])('%j on interfaces of several linktypes is typed ENOTSUP: at open when they precede the first packet, else after the packets before the other type', async (options) => {
+    const early = writeTrace(pcapngBytes([{ blocks: [{ type: 'idb', iface: {} }, { type: 'idb', iface: { linktype: 101 } }, ...epbs(0, 3, 1n, 1n)] }]));
+    expect(() => openOffline(early, options)).toThrow(expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/as one link type: its interfaces have several/) }));
+    const capture = openOffline(writeTrace(pcapngBytes(mixed)), options);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const p of capture) seen.push(p.interface!);
+      })(),
+    ).rejects.toMatchObject({ code: 'ENOTSUP', message: expect.stringMatching(/as one link type: its interfaces have several/) });
+    expect(seen).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  test('a dump of such a file (one interface) writes the packets before the other linktype, then ends with ENOTSUP; tshark reads what it wrote', async () => {
+    const capture = openOffline(writeTrace(pcapngBytes(mixed)));
+    const out = path.join(dir, 'mixed-dump.pcap');
+    const dumper = capture.dump(out);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const p of capture) seen.push(p.interface!);
+      })(),
+    ).rejects.toMatchObject({ code: 'ENOTSUP', message: expect.stringMatching(/cannot dump .* as one link type/) });
+    expect(seen).toEqual([0, 0, 0, 0, 0]);
+    const result = await dumper.done;
+    expect([result.packets, result.reason, result.error?.code]).toEqual([5, 'error', 'ENOTSUP']);
+    expect(tsharkFields(out, ['frame.encap_type'])).toEqual([['1'], ['1'], ['1'], ['1'], ['1']]);
   });
 
   test('damaged block lengths and a file cut at any byte of its last blocks', async () => {

@@ -2,8 +2,8 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createWriter, openOffline, Packet, WirecapError } from '../lib';
-import { capinfos } from './helpers/tools';
+import { createWriter, openOffline, Packet, slice, WirecapError } from '../lib';
+import { capinfos, tsharkFields } from './helpers/tools';
 import { pcapBytes, referenceRead, syntheticPackets, TracePacket } from './helpers/trace';
 import { describeLive } from './helpers/live';
 import { markedPayloads, ROOT, sendUdp, sleep, udpSink } from './helpers/traffic';
@@ -86,7 +86,7 @@ describe('openOffline() reads every packet exactly as pcap_next_ex does', () => 
     for (let i = 1; i < ours.length; i++) expect(ours[i].timestamp).toBeGreaterThanOrEqual(ours[i - 1].timestamp);
   });
 
-  test('a pcapng file with interfaces of different linktypes, which libpcap rejects, throws ENOTSUP naming the limit', () => {
+  test('a pcapng file with interfaces of different linktypes, which libpcap rejects: each packet with its interface and linktype, as tshark reads them; a filter is ENOTSUP', async () => {
     const a = writeTrace('lt-a.pcap', pcapBytes(packets.slice(0, 10)));
     const raw = packets.slice(0, 10).map((p) => ({ ...p, data: p.data.subarray(14), len: undefined }));
     const b = writeTrace('lt-b.pcap', pcapBytes(raw, { linktype: 101 }));
@@ -95,9 +95,22 @@ describe('openOffline() reads every packet exactly as pcap_next_ex does', () => 
     const reference = referenceRead(merged);
     expect(reference.packets.length).toBeLessThan(20);
     expect(reference.end).toMatch(/^end -1 .*type/);
-    expect(() => openOffline(merged)).toThrow(
-      expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/libpcap reads one link type per pcapng file.*: 1, .*: 101/) }),
-    );
+    const capture = openOffline(merged);
+    expect(capture.interfaces.map((i) => [i.index, i.linktype])).toEqual([[0, 1], [1, 101]]);
+    expect(capture.linktype).toBe(1);
+    const ours: string[][] = [];
+    for await (const p of capture) ours.push([String(p.interface), String(capture.interfaces[p.interface!].linktype), p.data.toString('hex')]);
+    // WTAP_ENCAP_ETHERNET is 1, WTAP_ENCAP_RAW_IP 7.
+    const encap: Record<string, string> = { '1': '1', '7': '101' };
+    const theirs = tsharkFields(merged, ['frame.interface_id', 'frame.encap_type']);
+    expect(ours.map(([id, linktype]) => [id, linktype])).toEqual(theirs.map(([id, type]) => [id, encap[type]]));
+    expect(ours).toHaveLength(20);
+    expect(ours.filter(([id]) => id === '1').map(([, , hex]) => hex)).toEqual(raw.map((p) => p.data.toString('hex')));
+    for (const options of [{ filter: 'ip' }, { singleLinktype: true }]) {
+      expect(() => openOffline(merged, options)).toThrow(expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/as one link type/) }));
+    }
+    // slice writes one link type: a mixed input is refused, not written under the first one's.
+    await expect(slice([merged], path.join(dir, 'mixed-slice.pcap'))).rejects.toMatchObject({ code: 'ENOTSUP' });
   });
 });
 

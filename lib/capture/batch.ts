@@ -8,8 +8,9 @@ export interface Packet {
   len: number;
   data: Buffer;
   /**
-   * Files with several pcapng interfaces: the packet's, an index into
-   * CaptureFile.interfaces. Absent otherwise.
+   * pcapng files: the packet's interface, an index into
+   * CaptureFile.interfaces (its link type is that interface's). Absent for
+   * pcap files, live captures, and files libpcap reads (see openOffline()).
    */
   interface?: number;
 }
@@ -32,17 +33,21 @@ export class PacketBatch implements Iterable<Packet> {
   readonly lens: Uint32Array;
   /** Where each packet starts in data. */
   readonly offsets: Uint32Array;
-  /** @internal set by a CaptureFile whose packets come from several interfaces (see Packet.interface). */
-  interfaces: Uint32Array | null = null;
+  /** pcapng files: each packet's interface (see Packet.interface); null otherwise. */
+  readonly interfaces: Uint32Array | null;
 
-  /** meta holds count int64 timestamps, then count uint32 caplens, lens and offsets. */
-  constructor(data: Buffer, meta: ArrayBuffer, count: number) {
+  /**
+   * meta holds count int64 timestamps, then count uint32 caplens, lens,
+   * offsets and interfaces; tagged: the interfaces are a pcapng file's.
+   */
+  constructor(data: Buffer, meta: ArrayBuffer, count: number, tagged = false) {
     this.count = count;
     this.data = data;
     this.timestamps = new BigInt64Array(meta, 0, count);
     this.caplens = new Uint32Array(meta, 8 * count, count);
     this.lens = new Uint32Array(meta, 12 * count, count);
     this.offsets = new Uint32Array(meta, 16 * count, count);
+    this.interfaces = tagged ? new Uint32Array(meta, 20 * count, count) : null;
   }
 
   packet(i: number): Packet {

@@ -2,7 +2,7 @@
  * Live capture: openLive() and the Capture it returns, an async iterable of
  * packets (or of batches) fed by the handle's native capture thread.
  */
-import { binding, CaptureHandle, NativeCaptureOptions, NativeStats } from '../core/binding';
+import { binding, CaptureHandle, NativeBatch, NativeCaptureOptions, NativeStats } from '../core/binding';
 import { PacketBatch, Packet } from './batch';
 import { dumpOptions, DumpOptions, Dumper, kernelObstacle, startDump } from '../dump/dumper';
 import { AbortError, WirecapError } from '../core/errors';
@@ -160,6 +160,11 @@ export class Capture implements AsyncIterable<Packet> {
     return this.#closed;
   }
 
+  /** @internal read()'s batch as a PacketBatch (a CaptureFile adds its interfaces). */
+  protected batchOf(result: NativeBatch): PacketBatch {
+    return new PacketBatch(result[0], result[1], result[2]);
+  }
+
   /**
    * The next batch, or null once the capture is closed or ended. Rejects
    * with an AbortError after the signal aborted, and with the capture's
@@ -184,7 +189,7 @@ export class Capture implements AsyncIterable<Packet> {
       if (result === null) return null;
       if (result !== undefined) {
         this.#batchesInTurn++;
-        return new PacketBatch(result[0], result[1], result[2]);
+        return this.batchOf(result);
       }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;

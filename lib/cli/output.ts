@@ -6,6 +6,7 @@ import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { Packet } from '../capture/batch';
 import { Capture, CaptureStats } from '../capture/capture';
+import { CaptureFile } from '../files/offline';
 import { decode } from '../decode';
 import { summarize } from './summary';
 
@@ -79,7 +80,8 @@ async function printPackets(
   const nano = source.precision === 'nano';
   let n = 0;
   for await (const p of source) {
-    out.write(`${packetLine(p, source.linktype, { ...options, nano })}\n`);
+    const linktype = source instanceof CaptureFile ? source.linktypeOf(p) : source.linktype;
+    out.write(`${packetLine(p, linktype, { ...options, nano })}\n`);
     if (++n === options.count) break;
   }
   return n;

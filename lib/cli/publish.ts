@@ -20,7 +20,7 @@ export function registerPublish(cli: Command, { out }: Io): void {
     .option('--batch <n>', 'packets per message at most', integer)
     .action(async (source: string, filter: string[], o: NatsFlags & { subject: string; sensor?: string; batch?: number }) => {
       const isFile = fs.existsSync(source) && fs.statSync(source).isFile();
-      const capture = isFile ? openOffline(source, { filter: filter.join(' ') }) : openLive(source, { filter: filter.join(' ') });
+      const capture = isFile ? openOffline(source, { filter: filter.join(' '), singleLinktype: true }) : openLive(source, { filter: filter.join(' ') });
       const publisher = publishPackets(capture, {
         ...connectOptions(o),
         subject: o.subject,

@@ -19,7 +19,7 @@ export function registerStream(cli: Command, { out }: Io): void {
     .option('--proto-package <name>', "proto package of the peer's service", DEFAULT_PROTO_PACKAGE)
     .action(async (source: string, filter: string[], o: { to: string; tls?: boolean; ca?: string; protoPackage: string }) => {
       const isFile = fs.existsSync(source) && fs.statSync(source).isFile();
-      const capture = isFile ? openOffline(source, { filter: filter.join(' ') }) : openLive(source, { filter: filter.join(' ') });
+      const capture = isFile ? openOffline(source, { filter: filter.join(' '), singleLinktype: true }) : openLive(source, { filter: filter.join(' ') });
       const stream = streamPackets(o.to, capture, { tls: o.ca ? { ca: o.ca } : o.tls === true, protoPackage: o.protoPackage });
       const release = closeOnSignals(() => capture.close());
       const progress = progressLine(out, '{sent} sent | {dropped} dropped | {reconnects} reconnects | {rate} pkt/s', () => ({ ...stream.stats() }), 'sent');

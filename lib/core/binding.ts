@@ -23,12 +23,31 @@ export interface NativeCaptureOptions {
   /** Files: where a seek found a record, and the header bytes a reader must see first. */
   startOffset?: number;
   prefixBytes?: number;
+  /** Files: a pcapng file's interfaces must share one link type (ENOTSUP otherwise). */
+  singleLinktype?: boolean;
   /** false for a dump-only capture: nothing is queued for read(). Default true. */
   deliver?: boolean;
 }
 
-/** A batch as read() returns it: the packets' bytes (at offsets), then header columns (see PacketBatch). */
-export type NativeBatch = [data: Buffer, meta: ArrayBuffer, count: number];
+/** A pcapng interface as its IDB declares it (files/file_reader.h InterfaceInfo). */
+export interface NativeInterface {
+  /** The file's section it belongs to, 0 for the first. */
+  section: number;
+  name: string | null;
+  description: string | null;
+  /** The LINKTYPE_ value, as the file has it. */
+  linktype: number;
+  /** As the file has it (0: none given). */
+  snaplen: number;
+  /** if_tsresol as the file has it (6 when absent). */
+  tsresol: number;
+}
+
+/**
+ * A batch as read() returns it: the packets' bytes (at offsets), then header
+ * columns (see PacketBatch), then a file's interfaces met while it filled.
+ */
+export type NativeBatch = [data: Buffer, meta: ArrayBuffer, count: number, interfaces?: NativeInterface[]];
 
 /** A capture's counters, as stats() returns them (the public CaptureStats). */
 export interface NativeStats {
@@ -123,6 +142,8 @@ export declare class CaptureHandle {
     swapped?: boolean;
     versionMajor?: number;
     versionMinor?: number;
+    /** pcapng files read by wirecap's reader: the interfaces before the first packet. */
+    interfaces?: NativeInterface[];
   };
   /** Stops and joins the thread, closes the pcap_t. Idempotent. */
   close(): void;

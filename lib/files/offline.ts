@@ -2,17 +2,17 @@
  * Capture files: openOffline() reads pcap (microsecond and nanosecond, either
  * byte order) and pcapng with wirecap's own reader (src-native/files/
  * file_reader), which yields what libpcap yields, on a native thread in
- * batches. The result is a Capture, so code written for live captures runs
- * on files unchanged; reading is lossless (the thread waits for the consumer).
+ * batches, and tags each pcapng packet with its interface. The result is a
+ * Capture, so code written for live captures runs on files unchanged;
+ * reading is lossless (the thread waits for the consumer).
  */
 import fs from 'node:fs';
-import { NativeCaptureOptions } from '../core/binding';
-import { BatchOptions, Capture } from '../capture/capture';
-import { PacketBatch } from '../capture/batch';
-import { InterfaceTagger } from './interfaces';
+import { NativeBatch, NativeCaptureOptions, NativeInterface } from '../core/binding';
+import { Capture } from '../capture/capture';
+import { Packet, PacketBatch } from '../capture/batch';
 import { WirecapError, WirecapErrorCode } from '../core/errors';
 import { openTrace, SeekTarget, TracePosition } from './navigate';
-import { checkFilter, checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
+import { checkBoolean, checkFilter, checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
 import { AbortError } from '../core/errors';
 
 export type FileFormat = 'pcap' | 'pcap-nsec' | 'pcapng';
@@ -31,6 +31,13 @@ export interface OfflineOptions {
    * The file's position says where reading starts and how sure the seek is.
    */
   seek?: SeekTarget;
+  /**
+   * For code that gives every packet the file's link type (one output
+   * file, one stream): a pcapng file whose interfaces mix link types throws
+   * ENOTSUP, at open, or from the iterator at the first packet of another
+   * type after every packet before it. Default false.
+   */
+  singleLinktype?: boolean;
 }
 
 const MAGICS: Record<number, { format: FileFormat; littleEndian: boolean }> = {
@@ -51,88 +58,51 @@ export class CaptureFile extends Capture {
   /** Where reading started when openOffline() was given a seek target; null otherwise. */
   readonly position: TracePosition | null;
   /**
-   * pcapng: the interfaces (IDBs) declared before the first packet; empty
-   * for pcap and standard input. With several, each packet's `interface`
-   * is its index here.
+   * pcapng: the file's interfaces (IDBs), indexed over the whole file (a
+   * later section's continue the earlier sections' numbering). Those before
+   * the first packet are here at open; one further on is added before the
+   * first batch holding a packet of it. Each packet's `interface` is its
+   * index here. Empty for pcap, and for files libpcap reads (see openOffline()).
    */
   readonly interfaces: readonly FileInterface[];
-  #tagger: InterfaceTagger | null = null;
+  #interfaces: FileInterface[];
+  #tagged: boolean;
 
   /** @internal use openOffline() */
-  constructor(
-    options: NativeCaptureOptions,
-    format: FileFormat | null,
-    position: TracePosition | null,
-    interfaces: FileInterface[],
-    tagger: InterfaceTagger | null,
-    signal?: AbortSignal,
-  ) {
+  constructor(options: NativeCaptureOptions, format: FileFormat | null, position: TracePosition | null, signal?: AbortSignal) {
     super(options, signal);
     this.format = format;
-    this.interfaces = interfaces;
-    this.#tagger = tagger;
+    this.#tagged = this.handleInfo.interfaces !== undefined;
+    this.#interfaces = [];
+    this.interfaces = this.#interfaces;
+    this.#add(this.handleInfo.interfaces ?? []);
     this.position = position;
     this.swapped = this.handleInfo.swapped ?? false;
     this.version = `${this.handleInfo.versionMajor}.${this.handleInfo.versionMinor}`;
   }
 
-  override async nextBatch(options?: BatchOptions): Promise<PacketBatch | null> {
-    const batch = await super.nextBatch(options);
-    if (batch !== null && this.#tagger !== null) batch.interfaces = this.#tagger.tag(batch);
-    return batch;
+  protected override batchOf(result: NativeBatch): PacketBatch {
+    this.#add(result[3] ?? []);
+    return new PacketBatch(result[0], result[1], result[2], this.#tagged);
   }
 
-  override close(): void {
-    super.close();
-    this.#tagger?.close();
-    this.#tagger = null;
+  /** A packet's link type: its interface's LINKTYPE_ value, else the file's (file.linktype). */
+  linktypeOf(packet: Packet): number {
+    return packet.interface === undefined ? this.linktype : this.#interfaces[packet.interface].linktype;
+  }
+
+  #add(interfaces: NativeInterface[]): void {
+    for (const one of interfaces) this.#interfaces.push({ index: this.#interfaces.length, ...one });
   }
 }
-
-/** One interface (IDB) of a pcapng file, as its blocks describe it. */
-export interface FileInterface {
-  index: number;
-  /** if_name; null when the file gives none. */
-  name: string | null;
-  /** The file's LINKTYPE_ value. */
-  linktype: number;
-}
-
-/** Bytes read of a block before its options, at most (SHB and IDB fit). */
-const BLOCK_HEAD = 64 << 10;
 
 /**
- * The IDBs a pcapng file declares before its first packet, where writers
- * (dumpcap, wirecap) put them all. An IDB further on is left to libpcap.
+ * One interface (IDB) of a pcapng file, as the file declares it. Its
+ * linktype is its packets' (file.linktype is the first interface's).
  */
-function pcapngInterfaces(fd: number): FileInterface[] {
-  const interfaces: FileInterface[] = [];
-  const head = Buffer.alloc(12);
-  let little = true;
-  let at = 0;
-  for (let blocks = 0; blocks < 4096; blocks++) {
-    if (fs.readSync(fd, head, 0, 12, at) < 12) break;
-    if (head.readUInt32LE(0) === 0x0a0d0d0a) little = head.readUInt32LE(8) === 0x1a2b3c4d;
-    const type = little ? head.readUInt32LE(0) : head.readUInt32BE(0);
-    const length = little ? head.readUInt32LE(4) : head.readUInt32BE(4);
-    if (length < 12 || type === 2 || type === 3 || type === 6) break; // a packet, or not a block
-    if (type === 1) {
-      const block = Buffer.alloc(Math.min(length, BLOCK_HEAD));
-      const got = fs.readSync(fd, block, 0, block.length, at);
-      const u16 = (o: number): number => (little ? block.readUInt16LE(o) : block.readUInt16BE(o));
-      let name: string | null = null;
-      for (let o = 16; o + 4 <= got - 4; ) {
-        const code = u16(o);
-        const size = u16(o + 2);
-        if (code === 0) break;
-        if (code === 2) name = block.toString('utf8', o + 4, Math.min(o + 4 + size, got));
-        o += 4 + ((size + 3) & ~3);
-      }
-      interfaces.push({ index: interfaces.length, name, linktype: u16(8) });
-    }
-    at += length;
-  }
-  return interfaces;
+export interface FileInterface extends NativeInterface {
+  /** Its index over the whole file: packet.interface. */
+  index: number;
 }
 
 /** The format a file's first bytes announce, or null when they announce none. */
@@ -153,13 +123,24 @@ function fileError(path: string, error: NodeJS.ErrnoException): WirecapError {
  * Opens a capture file, or '-' for standard input. Throws ENOENT, EACCES,
  * EISDIR, or EBADFORMAT (empty, or not a capture file, with libpcap's
  * text). A file cut inside a record yields every complete packet, then the
- * iterator throws ETRUNCATED. A pcapng file whose interfaces have different
- * link types (as a multi-device liveDump() can write) throws ENOTSUP:
- * libpcap reads one link type per file.
+ * iterator throws ETRUNCATED.
+ *
+ * A pcapng file's interfaces may have different link types and snaplens
+ * (as a multi-device liveDump() writes them): each packet has its
+ * interface, file.interfaces[packet.interface].linktype is its link type,
+ * and file.linktype is the first interface's. A filter is compiled for one
+ * link type: on such a file it throws ENOTSUP (at open or setFilter() when
+ * the interfaces before the first packet mix types; otherwise the iterator
+ * throws it at the first packet of another type, after those before it).
+ *
+ * libpcap reads standard input and byte-swapped files of the link types it
+ * rewrites (pseudo-headers, USB lengths): their packets have no interface
+ * and file.interfaces is empty; such a file with mixed link types throws
+ * ENOTSUP at open (standard input: libpcap's EBADFORMAT as it reads).
  */
 export function openOffline(path: string, options?: OfflineOptions): CaptureFile {
   const o = checkObject(options, 'options');
-  checkKeys(o, ['filter', 'precision', 'queueBytes', 'signal', 'seek'], 'openOffline');
+  checkKeys(o, ['filter', 'precision', 'queueBytes', 'signal', 'seek', 'singleLinktype'], 'openOffline');
   checkString(path, 'path');
   const signal = checkSignal(o.signal);
   if (signal?.aborted) throw new AbortError(signal.reason);
@@ -176,9 +157,9 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
     queueBytes: o.queueBytes === undefined ? 4 * 2 ** 20 : checkInteger(o.queueBytes, 'queueBytes', 65536, 2 ** 40),
   };
   if (o.filter !== undefined && o.filter !== '') native.filter = checkFilter(o.filter);
+  if (o.singleLinktype !== undefined) native.singleLinktype = checkBoolean(o.singleLinktype, 'singleLinktype');
 
   let format: FileFormat | null = null;
-  let interfaces: FileInterface[] = [];
   if (path !== '-') {
     let fd: number;
     try {
@@ -191,19 +172,11 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
       if (stat.isDirectory()) throw new WirecapError(`cannot read ${path}: it is a directory`, 'EISDIR');
       if (stat.size === 0) throw new WirecapError(`cannot read ${path}: the file is empty`, 'EBADFORMAT');
       format = sniffFormat(fd);
-      if (format === 'pcapng') interfaces = pcapngInterfaces(fd);
     } catch (error) {
       throw error instanceof WirecapError ? error : fileError(path, error as NodeJS.ErrnoException);
     } finally {
       fs.closeSync(fd);
     }
-  }
-  if (new Set(interfaces.map((i) => i.linktype)).size > 1) {
-    const types = interfaces.map((i) => `${i.index} (${i.name ?? 'unnamed'}): ${i.linktype}`).join(', ');
-    throw new WirecapError(
-      `cannot read ${path}: libpcap reads one link type per pcapng file, and its interfaces have several (${types}); tshark reads it`,
-      'ENOTSUP',
-    );
   }
   let position: TracePosition | null = null;
   if (o.seek !== undefined) {
@@ -217,16 +190,5 @@ export function openOffline(path: string, options?: OfflineOptions): CaptureFile
       trace.close();
     }
   }
-  let tagger: InterfaceTagger | null = null;
-  try {
-    if (interfaces.length > 1) tagger = new InterfaceTagger(path, native.startOffset ?? 0);
-  } catch (error) {
-    throw fileError(path, error as NodeJS.ErrnoException);
-  }
-  try {
-    return new CaptureFile(native, format, position, interfaces, tagger, signal);
-  } catch (error) {
-    tagger?.close();
-    throw error;
-  }
+  return new CaptureFile(native, format, position, signal);
 }

@@ -52,9 +52,9 @@ export async function slice(inputs: string[], output: string, options?: SliceOpt
   try {
     for (const input of inputs) {
       if (start === null) {
-        files.push(openOffline(input, { filter }));
+        files.push(openOffline(input, { filter, singleLinktype: true }));
       } else {
-        const file = openOffline(input, { filter, seek: { time: start } });
+        const file = openOffline(input, { filter, seek: { time: start }, singleLinktype: true });
         seekBytes += file.position?.bytesRead ?? 0;
         files.push(file);
       }

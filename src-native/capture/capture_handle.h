@@ -65,10 +65,11 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     size_t size = 0;
     size_t capacity = 0;
     std::vector<PacketMeta> packets;
+    std::vector<files::InterfaceInfo> interfaces;  // a file's interfaces met while this batch filled
     size_t Bytes() const { return size + packets.size() * kMetaBytes; }
   };
   // What a queued packet costs in the queue bound besides its bytes.
-  static constexpr size_t kMetaBytes = 20;
+  static constexpr size_t kMetaBytes = 24;
 
   // JavaScript methods, all on the JS thread (all but Read, Close and
   // SetRef are in handle_methods.cc).
@@ -154,6 +155,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // A file read by wirecap's own reader (no pcap_ then); null for standard
   // input and the few linktypes libpcap rewrites as it reads (file_open.cc).
   std::unique_ptr<files::FileReader> file_;
+  std::vector<files::InterfaceInfo> file_interfaces_;  // file_'s, as known at open (pcapng)
+  bool single_linktype_ = false;  // file_: the first packet of another link type than the first's ends the read
   bpf_program file_filter_{};  // capture thread; no instructions: no filter
 
   // Set by StartDump() through the capture thread; from then on the

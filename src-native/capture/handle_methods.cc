@@ -10,20 +10,45 @@
 #include <algorithm>
 #include <vector>
 
+namespace {
+
+// A pcapng interface as openOffline's FileInterface has it (without its index).
+Napi::Array InterfaceArray(Napi::Env env, const std::vector<files::InterfaceInfo>& interfaces) {
+  Napi::Array result = Napi::Array::New(env, interfaces.size());
+  auto text = [&](const std::string& s) { return s.empty() ? env.Null() : Napi::Value(Napi::String::New(env, s)); };
+  for (uint32_t i = 0; i < interfaces.size(); i++) {
+    const files::InterfaceInfo& one = interfaces[i];
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("section", Napi::Number::New(env, one.section));
+    entry.Set("name", text(one.name));
+    entry.Set("description", text(one.description));
+    entry.Set("linktype", Napi::Number::New(env, one.linktype));
+    entry.Set("snaplen", Napi::Number::New(env, one.snaplen));
+    entry.Set("tsresol", Napi::Number::New(env, one.tsresol));
+    result.Set(i, entry);
+  }
+  return result;
+}
+
+}  // namespace
+
 Napi::Value CaptureHandle::BatchValue(Napi::Env env, Batch& batch, bool wants_recycle) {
   const size_t count = batch.packets.size();
-  // Headers as columns: int64 timestamps, then uint32 caplens, lens, offsets.
+  // Headers as columns: int64 timestamps, then uint32 caplens, lens, offsets
+  // and interfaces (a pcapng file's; 0 otherwise).
   Napi::ArrayBuffer meta = Napi::ArrayBuffer::New(env, count * kMetaBytes);
   auto* timestamps = static_cast<int64_t*>(meta.Data());
   auto* caplens = reinterpret_cast<uint32_t*>(timestamps + count);
   uint32_t* lens = caplens + count;
   uint32_t* offsets = lens + count;
+  uint32_t* interfaces = offsets + count;
   for (size_t i = 0; i < count; i++) {
     const PacketMeta& p = batch.packets[i];
     timestamps[i] = p.timestamp_ns;
     caplens[i] = p.caplen;
     lens[i] = p.len;
     offsets[i] = p.offset;
+    interfaces[i] = p.iface;
   }
 
   // The slab becomes the Buffer's memory without a copy. V8 counts the
@@ -52,6 +77,7 @@ Napi::Value CaptureHandle::BatchValue(Napi::Env env, Batch& batch, bool wants_re
   result.Set(0u, buffer);
   result.Set(1u, meta);
   result.Set(2u, Napi::Number::New(env, static_cast<double>(count)));
+  if (!batch.interfaces.empty()) result.Set(3u, InterfaceArray(env, batch.interfaces));
   return result;
 }
 
@@ -147,6 +173,7 @@ Napi::Value CaptureHandle::Info(const Napi::CallbackInfo& info) {
     result.Set("swapped", Napi::Boolean::New(env, file_->swapped()));
     result.Set("versionMajor", Napi::Number::New(env, file_->version_major()));
     result.Set("versionMinor", Napi::Number::New(env, file_->version_minor()));
+    if (file_->pcapng()) result.Set("interfaces", InterfaceArray(env, file_interfaces_));
   } else if (offline_ && pcap_ != nullptr && api_->is_swapped != nullptr && api_->major_version != nullptr &&
       api_->minor_version != nullptr) {
     result.Set("swapped", Napi::Boolean::New(env, api_->is_swapped(pcap_) == 1));

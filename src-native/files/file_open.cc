@@ -32,6 +32,19 @@ bool RewrittenByLibpcap(const files::FileReader& file) {
   }
 }
 
+// Why a file whose interfaces mix link types cannot be read as asked
+// (verb: filter, dump or read).
+std::string MixedText(const std::string& path, const char* verb) {
+  return std::string("cannot ") + verb + " " + path + " as one link type: its interfaces have several";
+}
+
+bool Mixed(const std::vector<files::InterfaceInfo>& interfaces) {
+  for (const files::InterfaceInfo& one : interfaces) {
+    if (one.linktype != interfaces[0].linktype) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // A capture file, or standard input for "-". The caller has checked that
@@ -55,7 +68,17 @@ void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
     linktype_ = file_->linktype();
     snaplen_ = file_->snaplen();
     nano_ = want_nano;
-    if (!RewrittenByLibpcap(*file_)) return;
+    if (!RewrittenByLibpcap(*file_)) {
+      file_->TakeNewInterfaces(&file_interfaces_);
+      single_linktype_ = BoolOption(options, "singleLinktype");
+      if (single_linktype_ && Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, "read"));
+      return;
+    }
+    if (file_->mixed_linktypes()) {
+      throw WirecapError(env, "ENOTSUP",
+                         "cannot read " + device_ + ": its interfaces have several link types, and a byte-swapped file of "
+                         "linktype " + std::to_string(linktype_) + " is read by libpcap, which reads one");
+    }
     file_.reset();
     if (prefix > 0) {
       throw WirecapError(env, "ENOTSUP",
@@ -81,6 +104,7 @@ bpf_program CaptureHandle::CompileFileFilter(Napi::Env env, const std::string& f
   if (api_->offline_filter == nullptr) {
     throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot filter a file's packets (it lacks pcap_offline_filter)");
   }
+  if (Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, "filter"));
   return CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
 }
 
@@ -101,6 +125,19 @@ bool CaptureHandle::ReadFileBatch() {
     }
     filling_.size = used;
     std::vector<PacketMeta>& packets = filling_.packets;
+    file_->TakeNewInterfaces(&filling_.interfaces);
+    // A filter, a dump (of one interface) or singleLinktype meets a packet
+    // of another link type than the first interface's: the packets before
+    // it are delivered, then the read fails.
+    const char* one_linktype = file_filter_.bf_len > 0 ? "filter" : dump_ != nullptr ? "dump" : single_linktype_ ? "read" : nullptr;
+    bool other_linktype = false;
+    if (one_linktype != nullptr && file_->mixed_linktypes()) {
+      const std::vector<files::InterfaceInfo>& table = file_->interfaces();
+      auto other = std::find_if(packets.begin(), packets.end(),
+                                [&](const PacketMeta& p) { return table[p.iface].linktype != table[0].linktype; });
+      other_linktype = other != packets.end();
+      packets.erase(other, packets.end());
+    }
     if (file_filter_.bf_len > 0) {
       packets.erase(std::remove_if(packets.begin(), packets.end(),
                                    [&](const PacketMeta& p) {
@@ -119,6 +156,10 @@ bool CaptureHandle::ReadFileBatch() {
     Publish();
     packets.clear();  // when nothing was published, the slab is filled again
     DumpHousekeeping();
+    if (other_linktype) {
+      Finish("ENOTSUP", MixedText(device_, one_linktype));
+      return false;
+    }
     if (status == files::FileReader::Status::kEnd) {
       Finish(nullptr, "");
       return false;

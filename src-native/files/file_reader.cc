@@ -119,7 +119,7 @@ std::unique_ptr<FileReader> FileReader::Open(const std::string& path, bool nano,
          : magic == kShb ? reader->OpenPcapng(header, got)
                          : reader->Fail("EBADFORMAT", "unknown file format");
   }
-  // The blocks between the first interface and a seek's start: more interfaces.
+  // The blocks between the first packet and a seek's start: more interfaces.
   while (ok && reader->pcapng_ && start > 0 && reader->offset_ < prefix) {
     const int block = reader->ReadBlock();
     Record ignored;
@@ -176,7 +176,7 @@ bool FileReader::OpenPcap(const uint8_t* header, size_t got) {
 }
 
 // sf-pcapng.c's pcap_ng_check_header: the first section header, then the
-// blocks up to the first interface.
+// blocks up to the first interface (and on to the first packet).
 bool FileReader::OpenPcapng(const uint8_t* header, size_t got) {
   pcapng_ = true;
   if (got < 12) return Fail("EBADFORMAT", "unknown file format");
@@ -219,12 +219,29 @@ bool FileReader::OpenPcapng(const uint8_t* header, size_t got) {
     const size_t size = block_.size() - 12;
     if (size < 8) return Fail("EBADFORMAT", Format("block of type %u in pcapng dump file is too short", type));
     if (!AddInterface(body, size)) return false;
-    linktype_ = DltOf(U16(body));
-    snaplen_ = static_cast<int>(AdjustSnaplen(linktype_, U32(body + 4)));
-    // MAX_BLOCKSIZE_FOR_SNAPLEN: an EPB of the largest packet and 128 KiB of options.
-    const uint32_t max_for_snaplen = 8 + 20 + MaxSnaplen(linktype_) + 131072 + 4;
-    max_block_ = std::max(max_block_, max_for_snaplen);
+    ReadAheadToFirstPacket();
     return true;
+  }
+}
+
+// The blocks after the first interface up to the first packet: the rest of
+// the interfaces, known at open. A block that fails stays unread, for
+// Fill() to report after the packets before it, where libpcap reports it.
+void FileReader::ReadAheadToFirstPacket() {
+  for (;;) {
+    const uint64_t at = offset_;
+    const int block = ReadBlock();
+    Record ignored;
+    if (block == 1) {
+      const uint32_t type = U32(block_.data());
+      if (type != kEpb && type != kSpb && type != kPb &&
+          ParseBlock(block_.data(), static_cast<uint32_t>(block_.size()), &ignored) != Block::kError) {
+        continue;
+      }
+    }
+    offset_ = at;
+    error_ = ReadError();
+    return;
   }
 }
 
@@ -282,8 +299,13 @@ int FileReader::ReadBlock() {
 }
 
 // add_interface and process_idb_options: the interface's timestamp units.
+// Also the interface's entry in table_; the first one of the file gives its
+// linktype and snaplen, as libpcap's pcap_datalink and pcap_snapshot do.
 bool FileReader::AddInterface(const uint8_t* body, size_t size) {
   Interface iface;
+  InterfaceInfo info{section_, U16(body), U32(body + 4), 6, "", ""};
+  const int dlt = DltOf(info.linktype);
+  iface.snaplen = AdjustSnaplen(dlt, info.snaplen);
   bool saw_tsresol = false, saw_tsoffset = false;
   const char* const too_short = "block of type 1 in pcapng dump file is too short";
   for (size_t at = 8; at < size;) {
@@ -301,13 +323,18 @@ bool FileReader::AddInterface(const uint8_t* body, size_t size) {
       }
       break;
     }
-    if (code == 9) {  // if_tsresol
+    if (code == 2 || code == 3) {  // if_name, if_description: UTF-8, maybe NUL-terminated
+      std::string text(reinterpret_cast<const char*>(value), length);
+      text.resize(std::strlen(text.c_str()));
+      (code == 2 ? info.name : info.description) = std::move(text);
+    } else if (code == 9) {  // if_tsresol
       if (length != 1) {
         return Fail("EBADFORMAT", Format("Interface Description Block has if_tsresol option with length %u != 1", length));
       }
       if (saw_tsresol) return Fail("EBADFORMAT", "Interface Description Block has more than one if_tsresol option");
       saw_tsresol = true;
       const uint8_t r = value[0];
+      info.tsresol = r;
       if (r & 0x80) {
         const unsigned shift = r & 0x7f;
         if (shift > 63) {
@@ -349,7 +376,20 @@ bool FileReader::AddInterface(const uint8_t* body, size_t size) {
     iface.scale_factor = user / iface.tsresol;
   }
   interfaces_.push_back(iface);
+  if (table_.empty()) {
+    linktype_ = dlt;
+    snaplen_ = static_cast<int>(iface.snaplen);
+  }
+  mixed_ = mixed_ || dlt != linktype_;
+  // MAX_BLOCKSIZE_FOR_SNAPLEN: an EPB of the largest packet and 128 KiB of options.
+  max_block_ = std::max(max_block_, 8 + 20 + MaxSnaplen(dlt) + 131072 + 4);
+  table_.push_back(std::move(info));
   return true;
+}
+
+void FileReader::TakeNewInterfaces(std::vector<InterfaceInfo>* into) {
+  into->insert(into->end(), table_.begin() + static_cast<std::ptrdiff_t>(taken_), table_.end());
+  taken_ = table_.size();
 }
 
 // One block of pcap_ng_next_packet's loop.
@@ -375,28 +415,15 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
       if (size < 4) return TooShort(type);
       interface_id = 0;
       len = U32(body);
-      caplen = std::min(len, static_cast<uint32_t>(snaplen_));
+      caplen = len;  // cut to the interface's snaplen below
       t = 0;
       data_at = 4;
       break;
-    case kIdb: {
+    case kIdb:
+      // libpcap refuses an interface of another linktype or snaplen than
+      // the first's; here each packet is read as its own interface's.
       if (size < 8) return TooShort(type);
-      const uint16_t linktype = U16(body);
-      const uint32_t snaplen = U32(body + 4);
-      // libpcap compares the first interface's DLT_ with this one's LINKTYPE_.
-      if (linktype != linktype_) {
-        Fail("EBADFORMAT",
-             Format("an interface has a type %u different from the type of the first interface", linktype));
-        return Block::kError;
-      }
-      if (static_cast<uint32_t>(snaplen_) != AdjustSnaplen(linktype_, snaplen)) {
-        Fail("EBADFORMAT", Format("an interface has a snapshot length %u different from the snapshot length of the "
-                                  "first interface",
-                                  snaplen));
-        return Block::kError;
-      }
       return AddInterface(body, size) ? Block::kOther : Block::kError;
-    }
     case kShb: {
       if (size < 16) return TooShort(type);
       const uint32_t byte_order = U32(body);
@@ -411,6 +438,8 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
         return Fail("EBADFORMAT", Format("unknown pcapng savefile major version number %u", major)), Block::kError;
       }
       interfaces_.clear();
+      section_++;
+      section_base_ = static_cast<uint32_t>(table_.size());
       return Block::kOther;
     }
     default:
@@ -422,11 +451,12 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
                               interface_id));
     return Block::kError;
   }
-  if (caplen > static_cast<uint32_t>(snaplen_)) {
-    Fail("EBADFORMAT", Format("invalid packet capture length %u, bigger than snaplen of %d", caplen, snaplen_));
+  const Interface& iface = interfaces_[interface_id];
+  if (type == kSpb) caplen = std::min(len, iface.snaplen);
+  if (caplen > iface.snaplen) {
+    Fail("EBADFORMAT", Format("invalid packet capture length %u, bigger than snaplen of %u", caplen, iface.snaplen));
     return Block::kError;
   }
-  const Interface& iface = interfaces_[interface_id];
   const uint64_t sec = t / iface.tsresol + iface.tsoffset;
   uint64_t frac = t % iface.tsresol;
   const uint64_t user = nano_ ? 1000000000 : 1000000;
@@ -448,6 +478,7 @@ FileReader::Block FileReader::ParseBlock(const uint8_t* block, uint32_t total_le
   record->caplen = caplen;
   record->len = len;
   record->offset = static_cast<uint32_t>(8 + data_at);
+  record->iface = section_base_ + interface_id;
   return Block::kPacket;
 }
 
@@ -534,7 +565,7 @@ FileReader::Status FileReader::FillPcap(uint8_t* buffer, size_t got, bool eof, b
     if (pcap_scale_ == kDown) fraction /= 1000;
     // Longer than the file's snaplen: libpcap hands out the first snaplen bytes.
     records->push_back(Record{seconds * 1000000000 + (nano_ ? fraction : fraction * 1000), std::min(caplen, snapshot),
-                              len, static_cast<uint32_t>(pos + record_header_)});
+                              len, static_cast<uint32_t>(pos + record_header_), 0});
     pos += record;
   }
 }

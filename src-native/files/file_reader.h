@@ -8,7 +8,9 @@
 //
 // What it yields is what libpcap's pcap_next_ex yields for the same file:
 // the same timestamps (scaled as libpcap scales them), caplens, lens and
-// bytes, and libpcap's checks and error texts for damaged files.
+// bytes, and libpcap's checks and error texts for damaged files. Unlike
+// libpcap, it reads pcapng interfaces of several link types and snaplens,
+// and tags each record with its interface.
 #pragma once
 
 #include <cstdint>
@@ -29,18 +31,33 @@ struct ReadError {
   std::string message;         // libpcap's text where libpcap has one
 };
 
-// One packet: its pcap_pkthdr fields and where its bytes start in the buffer.
+// One packet: its pcap_pkthdr fields, where its bytes start in the buffer,
+// and (pcapng) its interface's index in FileReader::interfaces().
 struct Record {
   int64_t timestamp_ns;
   uint32_t caplen;
   uint32_t len;
   uint32_t offset;
+  uint32_t iface;  // not "interface": a macro in Windows headers
+};
+
+// A pcapng interface as its IDB declares it. Indexes run over the whole
+// file: a section's interface i is index (interfaces of the earlier
+// sections) + i, so an index names one interface wherever it appears.
+struct InterfaceInfo {
+  uint32_t section;   // 0 for the file's first section
+  uint32_t linktype;  // the LINKTYPE_ value, as the file has it
+  uint32_t snaplen;   // as the file has it (0: none given)
+  uint8_t tsresol;    // if_tsresol as the file has it (6, microseconds, when absent)
+  std::string name;   // if_name; empty when absent
+  std::string description;  // if_description; empty when absent
 };
 
 class FileReader {
  public:
   // Opens a file and reads its header: pcap's file header, or pcapng's
-  // first section header and the blocks up to its first interface. With
+  // first section header and the blocks up to its first packet (a damaged
+  // one there is left for Fill to report, as libpcap reports it). With
   // start > 0, the blocks before prefix are read too (the later interfaces)
   // and the records follow from byte start on, where a seek found one.
   // nano: timestamps in nanoseconds as libpcap's PCAP_TSTAMP_PRECISION_NANO
@@ -54,6 +71,14 @@ class FileReader {
   int version_major() const { return version_major_; }
   int version_minor() const { return version_minor_; }
   bool pcapng() const { return pcapng_; }
+  // pcapng: every interface met so far, by index (see InterfaceInfo).
+  // Interfaces of other link types and snaplens than the first one's are
+  // read (libpcap refuses them): each record is its own interface's.
+  const std::vector<InterfaceInfo>& interfaces() const { return table_; }
+  // Whether interfaces() holds more than one link type.
+  bool mixed_linktypes() const { return mixed_; }
+  // Appends the interfaces met since the last call to *into.
+  void TakeNewInterfaces(std::vector<InterfaceInfo>* into);
 
   enum class Status {
     kMore,      // call again
@@ -68,6 +93,7 @@ class FileReader {
 
  private:
   struct Interface {
+    uint32_t snaplen = 0;  // as libpcap adjusts it
     uint64_t tsresol = 1000000;
     uint64_t tsoffset = 0;
     bool binary = false;
@@ -88,6 +114,7 @@ class FileReader {
   Block ParseBlock(const uint8_t* block, uint32_t total_length, Record* record);
   Block TooShort(uint32_t type);
   bool AddInterface(const uint8_t* body, size_t size);
+  void ReadAheadToFirstPacket();
   // Parse buffer[*used, got) and move *used past the complete records.
   // eof: the file ends at got; full: the buffer ends there.
   Status FillPcap(uint8_t* buffer, size_t got, bool eof, bool full, std::vector<Record>* records, size_t* used);
@@ -115,7 +142,12 @@ class FileReader {
 
   // pcapng
   uint32_t max_block_ = 16 << 20;
-  std::vector<Interface> interfaces_;
+  std::vector<Interface> interfaces_;  // the current section's
+  std::vector<InterfaceInfo> table_;  // the whole file's
+  uint32_t section_ = 0;
+  uint32_t section_base_ = 0;  // table_'s size when the current section began
+  size_t taken_ = 0;  // table_ entries TakeNewInterfaces handed out
+  bool mixed_ = false;
   std::vector<uint8_t> block_;  // a block being read during Open()
 };
 
