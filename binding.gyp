@@ -16,6 +16,7 @@
         "src-native/files/capture_writer.cc",
         "src-native/files/file_open.cc",
         "src-native/files/file_reader.cc",
+        "src-native/files/pcapng_reader.cc",
         "src-native/files/writer_handle.cc"
       ],
       "include_dirs": ["src-native", "<!(node -p \"require('node-addon-api').include_dir\")"],

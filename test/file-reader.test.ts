@@ -26,6 +26,7 @@ beforeAll(() => {
     '-std=c++17', '-O1', '-Wall', '-Werror', '-Wno-unused-parameter', '-I', path.join(ROOT, 'src-native'), '-o', driver,
     path.join(ROOT, 'test', 'native', 'read_file.cc'),
     path.join(ROOT, 'src-native', 'files', 'file_reader.cc'),
+    path.join(ROOT, 'src-native', 'files', 'pcapng_reader.cc'),
     path.join(ROOT, 'src-native', 'platform', 'platform_posix.cc'),
     '-ldl', '-lpthread',
   ]);

@@ -34,6 +34,11 @@ constexpr size_t kKeptFileSlabs = 48;
 constexpr int kLivePacketsPerDispatch = 1 << 20;
 // Packets read from a file per pcap_dispatch call.
 constexpr int kFileSlicePackets = 4096;
+// The longest an idle live capture sleeps. A deleted interface is first
+// reported down (one POLLERR, which libpcap takes as recoverable) and then
+// vanishes without another event: libpcap finds out only when it is called
+// again, so the thread must not wait on the socket alone.
+constexpr int kIdleWakeMs = 250;
 
 }  // namespace
 
@@ -199,7 +204,7 @@ void CaptureHandle::Shutdown() {
 void CaptureHandle::Run() {
   platform::NameThisThread("wirecap capture");
   std::unique_lock<std::mutex> lock(mutex_);
-  int timeout = -1;
+  int timeout = kIdleWakeMs;
   while (!stop_.load()) {
     RunPendingTask();
     if (kernel_.running()) {
@@ -232,6 +237,7 @@ void CaptureHandle::Run() {
     dispatched_ = 0;
     Publish();
     timeout = DumpHousekeeping();
+    if (timeout < 0 || timeout > kIdleWakeMs) timeout = kIdleWakeMs;
     if (bad_timestamp_) {
       Finish("EBADFORMAT", device_ + ": a record's time is outside what wirecap represents (1970 to 2262)");
       return;
@@ -308,8 +314,9 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
     return;
   }
   std::memcpy(batch->data + batch->size, bytes, caplen);
+  // Live packets have no pcapng interface: index 0.
   batch->packets.push_back(PacketMeta{timestamp_ns, static_cast<uint32_t>(caplen), header->len,
-                                      static_cast<uint32_t>(batch->size)});
+                                      static_cast<uint32_t>(batch->size), 0});
   batch->size += caplen;
 }
 
