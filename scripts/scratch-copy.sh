@@ -6,6 +6,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$work")
 ln -s "$root/node_modules" "$work/node_modules"
+# The prebuilds are built, not tracked; the package test packs them.
+[ -d "$root/prebuilds" ] && cp -r "$root/prebuilds" "$work/"
 cd "$work"
 node_prefix=$(dirname "$(dirname "$(command -v node)")")
 if [ -f "$node_prefix/include/node/node_api.h" ]; then export npm_config_nodedir="$node_prefix"; fi

@@ -12,7 +12,8 @@ import { filePackets } from './helpers/tools';
 import { pcapBytes, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, sleep, UDP_HEADERS, udpSink, waitFor } from './helpers/traffic';
 
-const PYTHON = '/usr/bin/python3'; // Debian's, with python3-grpcio
+// Debian's, with python3-grpcio; scripts/test-asan.sh names a wrapper.
+const PYTHON = process.env.WIRECAP_PYTHON ?? '/usr/bin/python3';
 const PEER = path.join(ROOT, 'test', 'fixtures', 'grpc_peer.py');
 
 let dir: string;
