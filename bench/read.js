@@ -38,7 +38,7 @@ function runReader(name) {
   return JSON.parse(json);
 }
 
-const readers = ['c', 'batch', 'recycle', 'iter', ...(haveNodePcap ? ['node_pcap'] : [])];
+const readers = ['c', 'batch', 'recycle', 'iter', ...(haveNodePcap ? ['node_pcap'] : []), 'fresh', 'objects'];
 // A shared machine's other work shows in the wall times: say how busy it was.
 const loadBefore = os.loadavg()[0];
 // Warm the page cache so the first reader does not pay for the disk.

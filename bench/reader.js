@@ -1,6 +1,12 @@
 'use strict';
 // One reader for bench/read.js, in its own process so its RSS is its own.
-//   node reader.js <batch|recycle|iter|node_pcap> <file> [node_pcap module dir]
+//   node reader.js <batch|recycle|iter|node_pcap|fresh|objects> <file> [node_pcap module dir]
+// Two readers are floors, not products: 'fresh' is plain Node reading the
+// file into a new 1 MiB Buffer each time and parsing the records in
+// JavaScript (what memory a Buffer per batch costs, whoever makes it);
+// 'objects' builds the per-packet iterator's packet objects (bigint
+// timestamp, Buffer view) from recycled batches in a plain loop (what the
+// objects alone cost, with no promise and the cheapest memory under them).
 // Prints {"packets":N,"bytes":B,"seconds":S,"cpuSeconds":C,"maxRssMB":R,"loopP99Ms":L},
 // C the user and system time of every thread of the process while reading
 // and L the event loop's p99 delay meanwhile.
@@ -37,9 +43,42 @@ function report(packets, bytes, started, cpu) {
     session.on('complete', () => report(packets, bytes, started, cpu));
     return;
   }
+  if (mode === 'fresh') {
+    // µs little-endian pcap only (bench/make-trace.js writes that).
+    const fs = require('node:fs');
+    const fd = fs.openSync(file, 'r');
+    let pos = 24;
+    for (let turn = 0; ; turn++) {
+      const b = Buffer.allocUnsafeSlow(1 << 20);
+      const got = fs.readSync(fd, b, 0, b.length, pos);
+      let at = 0;
+      while (at + 16 <= got) {
+        const caplen = b.readUInt32LE(at + 8);
+        if (at + 16 + caplen > got) break;
+        packets++;
+        bytes += caplen;
+        at += 16 + caplen;
+      }
+      if (at === 0) break;
+      pos += at;
+      // As wirecap's reader does: let timers and the finalizers run every few batches.
+      if (turn % 4 === 3) await new Promise((resolve) => setImmediate(resolve));
+    }
+    fs.closeSync(fd);
+    report(packets, bytes, started, cpu);
+    return;
+  }
   const { openOffline } = require('..');
   const cap = openOffline(file);
-  if (mode === 'batch' || mode === 'recycle') {
+  if (mode === 'objects') {
+    for await (const batch of cap.batches({ recycle: true })) {
+      for (let i = 0; i < batch.count; i++) {
+        const p = batch.packet(i);
+        packets++;
+        bytes += p.caplen;
+      }
+    }
+  } else if (mode === 'batch' || mode === 'recycle') {
     for await (const batch of cap.batches({ recycle: mode === 'recycle' })) {
       // A file's batch holds its record headers too: count the packets' own bytes.
       const { caplens, count } = batch;

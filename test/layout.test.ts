@@ -3,7 +3,9 @@
  * circles, and the native contract (lib/core/binding.ts) depends on nothing
  * of the facade. Imports are read with TypeScript's own scanner.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 
@@ -63,4 +65,24 @@ test('lib/core, the shared base, imports nothing from the layers above it', () =
     .filter(([file]) => rel(file).startsWith('core/'))
     .flatMap(([file, imports]) => imports.filter((i) => !rel(i).startsWith('core/')).map((i) => `${rel(file)} -> ${rel(i)}`));
   expect(upward).toEqual([]);
+});
+
+test('loading wirecap loads neither gRPC, protobufjs, nats nor node:crypto: they come with the first stream or publish', () => {
+  // A script in a child process: jest's own modules do not count, and
+  // `node -e` would load node:crypto itself.
+  const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-layout-')), 'load.js');
+  fs.writeFileSync(
+    script,
+    [
+      `require(${JSON.stringify(path.join(LIB, '..', 'dist', 'index.js'))});`,
+      "const loaded = Object.keys(require.cache).filter((k) => /node_modules[\\\\/](@grpc|protobufjs|nats)[\\\\/]|generated/.test(k));",
+      "if (process.moduleLoadList.includes('NativeModule crypto')) loaded.push('node:crypto');",
+      'process.stdout.write(JSON.stringify(loaded));',
+    ].join('\n'),
+  );
+  try {
+    expect(JSON.parse(execFileSync(process.execPath, [script], { encoding: 'utf8' }))).toEqual([]);
+  } finally {
+    fs.rmSync(path.dirname(script), { recursive: true, force: true });
+  }
 });

@@ -12,7 +12,7 @@
  * new messages wait until the failed ones are stored. So sent + dropped =
  * every packet the source captured, each stored once.
  */
-import { randomBytes } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import os from 'node:os';
 import type * as Nats from 'nats';
 import { PacketBatch, Packet } from '../capture/batch';
@@ -119,6 +119,8 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
   const linktype = capture?.linktype ?? (o.linktype === undefined ? 1 : linktypeValue(o.linktype as number | string));
   const snaplen = capture?.snaplen ?? (o.snaplen === undefined ? 262144 : checkInteger(o.snaplen, 'snaplen', 1, 2 ** 31 - 1));
   const precision = capture?.precision ?? (o.precision === undefined ? 'nano' : checkOneOf(o.precision, 'precision', ['micro', 'nano'] as const));
+  // node:crypto on first publish: loading it costs every wirecap process about 4 MB.
+  const { randomBytes } = require('node:crypto') as typeof Crypto;
   const run = `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
   const nats = natsJs();
 

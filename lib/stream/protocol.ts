@@ -10,7 +10,7 @@
  */
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { WirecapError } from '../core/errors';
-import * as generated from './generated/packet_streaming';
+import type * as Generated from './generated/packet_streaming';
 
 /** The proto package wirecap uses unless told otherwise. */
 export const DEFAULT_PROTO_PACKAGE = 'wirecap.streaming';
@@ -27,7 +27,17 @@ export interface StreamedPacket {
 /** What the collector's decoder yields: a packet, or why the bytes were not one. */
 export type Decoded = StreamedPacket | { malformed: string };
 
-const { Packet, PacketHeader, PacketData } = generated.wirecap.streaming;
+type Messages = typeof Generated.wirecap.streaming;
+let messages: Messages | null = null;
+/**
+ * The generated classes, loaded on first use: protobufjs and the generated
+ * code add about 5 MB to every process that loads wirecap, most of which
+ * never stream.
+ */
+function generated(): Messages {
+  messages ??= (require('./generated/packet_streaming') as typeof Generated).wirecap.streaming;
+  return messages;
+}
 
 /** Encodes one Packet message. data is caplen bytes. */
 export function encodePacket(timestamp: bigint, len: number, data: Uint8Array): Buffer {
@@ -35,7 +45,7 @@ export function encodePacket(timestamp: bigint, len: number, data: Uint8Array): 
   const tsSec = Math.floor(micros / 1e6);
   const header = { tsSec, tsUsec: micros - tsSec * 1e6, caplen: data.length, len };
   // Under Node, protobufjs' writer finishes into a Buffer, which @grpc/grpc-js needs.
-  return Packet.encode({ header, data: { data } }).finish() as Buffer;
+  return generated().Packet.encode({ header, data: { data } }).finish() as Buffer;
 }
 
 /**
@@ -43,14 +53,15 @@ export function encodePacket(timestamp: bigint, len: number, data: Uint8Array): 
  * this checks what it cannot: caplen is the data's length, ts_usec below 1 s.
  */
 export function decodePacket(buf: Buffer): Decoded {
-  let message: generated.wirecap.streaming.Packet;
+  const { Packet, PacketHeader, PacketData } = generated();
+  let message: Generated.wirecap.streaming.Packet;
   try {
     message = Packet.decode(buf);
   } catch (error) {
     return { malformed: (error as Error).message };
   }
   // An absent field is proto3's default: the generated classes hold those.
-  const { tsSec, tsUsec, caplen, len } = (message.header ?? new PacketHeader()) as generated.wirecap.streaming.PacketHeader;
+  const { tsSec, tsUsec, caplen, len } = (message.header ?? new PacketHeader()) as Generated.wirecap.streaming.PacketHeader;
   // Under Node, protobufjs decodes bytes as a Buffer over the message's own memory.
   const data = (message.data ?? new PacketData()).data as Buffer;
   if (tsUsec >= 1_000_000) return { malformed: `ts_usec ${tsUsec} is not below one second` };
