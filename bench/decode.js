@@ -16,14 +16,13 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { parseArgs } = require('node:util');
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i === -1 ? fallback : args[i + 1];
-};
-const rounds = Number(option('--rounds', '3'));
-const nodePcap = option('--node-pcap', '/tmp/np/node_modules/pcap');
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, 'node-pcap': { type: 'string', default: '/tmp/np/node_modules/pcap' } },
+});
+const rounds = Number(values.rounds);
+const nodePcap = values['node-pcap'];
 const trace = path.join(__dirname, 'out', 'read.pcap');
 
 if (!fs.existsSync(trace)) {

@@ -9,12 +9,12 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { parseArgs } = require('node:util');
 const { BIN, PAYLOAD, blast, cpuSeconds, sleep, start } = require('./load');
 
 const BUFFER = 32 << 20; // the same kernel buffer for every consumer
 const SECONDS = 2;
-const args = process.argv.slice(2);
-const rounds = Number(args[args.indexOf('--rounds') + 1] || 3);
+const rounds = Number(parseArgs({ options: { rounds: { type: 'string', default: '3' } } }).values.rounds);
 const OUT = path.join(__dirname, 'out');
 
 execFileSync(path.join(__dirname, 'build.sh'), { stdio: 'inherit' });

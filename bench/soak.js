@@ -7,14 +7,11 @@
 //   npm run soak [-- --packets 10000000 --rate 400000]   (root)
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
+const { parseArgs } = require('node:util');
 const { blast, peakRssMB, sleep, start } = require('./load');
 
-const args = { packets: 10_000_000, rate: 400_000 };
-for (let i = 2; i < process.argv.length; i++) {
-  const key = process.argv[i].replace(/^--/, '');
-  if (!(key in args)) throw new Error(`unknown argument ${process.argv[i]}`);
-  args[key] = Number(process.argv[++i]);
-}
+const { values } = parseArgs({ options: { packets: { type: 'string', default: '10000000' }, rate: { type: 'string', default: '400000' } } });
+const args = { packets: Number(values.packets), rate: Number(values.rate) };
 const BUFFER = 32 << 20;
 const QUEUE = 32 << 20; // openLive's default queueBytes
 // The documented bound: the queue, the kernel ring, and node itself (about 60 MB with wirecap loaded).

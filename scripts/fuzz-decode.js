@@ -110,16 +110,12 @@ function worstDns() {
 module.exports = { fuzz, worstDns };
 
 if (require.main === module) {
-  const args = process.argv.slice(2);
-  const option = (name, fallback) => {
-    const i = args.indexOf(name);
-    return i === -1 ? fallback : Number(args[i + 1]);
-  };
+  const { values } = require('node:util').parseArgs({ options: { cases: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' } } });
   const { decode, PacketColumns, PacketBatch } = require('..');
   const started = Date.now();
   const result = fuzz({
-    cases: option('--cases', 1_000_000),
-    seed: option('--seed', 1),
+    cases: Number(values.cases),
+    seed: Number(values.seed),
     decode,
     columns: new PacketColumns(1),
     makeBatch: (data, meta, count) => new PacketBatch(data, meta, count),

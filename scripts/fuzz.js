@@ -17,24 +17,34 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { parseArgs } = require('node:util');
 
 const ROOT = path.join(__dirname, '..');
 
-function parseArgs(argv) {
-  const args = { cases: 10000, seed: 1, corpus: null, caseMs: 5000, only: null, json: false, child: false, from: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i];
-    const value = () => argv[++i];
-    if (key === '--cases') args.cases = Number(value());
-    else if (key === '--seed') args.seed = Number(value());
-    else if (key === '--corpus') args.corpus = value();
-    else if (key === '--case-ms') args.caseMs = Number(value());
-    else if (key === '--only') args.only = Number(value());
-    else if (key === '--json') args.json = true;
-    else if (key === '--child') args.child = true;
-    else if (key === '--from') args.from = Number(value());
-    else throw new Error(`unknown argument ${key}`);
-  }
+function options(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      cases: { type: 'string', default: '10000' },
+      seed: { type: 'string', default: '1' },
+      corpus: { type: 'string' },
+      'case-ms': { type: 'string', default: '5000' },
+      only: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      child: { type: 'boolean', default: false },
+      from: { type: 'string', default: '0' },
+    },
+  });
+  const args = {
+    cases: Number(values.cases),
+    seed: Number(values.seed),
+    corpus: values.corpus ?? null,
+    caseMs: Number(values['case-ms']),
+    only: values.only === undefined ? null : Number(values.only),
+    json: values.json,
+    child: values.child,
+    from: Number(values.from),
+  };
   for (const k of ['cases', 'seed', 'caseMs', 'from']) {
     if (!Number.isSafeInteger(args[k]) || args[k] < 0) throw new Error(`--${k} must be a non-negative integer`);
   }
@@ -284,7 +294,7 @@ function runChild(args, from) {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = options(process.argv.slice(2));
   if (args.child) return child(args);
   const started = Date.now();
   const findings = [];
