@@ -14,7 +14,8 @@ export function registerConsume(cli: Command, { out, err }: Io): void {
     .option('-W, --files <n>', 'keep only the newest n files', integer)
     .addOption(new Option('--format <format>', 'file format').choices(['pcap', 'pcapng']).default('pcap'))
     .option('--ack-wait <ms>', 'when the consumer is created: redelivery after ms without an ack', integer)
-    .action(async (o: NatsFlags & { stream: string; durable: string; write: string; fileSize?: number; fileSeconds?: number; files?: number; format: 'pcap' | 'pcapng'; ackWait?: number }) => {
+    .option('--fetch <n>', 'messages fetched at a time (when the consumer is created, also its max ack pending; default 64)', integer)
+    .action(async (o: NatsFlags & { stream: string; durable: string; write: string; fileSize?: number; fileSeconds?: number; files?: number; format: 'pcap' | 'pcapng'; ackWait?: number; fetch?: number }) => {
       const rotate = {
         ...(o.fileSize ? { fileBytes: o.fileSize * 1_000_000 } : {}),
         ...(o.fileSeconds ? { fileSeconds: o.fileSeconds } : {}),
@@ -25,6 +26,7 @@ export function registerConsume(cli: Command, { out, err }: Io): void {
         stream: o.stream,
         durable: o.durable,
         ...(o.ackWait ? { ackWaitMs: o.ackWait } : {}),
+        ...(o.fetch ? { fetchMessages: o.fetch } : {}),
         write: { path: o.write, format: o.format, ...(Object.keys(rotate).length > 0 ? { rotate } : {}) },
         log: (m) => err.write(`${m}\n`),
       });

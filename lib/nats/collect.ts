@@ -23,11 +23,24 @@
  * while the consumer has messages outstanding, so they still come before
  * anything newer.
  *
- * Several collectors may share a durable consumer, each with its own path;
- * a group that one of them wrote but died before acking can then be
- * delivered to another before the first comes back, and be in both files.
+ * Several collectors may share a durable consumer, each with its own path.
+ * A group one of them flushed but did not ack (it died, or stalled past the
+ * ack wait) is then delivered to another, and may be written twice. So
+ * whoever flushed a message claims it, after the flush and before the ack,
+ * in a JetStream key-value bucket the collectors of a durable share (key:
+ * the stream sequence, value: the collector's id). The bucket's create is
+ * atomic, so one claim wins. The winner acks; a collector whose claim
+ * lost cuts its files back to where that message's records began, and
+ * gives back (nak) the messages after it. A claim is the proof a message
+ * is in someone's files: claims go in message order, so every message of a
+ * collector's files up to its last won claim is claimed. A redelivered
+ * message that someone claimed is acked and skipped. Claims are kept for
+ * claimsMs (default 1 hour): past that a group whose collector died after
+ * its claim, and that no collector fetched meanwhile, could be written
+ * again.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type * as Nats from 'nats';
 import { WirecapError } from '../core/errors';
@@ -47,6 +60,8 @@ export interface CollectOptions extends ConsumeOptions {
   };
   /** Where rejected messages are reported (default: console.error). */
   log?: (message: string) => void;
+  /** How long the collectors of a durable keep their claims (see the top of this file; default 3,600,000 ms). */
+  claimsMs?: number;
 }
 
 export interface CollectStats {
@@ -62,9 +77,20 @@ export interface CollectStats {
   files: number;
 }
 
-type Entry = [seq: number, reply: string];
+/** Where a message's records begin: the file (rotation index, path, first packet's time in ns) and its size. */
+interface Position {
+  index: number;
+  file: string;
+  bytes: number;
+  started: string;
+}
+
+/** A message of a group: its stream sequence, ack subject, and (once written) where its records begin. */
+type Entry = [seq: number, reply: string, at?: Position];
 
 interface State {
+  /** This collector's id in the claims. */
+  id: string;
   phase: 'writing' | 'flushed';
   /** The file written now: its rotation index (0 without rotation), path, size, and first packet's time (ns). */
   index: number;
@@ -116,7 +142,7 @@ function rotatedFiles(pattern: string): Array<{ index: number; file: string }> {
 /** Consumes the stream and writes its packets to files until stop(); see the top of this file. */
 export function collectPackets(options: CollectOptions): PacketCollector {
   const o = checkObject(options, 'options');
-  checkKeys(o, [...CONSUME_KEYS, 'write', 'log'], 'collectPackets');
+  checkKeys(o, [...CONSUME_KEYS, 'write', 'log', 'claimsMs'], 'collectPackets');
   const c = checkConsume(o);
   const w = checkObject(o.write, 'write');
   checkKeys(w, ['path', 'format', 'rotate'], 'write');
@@ -130,6 +156,7 @@ export function collectPackets(options: CollectOptions): PacketCollector {
   if (keep !== 0 && fileBytes === 0 && fileSeconds === 0) throw new WirecapError('write.rotate.files needs fileBytes or fileSeconds', 'EINVAL');
   const rotating = fileBytes !== 0 || fileSeconds !== 0;
   const log = o.log === undefined ? (m: string) => console.error(m) : (o.log as (m: string) => void);
+  const claimsMs = o.claimsMs === undefined ? 3_600_000 : checkInteger(o.claimsMs, 'claimsMs', 60_000, 2 ** 31);
   const statePath = `${pattern}.state`;
 
   return new PacketCollector(async (stats, setStop) => {
@@ -137,9 +164,11 @@ export function collectPackets(options: CollectOptions): PacketCollector {
     setStop(() => sub.stop());
     const nc = sub.nc;
     let state: State | null = fs.existsSync(statePath) ? (JSON.parse(fs.readFileSync(statePath, 'utf8')) as State) : null;
+    const id = state?.id ?? `${os.hostname()}/${process.pid}/${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     let writer: Writer | null = null;
-    const save = (s: State): void => {
-      fs.writeFileSync(`${statePath}.tmp`, JSON.stringify(s));
+    const save = (next: State): void => {
+      state = next;
+      fs.writeFileSync(`${statePath}.tmp`, JSON.stringify(next));
       fs.renameSync(`${statePath}.tmp`, statePath);
     };
     // Sequences written of the last few groups: a redelivery of one of them (its ack lost) is acked and skipped.
@@ -150,36 +179,91 @@ export function collectPackets(options: CollectOptions): PacketCollector {
       recent.push(seqs);
       if (recent.length > 4) for (const seq of recent.shift()!) skip.delete(seq);
     };
+    const answer = (entries: Entry[], verb: '+ACK' | '-NAK'): void => {
+      for (const [, reply] of entries) nc.publish(reply, verb);
+    };
+
+    const bucket = `wirecap-claims-${c.stream}-${c.durable}`.replace(/[^A-Za-z0-9_-]/g, '_');
+    const claims = await retrying(c.conn, `claims bucket ${bucket}`, async () => {
+      const replicas = (await (await nc.jetstreamManager()).streams.info(c.stream)).config.num_replicas;
+      return nc.jetstream().views.kv(bucket, { history: 1, ttl: claimsMs, replicas });
+    });
+    /** Who claimed seq: a collector id, or null. */
+    const owner = (seq: number): Promise<string | null> =>
+      retrying(c.conn, `claims bucket ${bucket}`, async () => {
+        const entry = await claims.get(String(seq));
+        return entry === null || entry.operation !== 'PUT' ? null : entry.string();
+      });
+    /** Claims seq for this collector: true if the claim is (or already was) this collector's. */
+    const claim = (seq: number): Promise<boolean> =>
+      retrying(c.conn, `claims bucket ${bucket}`, async () => {
+        try {
+          await claims.create(String(seq), id);
+          return true;
+        } catch (error) {
+          const who = await owner(seq);
+          if (who === null) throw error; // not a lost race: try again
+          return who === id;
+        }
+      });
+
+    /** Cuts the files back to at: later files of the rotation go, the file at it is cut to at.bytes and written on from there. */
+    const cutBack = (at: Position): Writer => {
+      writer?.close();
+      if (rotating) for (const f of rotatedFiles(pattern)) if (f.index > at.index) fs.rmSync(f.file, { force: true });
+      return createWriter(at.file, { ...state!.writer, resumeAt: at.bytes });
+    };
+    /**
+     * Claims a flushed group's messages in order and acks those won. At the
+     * first claim lost, the files are cut back to where that message began,
+     * it is acked (it is in the winner's files) and the rest are given back.
+     * Returns how many messages stay in this collector's files.
+     */
+    const settle = async (entries: Entry[]): Promise<number> => {
+      let won = 0;
+      while (won < entries.length && (await claim(entries[won][0]))) won++;
+      crashPoint('claimed');
+      answer(entries.slice(0, won), '+ACK');
+      remember(entries.map(([seq]) => seq));
+      if (won < entries.length) {
+        const at = entries[won][2]!;
+        writer = cutBack(at);
+        save({ ...state!, phase: 'flushed', index: at.index, file: at.file, bytes: at.bytes, started: at.started, group: entries.slice(0, won) });
+        answer(entries.slice(won, won + 1), '+ACK');
+        answer(entries.slice(won + 1), '-NAK');
+        stats.duplicates++;
+      }
+      return won;
+    };
 
     if (state !== null) {
       // Cut back to what the state vouches for, then settle the groups it names.
-      if (rotating) for (const f of rotatedFiles(pattern)) if (f.index > state.index) fs.rmSync(f.file, { force: true });
-      writer = createWriter(state.file, { ...state.writer, resumeAt: state.bytes });
+      const s: State = state;
+      writer = cutBack(s);
       stats.files++;
-      const acked = state.phase === 'flushed' ? [...state.previous, ...state.group] : state.previous;
-      for (const [, reply] of acked) nc.publish(reply, '+ACK');
-      remember(acked.map(([seq]) => seq));
-      if (state.phase === 'writing') for (const [, reply] of state.group) nc.publish(reply, '-NAK');
+      answer(s.previous, '+ACK');
+      remember(s.previous.map(([seq]) => seq));
+      if (s.phase === 'flushed') await settle(s.group);
+      else answer(s.group, '-NAK');
       await nc.flush().catch(() => undefined); // an answer that does not come: the acks went out all the same, or the messages come back after the ack wait
-    }
-    // Messages the collector before this one fetched but never wrote come
-    // back only after the ack wait, and newer ones would be fetched first. So
-    // a restarted collector (one with a state) waits the ack wait out while
-    // the consumer has messages outstanding: they then come first.
-    if (state !== null) {
+      // Messages the collector before this one fetched but never wrote come
+      // back only after the ack wait, and newer ones would be fetched first.
+      // So a restarted collector waits the ack wait out while the consumer
+      // has messages outstanding: they then come first.
       const info = await retrying(c.conn, `stream ${c.stream}`, async () => (await nc.jetstreamManager()).consumers.info(c.stream, c.durable));
       if (info.num_ack_pending > 0) await new Promise((resolve) => setTimeout(resolve, natsJs().millis(info.config.ack_wait ?? 0) + 1000));
     }
 
-    const open = (first: bigint, batch: NatsBatch, index: number): Writer => {
+    const open = (first: bigint, batch: NatsBatch, index: number, group: Entry[]): Writer => {
       const opts: State['writer'] = state?.writer ?? { format, linktype: batch.linktype, snaplen: 262144, precision: batch.precision };
       const name = rotating ? rotatedName(pattern, index, first) : pattern;
       const wr = createWriter(name, opts);
       stats.files++;
       if (rotating && keep !== 0) for (const f of rotatedFiles(pattern).slice(0, -keep)) fs.rmSync(f.file, { force: true });
-      state = { phase: 'writing', index, file: name, bytes: wr.stats().bytes, started: String(first), writer: opts, group: state?.group ?? [], previous: state?.previous ?? [] };
+      save({ id, phase: 'writing', index, file: name, bytes: wr.stats().bytes, started: String(first), writer: opts, group, previous: state?.previous ?? [] });
       return wr;
     };
+    const position = (): Position => ({ index: state!.index, file: state!.file, bytes: writer!.stats().bytes, started: state!.started });
 
     try {
       for (;;) {
@@ -187,7 +271,8 @@ export function collectPackets(options: CollectOptions): PacketCollector {
         if (group === null) break;
         const take: Array<{ m: Nats.JsMsg; batch: NatsBatch }> = [];
         for (const m of group) {
-          if (skip.has(m.seq)) {
+          // Delivered before: in these files (skip) or, claimed, in some collector's.
+          if (skip.has(m.seq) || (m.redelivered && (await owner(m.seq)) !== null)) {
             m.ack();
             stats.duplicates++;
             continue;
@@ -208,41 +293,52 @@ export function collectPackets(options: CollectOptions): PacketCollector {
         const entries: Entry[] = take.map(({ m }) => [m.seq, replyOf(m)]);
         if (state !== null) {
           const s: State = state;
-          state = { ...s, phase: 'writing', bytes: writer?.stats().bytes ?? s.bytes, previous: s.phase === 'flushed' ? s.group : s.previous, group: entries };
-          save(state);
+          save({ ...s, id, phase: 'writing', bytes: writer?.stats().bytes ?? s.bytes, previous: s.phase === 'flushed' ? s.group : s.previous, group: entries });
         }
-        for (const { batch } of take) {
+        const counts: number[] = [];
+        for (const [i, { batch }] of take.entries()) {
+          counts.push(batch.packets.length);
           for (const p of batch.packets) {
             if (writer === null) {
-              writer = open(p.timestamp, batch, 1);
-              (state as unknown as State).group = entries;
-              save(state as unknown as State);
+              writer = open(p.timestamp, batch, 1, entries);
             } else if (rotating) {
               const s = state as unknown as State;
               const full = fileBytes !== 0 && writer.stats().bytes + 36 + p.caplen > fileBytes; // a pcapng block at most
               const old = fileSeconds !== 0 && p.timestamp - BigInt(s.started) >= BigInt(fileSeconds) * 1_000_000_000n;
               if ((full || old) && writer.stats().packets > 0) {
+                entries[i][2] ??= position();
                 writer.close();
-                writer = open(p.timestamp, batch, s.index + 1);
+                writer = open(p.timestamp, batch, s.index + 1, entries);
               }
             }
+            entries[i][2] ??= position();
             writer.write(p);
             stats.packets++;
           }
         }
         writer!.flush();
-        const s = state as unknown as State;
-        state = { ...s, phase: 'flushed', bytes: writer!.stats().bytes, group: entries };
-        save(state);
-        for (const { m } of take) m.ack();
-        stats.messages += take.length;
-        remember(entries.map(([seq]) => seq));
+        save({ ...(state as unknown as State), phase: 'flushed', bytes: writer!.stats().bytes, group: entries });
+        crashPoint('flushed');
+        const won = await settle(entries);
+        stats.messages += won;
+        for (const n of counts.slice(won)) stats.packets -= n;
       }
     } finally {
       writer?.close();
       await sub.close();
     }
   });
+}
+
+/**
+ * For the fault tests: WIRECAP_COLLECTOR_DIES='<point>:<n>' kills the
+ * process (SIGKILL) the n-th time it reaches point, 'flushed' (a group in
+ * the files, not yet claimed) or 'claimed' (claimed, not yet acked).
+ */
+const dies = /^(flushed|claimed):(\d+)$/.exec(process.env.WIRECAP_COLLECTOR_DIES ?? '');
+let reached = 0;
+function crashPoint(point: 'flushed' | 'claimed'): void {
+  if (dies !== null && dies[1] === point && ++reached === Number(dies[2])) process.kill(process.pid, 'SIGKILL');
 }
 
 function rotatedName(pattern: string, index: number, first: bigint): string {
