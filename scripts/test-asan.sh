@@ -46,7 +46,7 @@ if [ "${FUZZ_CASES:-0}" -gt 0 ]; then
   node scripts/fuzz.js --cases "$FUZZ_CASES" --seed "${FUZZ_SEED:-1}" --case-ms 20000 || status=$?
 fi
 if [ -n "${LEAK_SCALE:-}" ]; then
-  node --expose-gc bench/leaks.js --scale "$LEAK_SCALE" || status=$?
+  node --expose-gc --max-semi-space-size=1 bench/leaks.js --scale "$LEAK_SCALE" || status=$?
 fi
 # Other programs the tests run (ip, tcpdump...) inherit the runtime too:
 # only reports from node processes count (they name node or the addon).

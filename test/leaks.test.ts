@@ -8,7 +8,7 @@ import { ROOT } from './helpers/traffic';
 
 describeLive('open/use/close cycles', () => {
   test('offline files, trace navigators, live captures, live dumps and collector streams: descriptors and threads back, RSS flat', () => {
-    const run = spawnSync(process.execPath, ['--expose-gc', path.join(ROOT, 'bench', 'leaks.js'), '--scale', '0.02', '--rounds', '4', '--json'], {
+    const run = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', path.join(ROOT, 'bench', 'leaks.js'), '--scale', '0.02', '--rounds', '4', '--json'], {
       encoding: 'utf8',
       timeout: 120000,
     });

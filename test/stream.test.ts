@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createCollector, IncomingStream, openLive, openOffline, streamPackets, StreamedPacket } from '../lib';
+import { SUMMARIES_KEPT } from '../lib/stream/collector';
 import { describeLive } from './helpers/live';
 import { filePackets } from './helpers/tools';
 import { pcapBytes, syntheticPackets } from './helpers/trace';
@@ -114,6 +115,19 @@ describe('exporter to collector', () => {
     expect(result.sent).toBe(50);
     expect((await seen).map((p) => p.data[0])).toEqual(Array.from({ length: 50 }, (_, i) => i));
     await collector.close();
+  });
+
+  test('a collector holds the summaries of the last 1000 streams that ended only, and counts every stream and packet', async () => {
+    const n = SUMMARIES_KEPT + 10;
+    const trace = path.join(dir, 'many-streams.pcap');
+    fs.writeFileSync(trace, pcapBytes(syntheticPackets(n)));
+    const collector = await createCollector({ host: '127.0.0.1' });
+    // One packet per segment: a Run call, a stream, each.
+    const result = await streamPackets(`127.0.0.1:${collector.port}`, openOffline(trace), { segmentPackets: 1 }).done;
+    await collector.close();
+    expect(result).toEqual({ sent: n, dropped: 0, reconnects: 0, buffered: 0 });
+    expect(collector.ended()).toEqual({ streams: n, packets: n });
+    expect(collector.summaries().map((s) => s.id)).toEqual(Array.from({ length: SUMMARIES_KEPT }, (_, i) => n - SUMMARIES_KEPT + 1 + i));
   });
 
   test('bad options and a bad source give EINVAL', () => {

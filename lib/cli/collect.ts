@@ -34,7 +34,9 @@ export function registerCollect(cli: Command, { out, err }: Io): void {
       });
       await collector.close();
       const summaries = collector.summaries();
+      const ended = collector.ended();
+      if (summaries.length < ended.streams) out.write(`the last ${summaries.length} of ${ended.streams} streams:\n`);
       for (const s of summaries) out.write(`stream ${s.id} from ${s.peer}: ${s.packets} packets${s.error ? `, ended by ${s.error.code}` : ''}\n`);
-      out.write(`${summaries.reduce((n, s) => n + s.packets, 0)} packets in ${summaries.length} streams\n`);
+      out.write(`${ended.packets} packets in ${ended.streams} streams\n`);
     });
 }

@@ -10,7 +10,7 @@ import type * as Grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WirecapError } from '../core/errors';
-import { Decoded, DEFAULT_PROTO_PACKAGE, packetStreamingService, StreamedPacket } from './protocol';
+import { Decoded, DEFAULT_PROTO_PACKAGE, GRPC_OPTIONS, packetStreamingService, StreamedPacket } from './protocol';
 import { checkBoolean, checkInteger, checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
 import { createWriter, Writer } from '../files/writer';
 
@@ -46,6 +46,8 @@ export interface StreamSummary {
 
 /** Packets a stream holds for an iterator that lags, before the collector stops reading it (gRPC flow control then reaches the sender). */
 const STREAM_QUEUE = 1024;
+/** Summaries kept of the streams that ended: the latest only, since a collector may run for millions of streams. */
+export const SUMMARIES_KEPT = 1000;
 
 /** One Run call: its packets, in order, as they arrive. */
 export class IncomingStream implements AsyncIterable<StreamedPacket> {
@@ -124,6 +126,7 @@ export class Collector {
   #pending: IncomingStream[] = [];
   #closed = false;
   #summaries: StreamSummary[] = [];
+  #ended = { streams: 0, packets: 0 };
   #active = new Set<Promise<unknown>>();
 
   /** @internal use createCollector() */
@@ -133,9 +136,14 @@ export class Collector {
     this.#writers = writers;
   }
 
-  /** The streams that ended so far, with their packet counts and errors. */
+  /** The last 1000 streams that ended (SUMMARIES_KEPT), oldest first, with their packet counts and errors. */
   summaries(): StreamSummary[] {
     return [...this.#summaries];
+  }
+
+  /** Every stream that ended so far, and their packets. */
+  ended(): { streams: number; packets: number } {
+    return { ...this.#ended };
   }
 
   /** Streams as they arrive; each must be iterated (it holds up to 1024 packets, then its sender waits). */
@@ -166,7 +174,11 @@ export class Collector {
     else if (this.queued) this.#pending.push(stream);
     this.#active.add(done);
     void done.then(() => this.#active.delete(done));
-    void stream.done.then((summary) => this.#summaries.push(summary));
+    void stream.done.then((summary) => {
+      this.#ended.streams++;
+      this.#ended.packets += summary.packets;
+      if (this.#summaries.push(summary) > SUMMARIES_KEPT) this.#summaries.shift();
+    });
   }
 
   /** Stops accepting streams, lets the open ones finish for up to graceMs, then closes the files. */
@@ -213,7 +225,7 @@ export async function createCollector(options?: CollectorOptions): Promise<Colle
   if (merged) writers.push(merged);
 
   const grpc = grpcJs();
-  const server = new grpc.Server();
+  const server = new grpc.Server(GRPC_OPTIONS);
   let collector: Collector | null = null;
   let nextId = 1;
   server.addService(service, {

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import { Packet } from '../capture/batch';
 import { Capture } from '../capture/capture';
 import { AbortError, WirecapError } from '../core/errors';
-import { DEFAULT_PROTO_PACKAGE, encodePacket, packetStreamingService } from './protocol';
+import { DEFAULT_PROTO_PACKAGE, encodePacket, GRPC_OPTIONS, packetStreamingService } from './protocol';
 import { checkInteger, checkKeys, checkObject, checkSignal, checkString } from '../core/validate';
 
 /** @grpc/grpc-js, loaded on first use: it costs every other wirecap user 11 MB of memory. */
@@ -102,7 +102,7 @@ export function streamPackets(target: string, source: AsyncIterable<Packet>, opt
   const service = packetStreamingService(o.protoPackage === undefined ? DEFAULT_PROTO_PACKAGE : checkString(o.protoPackage, 'protoPackage'));
   const grpc = grpcJs();
   const Client = grpc.makeGenericClientConstructor(service, 'PacketStreaming');
-  const client = new Client(target, channelCredentials(o.tls as StreamOptions['tls']));
+  const client = new Client(target, channelCredentials(o.tls as StreamOptions['tls']), GRPC_OPTIONS);
 
   return new PacketStream(async (stats, setStop) => {
     const held: Buffer[] = []; // encoded packets in source order, the oldest unacknowledged first

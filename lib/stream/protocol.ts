@@ -12,6 +12,13 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import { WirecapError } from '../core/errors';
 import type * as Generated from './generated/packet_streaming';
 
+/**
+ * Options of wirecap's gRPC server and clients. Channelz off: nothing can
+ * query it (the server and channels are wirecap's own), and it keeps trace
+ * records and tracker objects for every channel, subchannel, socket and call.
+ */
+export const GRPC_OPTIONS = { 'grpc.enable_channelz': 0 } as const;
+
 /** The proto package wirecap uses unless told otherwise. */
 export const DEFAULT_PROTO_PACKAGE = 'wirecap.streaming';
 
