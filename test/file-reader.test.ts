@@ -295,7 +295,23 @@ describe('pcapng', () => {
     expect(ours).toEqual(theirs);
   });
 
-  test.each([{ filter: 'greater 1' }, { singleLinktype: true }])('%j on interfaces of several linktypes is typed ENOTSUP: at open when they precede the first packet, else after the packets before the other type', async (options) => {
+  test('a filter on interfaces of several linktypes, known at open or met later, is compiled for each link type as it comes', async () => {
+    const early = writeTrace(pcapngBytes([{ blocks: [{ type: 'idb', iface: {} }, { type: 'idb', iface: { linktype: 101 } }, ...epbs(0, 3, 1n, 1n), ...epbs(1, 2, 9n, 1n)] }]));
+    const ids = async (file: string, filter: string): Promise<number[]> => {
+      const seen: number[] = [];
+      for await (const p of openOffline(file, { filter })) seen.push(p.interface!);
+      return seen;
+    };
+    expect(await ids(early, 'greater 1')).toEqual([0, 0, 0, 1, 1]);
+    const late = writeTrace(pcapngBytes(mixed));
+    const all: number[] = [];
+    for await (const p of openOffline(late)) all.push(p.interface!);
+    expect(await ids(late, 'greater 1')).toEqual(all);
+    expect(new Set(all).size).toBeGreaterThan(1); // the later section's interface, of link type 101, is among them
+  });
+
+  test('singleLinktype on interfaces of several linktypes is typed ENOTSUP: at open when they precede the first packet, else after the packets before the other type', async () => {
+    const options = { singleLinktype: true };
     const early = writeTrace(pcapngBytes([{ blocks: [{ type: 'idb', iface: {} }, { type: 'idb', iface: { linktype: 101 } }, ...epbs(0, 3, 1n, 1n)] }]));
     expect(() => openOffline(early, options)).toThrow(expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/as one link type: its interfaces have several/) }));
     const capture = openOffline(writeTrace(pcapngBytes(mixed)), options);

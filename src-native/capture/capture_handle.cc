@@ -185,7 +185,7 @@ void CaptureHandle::Shutdown() {
     api_->close(pcap_);
     pcap_ = nullptr;
   }
-  if (file_filter_.bf_len > 0) api_->freecode(&file_filter_);
+  file_filter_ = FileFilter();
   slabs_->Give(filling_.data, filling_.capacity);
   filling_ = Batch();
   for (const std::unique_ptr<Batch>& batch : queue_) slabs_->Give(batch->data, batch->capacity);

@@ -36,6 +36,7 @@
 #include "files/file_reader.h"
 #include "loader/pcap_api.h"
 #include "platform/platform.h"
+#include "capture/filter.h"
 #include "capture/slab_pool.h"
 
 class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
@@ -94,7 +95,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // A BPF program for file_'s packets, compiled as libpcap compiles one for
   // the file (a dead handle of its linktype and snaplen). Throws ENOTSUP
   // where the library cannot (Wine's wpcap.dll), EFILTER for a bad filter.
-  bpf_program CompileFileFilter(Napi::Env env, const std::string& filter);
+  FileFilter CompileFileFilter(Napi::Env env, const std::string& filter);
   void CheckOpen(Napi::Env env) const;
   // Runs task on the capture thread and waits for it; runs it here when the
   // thread has already ended (the pcap_t is then this thread's).
@@ -157,7 +158,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   std::unique_ptr<files::FileReader> file_;
   std::vector<files::InterfaceInfo> file_interfaces_;  // file_'s, as known at open (pcapng)
   bool single_linktype_ = false;  // file_: the first packet of another link type than the first's ends the read
-  bpf_program file_filter_{};  // capture thread; no instructions: no filter
+  FileFilter file_filter_;  // capture thread; empty: no filter
 
   // Set by StartDump() through the capture thread; from then on the
   // capture thread drives it and JS only reads its status. A dump of

@@ -89,9 +89,8 @@ Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
   int status = 0;
   std::string error;
   if (file_ != nullptr) {
-    bpf_program program = CompileFileFilter(env, filter);
-    RunOnCaptureThread([&] { std::swap(program, file_filter_); });
-    if (program.bf_len > 0) api_->freecode(&program);
+    FileFilter next = CompileFileFilter(env, filter);
+    RunOnCaptureThread([&] { std::swap(next, file_filter_); });
     return env.Undefined();
   }
   RunOnCaptureThread([&] {

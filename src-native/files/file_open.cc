@@ -100,12 +100,26 @@ void CaptureHandle::OpenFile(Napi::Env env, const Napi::Object& options) {
   }
 }
 
-bpf_program CaptureHandle::CompileFileFilter(Napi::Env env, const std::string& filter) {
-  if (api_->offline_filter == nullptr) {
-    throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot filter a file's packets (it lacks pcap_offline_filter)");
+// Compiled now for each link type of the interfaces known (the file's own
+// for a pcap file), so that a filter valid for none of them throws here;
+// a link type met later is compiled when its first packet comes.
+FileFilter CaptureHandle::CompileFileFilter(Napi::Env env, const std::string& filter) {
+  if (api_->offline_filter == nullptr || api_->open_dead == nullptr) {
+    throw WirecapError(env, "ENOTSUP", "the loaded libpcap cannot filter a file's packets (it lacks pcap_offline_filter or pcap_open_dead)");
   }
-  if (Mixed(file_interfaces_)) throw WirecapError(env, "ENOTSUP", MixedText(device_, "filter"));
-  return CompileFilter(env, *api_, filter, linktype_, snaplen_, netmask_);
+  FileFilter compiled(api_, filter, snaplen_, netmask_);
+  if (filter.empty()) return compiled;
+  std::vector<int> dlts{linktype_};
+  for (const files::InterfaceInfo& one : file_interfaces_) dlts.push_back(one.dlt);
+  std::string first_error;
+  bool any = false;
+  for (int dlt : dlts) {
+    std::string why;
+    if (compiled.Prepare(dlt, &why)) any = true;
+    else if (first_error.empty()) first_error = why;
+  }
+  if (!any) throw WirecapError(env, "EFILTER", "invalid filter '" + filter + "': " + first_error);
+  return compiled;
 }
 
 bool CaptureHandle::ReadFileBatch() {
@@ -129,7 +143,7 @@ bool CaptureHandle::ReadFileBatch() {
     // A filter, a dump (of one interface) or singleLinktype meets a packet
     // of another link type than the first interface's: the packets before
     // it are delivered, then the read fails.
-    const char* one_linktype = file_filter_.bf_len > 0 ? "filter" : dump_ != nullptr ? "dump" : single_linktype_ ? "read" : nullptr;
+    const char* one_linktype = dump_ != nullptr ? "dump" : single_linktype_ ? "read" : nullptr;
     bool other_linktype = false;
     if (one_linktype != nullptr && file_->mixed_linktypes()) {
       const std::vector<files::InterfaceInfo>& table = file_->interfaces();
@@ -138,13 +152,15 @@ bool CaptureHandle::ReadFileBatch() {
       other_linktype = other != packets.end();
       packets.erase(other, packets.end());
     }
-    if (file_filter_.bf_len > 0) {
+    if (!file_filter_.empty()) {
+      const std::vector<files::InterfaceInfo>& table = file_->interfaces();
       packets.erase(std::remove_if(packets.begin(), packets.end(),
                                    [&](const PacketMeta& p) {
                                      pcap_pkthdr header{};
                                      header.caplen = p.caplen;
                                      header.len = p.len;
-                                     return api_->offline_filter(&file_filter_, &header, filling_.data + p.offset) == 0;
+                                     const int dlt = table.empty() ? linktype_ : table[p.iface].dlt;
+                                     return !file_filter_.Matches(dlt, header, filling_.data + p.offset);
                                    }),
                     packets.end());
     }

@@ -47,6 +47,7 @@ struct Record {
 struct InterfaceInfo {
   uint32_t section;   // 0 for the file's first section
   uint32_t linktype;  // the LINKTYPE_ value, as the file has it
+  int dlt;            // the same as libpcap's DLT_ value
   uint32_t snaplen;   // as the file has it (0: none given)
   uint8_t tsresol;    // if_tsresol as the file has it (6, microseconds, when absent)
   std::string name;   // if_name; empty when absent

@@ -137,8 +137,8 @@ int FileReader::ReadBlock() {
 // linktype and snaplen, as libpcap's pcap_datalink and pcap_snapshot do.
 bool FileReader::AddInterface(const uint8_t* body, size_t size) {
   Interface iface;
-  InterfaceInfo info{section_, U16(body), U32(body + 4), 6, "", ""};
-  const int dlt = DltOf(info.linktype);
+  InterfaceInfo info{section_, U16(body), DltOf(U16(body)), U32(body + 4), 6, "", ""};
+  const int dlt = info.dlt;
   iface.snaplen = AdjustSnaplen(dlt, info.snaplen);
   bool saw_tsresol = false, saw_tsoffset = false;
   const char* const too_short = "block of type 1 in pcapng dump file is too short";

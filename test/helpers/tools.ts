@@ -80,9 +80,9 @@ export function liveDumpShim(dir: string, refuse: boolean): string {
   return out;
 }
 
-/** tshark -T fields: one array of field values per packet (-n, tab-separated). */
-export function tsharkFields(file: string, fields: string[]): string[][] {
-  const out = execFileSync('tshark', ['-r', file, '-n', '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
+/** tshark -T fields: one array of field values per packet (-n, tab-separated); with displayFilter, of the packets it keeps. */
+export function tsharkFields(file: string, fields: string[], displayFilter?: string): string[][] {
+  const out = execFileSync('tshark', ['-r', file, '-n', ...(displayFilter ? ['-Y', displayFilter] : []), '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
     stdio: ['ignore', 'pipe', 'ignore'],
