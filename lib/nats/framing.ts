@@ -54,39 +54,98 @@ export interface NatsBatch extends BatchInfo {
   streamSequence: number;
 }
 
-/** Appends packets as records into one preallocated payload. */
+/**
+ * Builds the payloads of messages, each in a buffer of its own (so a payload
+ * handed to the client is never written again). Records come either one at
+ * a time (add, addSplit), or as a span of a pcap file's own records
+ * (addRecord): consecutive ones of one buffer are copied in one go when the
+ * message is taken, their fractions rescaled if the file's precision is not
+ * the message's.
+ */
 export class PayloadBuilder {
-  readonly buffer: Buffer;
   bytes = 0;
   count = 0;
+  #room: number;
   #nano: boolean;
+  #buffer: Buffer | null = null;
+  /** Written into #buffer so far; bytes - #written is the pending span. */
+  #written = 0;
+  #span: Buffer | null = null;
+  #spanStart = 0;
+  #spanEnd = 0;
+  /** Whether the pending span's fractions are nanoseconds. */
+  #spanNano = false;
 
-  constructor(capacity: number, nano: boolean) {
-    this.buffer = Buffer.allocUnsafe(capacity);
+  /** room: a message's size unless its one record is bigger. */
+  constructor(room: number, nano: boolean) {
+    this.#room = room;
     this.#nano = nano;
   }
 
   /** Appends the packet at data[start, start + caplen). */
   add(timestamp: bigint, len: number, data: Buffer, start: number, caplen: number): void {
     const seconds = timestamp / 1_000_000_000n;
-    const ns = Number(timestamp - seconds * 1_000_000_000n);
-    const b = this.buffer;
-    let at = this.bytes;
-    b.writeUInt32LE(Number(seconds), at);
+    this.addSplit(Number(seconds), Number(timestamp - seconds * 1_000_000_000n), len, data, start, caplen);
+  }
+
+  /** add() with the timestamp as seconds and nanoseconds. */
+  addSplit(seconds: number, ns: number, len: number, data: Buffer, start: number, caplen: number): void {
+    this.flush();
+    const b = this.#reserve(RECORD_HEADER + caplen);
+    const at = this.#written;
+    b.writeUInt32LE(seconds, at);
     b.writeUInt32LE(this.#nano ? ns : Math.floor(ns / 1000), at + 4);
     b.writeUInt32LE(caplen, at + 8);
     b.writeUInt32LE(len, at + 12);
-    at += RECORD_HEADER;
-    data.copy(b, at, start, start + caplen);
-    this.bytes = at + caplen;
+    data.copy(b, at + RECORD_HEADER, start, start + caplen);
+    this.#written = this.bytes = at + RECORD_HEADER + caplen;
     this.count++;
   }
 
-  /** The records so far, copied out, and a fresh start. */
+  /**
+   * Appends the record at file[start, end), a little-endian pcap record whose
+   * fraction is in nanoseconds if nano, else microseconds.
+   */
+  addRecord(file: Buffer, start: number, end: number, nano: boolean): void {
+    if (this.#span !== file || this.#spanEnd !== start || this.#spanNano !== nano) {
+      this.flush();
+      this.#span = file;
+      this.#spanStart = start;
+      this.#spanNano = nano;
+    }
+    this.#spanEnd = end;
+    this.bytes += end - start;
+    this.count++;
+  }
+
+  /** Copies the pending span in: before its buffer is reused, or the message taken. */
+  flush(): void {
+    if (this.#span === null) return;
+    const length = this.#spanEnd - this.#spanStart;
+    const b = this.#reserve(length);
+    const from = this.#written;
+    this.#span.copy(b, from, this.#spanStart, this.#spanEnd);
+    this.#written += length;
+    this.#span = null;
+    if (this.#spanNano === this.#nano) return;
+    for (let at = from; at < this.#written; at += RECORD_HEADER + b.readUInt32LE(at + 8)) {
+      const fraction = b.readUInt32LE(at + 4);
+      b.writeUInt32LE(this.#nano ? fraction * 1000 : Math.floor(fraction / 1000), at + 4);
+    }
+  }
+
+  /** The message's buffer, with room for bytes more after what is written. */
+  #reserve(bytes: number): Buffer {
+    this.#buffer ??= Buffer.allocUnsafe(Math.max(this.#room, this.#written + bytes));
+    return this.#buffer;
+  }
+
+  /** The payload so far, and a fresh start. */
   take(): Uint8Array {
-    const payload = Uint8Array.prototype.slice.call(this.buffer, 0, this.bytes);
-    this.bytes = 0;
-    this.count = 0;
+    this.flush();
+    const payload = this.#buffer === null ? Buffer.alloc(0) : this.#buffer.subarray(0, this.#written);
+    this.#buffer = null;
+    this.bytes = this.count = this.#written = 0;
     return payload;
   }
 }
