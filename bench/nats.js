@@ -120,7 +120,8 @@ async function grpc() {
     const jsm = await retry(() => nc.jetstreamManager());
     for (let r = 0; r < rounds; r++) {
       for (const replicas of replicaCounts) {
-        for (const kind of ['raw', 'wirecap']) {
+        // Turn about, so that neither side always runs first on a shared machine.
+        for (const kind of r % 2 === 0 ? ['raw', 'wirecap'] : ['wirecap', 'raw']) {
           const name = `B${replicas}${kind}`;
           await retry(() => jsm.streams.add({ name, subjects: [`b.${name}`], num_replicas: replicas, ...(replicas === 1 ? { placement: { tags: ['n1'] } } : {}) }));
           await retry(() => jsm.streams.info(name));

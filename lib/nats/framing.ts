@@ -55,12 +55,12 @@ export interface NatsBatch extends BatchInfo {
 }
 
 /**
- * Builds the payloads of messages, each in a buffer of its own (so a payload
- * handed to the client is never written again). Records come either one at
- * a time (add, addSplit), or as a span of a pcap file's own records
- * (addRecord): consecutive ones of one buffer are copied in one go when the
- * message is taken, their fractions rescaled if the file's precision is not
- * the message's.
+ * Builds the payloads of messages, each in a buffer of its own while the
+ * client may hold it: a buffer is used again only once recycle() says its
+ * message was stored. Records come either one at a time (add, addSplit), or
+ * as a pcap file's own records (addRecord): consecutive ones of one buffer
+ * are copied in one go, their fractions rescaled if the file's precision is
+ * not the message's.
  */
 export class PayloadBuilder {
   bytes = 0;
@@ -68,6 +68,9 @@ export class PayloadBuilder {
   #room: number;
   #nano: boolean;
   #buffer: Buffer | null = null;
+  #view: DataView | null = null;
+  /** Buffers of stored messages, #room bytes each. */
+  #spare: ArrayBuffer[] = [];
   /** Written into #buffer so far; bytes - #written is the pending span. */
   #written = 0;
   #span: Buffer | null = null;
@@ -128,25 +131,36 @@ export class PayloadBuilder {
     this.#written += length;
     this.#span = null;
     if (this.#spanNano === this.#nano) return;
-    for (let at = from; at < this.#written; at += RECORD_HEADER + b.readUInt32LE(at + 8)) {
-      const fraction = b.readUInt32LE(at + 4);
-      b.writeUInt32LE(this.#nano ? fraction * 1000 : Math.floor(fraction / 1000), at + 4);
+    const v = this.#view!;
+    for (let at = from; at < this.#written; at += RECORD_HEADER + v.getUint32(at + 8, true)) {
+      const fraction = v.getUint32(at + 4, true);
+      v.setUint32(at + 4, this.#nano ? fraction * 1000 : Math.floor(fraction / 1000), true);
     }
   }
 
   /** The message's buffer, with room for bytes more after what is written. */
   #reserve(bytes: number): Buffer {
-    this.#buffer ??= Buffer.allocUnsafe(Math.max(this.#room, this.#written + bytes));
+    if (this.#buffer === null) {
+      const size = Math.max(this.#room, bytes);
+      const memory = size === this.#room && this.#spare.length > 0 ? this.#spare.pop()! : new ArrayBuffer(size);
+      this.#buffer = Buffer.from(memory);
+      this.#view = new DataView(memory);
+    }
     return this.#buffer;
   }
 
   /** The payload so far, and a fresh start. */
   take(): Uint8Array {
     this.flush();
-    const payload = this.#buffer === null ? Buffer.alloc(0) : this.#buffer.subarray(0, this.#written);
-    this.#buffer = null;
+    const payload = this.#buffer === null ? new Uint8Array(0) : this.#buffer.subarray(0, this.#written);
+    this.#buffer = this.#view = null;
     this.bytes = this.count = this.#written = 0;
     return payload;
+  }
+
+  /** Takes back the buffer of a payload from take() whose message was stored: the client no longer holds it. */
+  recycle(payload: Uint8Array): void {
+    if (payload.buffer.byteLength === this.#room) this.#spare.push(payload.buffer as ArrayBuffer);
   }
 }
 

@@ -106,9 +106,9 @@ function recordsNano(capture: Capture | null): boolean | null {
  * of the packet (not so when the reader cut it to the snaplen or swapped its
  * lengths), with a fraction below a second and seconds after 1970.
  */
-function isRecord(data: Buffer, at: number, caplen: number, len: number, nano: boolean): boolean {
+function isRecord(data: DataView, at: number, caplen: number, len: number, nano: boolean): boolean {
   const h = at - RECORD_HEADER;
-  return h >= 0 && data.readUInt32LE(h + 8) === caplen && data.readUInt32LE(h + 12) === len && data.readUInt32LE(h + 4) < (nano ? 1e9 : 1e6) && data.readUInt32LE(h) < 2 ** 31;
+  return h >= 0 && data.getUint32(h + 8, true) === caplen && data.getUint32(h + 12, true) === len && data.getUint32(h + 4, true) < (nano ? 1e9 : 1e6) && data.getUint32(h, true) < 2 ** 31;
 }
 
 interface Outgoing {
@@ -185,10 +185,11 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
       let firstAt = 0; // when the builder's oldest packet came
       let recovering = false; // failed messages are being published again: nothing new goes out
 
-      // Counts a message as sent the moment its PubAck arrives.
+      // Counts a message as sent the moment its PubAck arrives (once: a message is published again only after a failure).
       const publish = (m: Outgoing): Promise<Error | null> =>
         js.publish(subject, m.payload, { msgID: m.headers.get('Nats-Msg-Id'), headers: m.headers, timeout: ackTimeoutMs }).then(
           () => {
+            builder.recycle(m.payload);
             stats.sent += m.packets;
             stats.messages++;
             lastStored = Date.now();
@@ -281,12 +282,13 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
             const { timestamps, lens, offsets, caplens, data } = chunk;
             // The timestamps' halves, to split them into seconds and nanoseconds without a BigInt per packet.
             const halves = new Uint32Array(timestamps.buffer, timestamps.byteOffset, 2 * chunk.count);
+            const view = new DataView(data.buffer, data.byteOffset, data.length);
             for (let i = 0; i < chunk.count; i++) {
               const at = offsets[i];
               const caplen = caplens[i];
               // Only a packet that ends a message waits (for room in flight).
               if (!(builder.count > 0 && fits(caplen)) && !(await makeRoom(caplen))) break;
-              if (fileNano !== null && isRecord(data, at, caplen, lens[i], fileNano)) {
+              if (fileNano !== null && isRecord(view, at, caplen, lens[i], fileNano)) {
                 builder.addRecord(data, at - RECORD_HEADER, at + caplen, fileNano);
               } else if (halves[2 * i + HI] < 2 ** 31) {
                 // ns = hi * 2^32 + lo, divided by 1e9 in two steps of 16 bits, each exact in a double.
