@@ -5,8 +5,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connect, headers } from 'nats';
+import { connect, credsAuthenticator, headers } from 'nats';
 import { collectPackets, consumePackets, createWriter, openLive, openOffline, Packet, publishPackets, WirecapError } from '../lib';
+import { operator } from './helpers/jwt';
 import { describeLive } from './helpers/live';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
 import { capinfos } from './helpers/tools';
@@ -234,6 +235,33 @@ describe('bad input', () => {
       await expect(publishPackets(openOffline(trace), { servers: locked.urls, subject: 'x', token: 'wrong', connectTimeoutMs: 2000 }).done).rejects.toMatchObject({ code: 'EACCES' });
       const good = publishPackets(openOffline(trace), { servers: locked.urls, subject: 'none', token: 's3cret' });
       await expect(good.done).rejects.toMatchObject({ code: 'ENOENT' }); // connected: the server answered that no stream takes the subject
+    } finally {
+      await locked.stop();
+    }
+  });
+
+  test("a creds file goes to the client: a server in operator mode takes the account's user; another account's user, or none, is EACCES; a missing file is ENOENT", async () => {
+    const op = operator();
+    const locked = await startNats(1, { config: op.config });
+    const good = path.join(dir, 'sensor.creds');
+    const stranger = path.join(dir, 'stranger.creds');
+    fs.writeFileSync(good, op.creds());
+    fs.writeFileSync(stranger, op.creds({ untrusted: true }));
+    try {
+      const nc = await connect({ servers: locked.urls, authenticator: credsAuthenticator(fs.readFileSync(good)) });
+      await (await nc.jetstreamManager()).streams.add({ name: 'CREDS', subjects: ['creds.>'] });
+      await nc.close();
+      const stats = await publishPackets(openOffline(trace), { servers: locked.urls, subject: 'creds.a', creds: good }).done;
+      expect(stats.sent).toBe(5000);
+      const consumer = consumePackets({ servers: locked.urls, stream: 'CREDS', durable: 'c', creds: good });
+      let n = 0;
+      for await (const _ of consumer) if (++n === 5000) break;
+      await consumer.close();
+      await expect(publishPackets(openOffline(trace), { servers: locked.urls, subject: 'creds.a', creds: stranger, connectTimeoutMs: 2000 }).done).rejects.toMatchObject({ code: 'EACCES' });
+      await expect(publishPackets(openOffline(trace), { servers: locked.urls, subject: 'creds.a', connectTimeoutMs: 2000 }).done).rejects.toMatchObject({ code: 'EACCES' });
+      const file = openOffline(trace);
+      expect(() => publishPackets(file, { servers: locked.urls, subject: 'creds.a', creds: path.join(dir, 'none.creds') })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+      file.close();
     } finally {
       await locked.stop();
     }
