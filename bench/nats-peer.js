@@ -29,19 +29,21 @@ const print = (o) => {
  * nanoseconds, as openOffline() reads it by default).
  */
 function* payloads(bytes, { batchPackets, batchBytes }) {
+  const file = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   let at = 24;
   while (at < bytes.length) {
     const start = at;
     let n = 0;
     while (at < bytes.length && n < batchPackets) {
-      const next = at + 16 + bytes.readUInt32LE(at + 8);
+      const next = at + 16 + file.getUint32(at + 8, true);
       if (next - start > batchBytes) break;
       at = next;
       n++;
     }
     const payload = Buffer.allocUnsafe(at - start);
     bytes.copy(payload, 0, start, at);
-    for (let p = 0; p < payload.length; p += 16 + payload.readUInt32LE(p + 8)) payload.writeUInt32LE(payload.readUInt32LE(p + 4) * 1000, p + 4);
+    const v = new DataView(payload.buffer, payload.byteOffset, payload.length);
+    for (let p = 0; p < payload.length; p += 16 + v.getUint32(p + 8, true)) v.setUint32(p + 4, v.getUint32(p + 4, true) * 1000, true);
     yield { payload, packets: n };
   }
 }

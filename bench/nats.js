@@ -6,6 +6,7 @@
 // PubAck window (bench/nats-peer.js raw), and against the gRPC exporter
 // (bench/stream-peer.js), all in the same run, each side in its own process.
 // Also the collector's rate writing the R1 stream to a file, and peak RSS.
+// Every round's figures go to bench/out/nats.json, the table to bench/out/nats.md.
 //   npm run bench:nats [-- --rounds 1 --batch-bytes 262144 --batch-packets 1024 --in-flight 16 --replicas 1,3]
 // The message size and PubAck window apply to both publishers; the servers'
 // max_payload is raised when a message of batch-bytes would not fit.
@@ -135,6 +136,8 @@ async function grpc() {
             for (const f of [out, `${out}.state`]) fs.rmSync(f, { force: true });
           }
           await jsm.streams.delete(name);
+          // The next side starts with no dirty pages of this one's store to write back (an R3 run leaves 2.4 GB).
+          execFileSync('sync');
         }
       }
       push('grpc', await grpc());
@@ -173,4 +176,5 @@ async function grpc() {
   const text = lines.join('\n');
   console.log(text);
   fs.writeFileSync(path.join(OUT, 'nats.md'), `${text}\n`);
+  fs.writeFileSync(path.join(OUT, 'nats.json'), `${JSON.stringify({ publish, maxPayload, rounds: results }, null, 1)}\n`);
 })();
