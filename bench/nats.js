@@ -6,15 +6,31 @@
 // PubAck window (bench/nats-peer.js raw), and against the gRPC exporter
 // (bench/stream-peer.js), all in the same run, each side in its own process.
 // Also the collector's rate writing the R1 stream to a file, and peak RSS.
-//   npm run bench:nats [-- --rounds 1]
+// Every round's figures go to bench/out/nats.json, the table to bench/out/nats.md.
+//   npm run bench:nats [-- --rounds 1 --batch-bytes 262144 --batch-packets 1024 --in-flight 16 --replicas 1,3]
+// The message size and PubAck window apply to both publishers; the servers'
+// max_payload is raised when a message of batch-bytes would not fit.
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+const { parseArgs } = require('node:util');
 const { connect } = require('nats');
 
-const args = process.argv.slice(2);
-const rounds = Number(args[args.indexOf('--rounds') + 1] || 1);
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '1' },
+    'batch-bytes': { type: 'string', default: '262144' },
+    'batch-packets': { type: 'string', default: '1024' },
+    'in-flight': { type: 'string', default: '16' },
+    replicas: { type: 'string', default: '1,3' },
+  },
+});
+const rounds = Number(args.rounds);
+const publish = { batchBytes: Number(args['batch-bytes']), batchPackets: Number(args['batch-packets']), maxInFlight: Number(args['in-flight']) };
+const replicaCounts = args.replicas.split(',').map(Number);
+const HEADER_ROOM = 1024; // what publishPackets() keeps free of max_payload for headers
+const maxPayload = Math.max(1 << 20, publish.batchBytes + HEADER_ROOM);
 const COUNT = 1_000_000;
 const OUT = path.join(__dirname, 'out');
 const trace = path.join(OUT, 'stream.pcap');
@@ -44,6 +60,7 @@ async function cluster(dir) {
         `server_name: n${i + 1}`,
         `server_tags: ["n${i + 1}"]`,
         `listen: 127.0.0.1:${port}`,
+        `max_payload: ${maxPayload}`,
         `jetstream { store_dir: "${path.join(dir, `n${i + 1}`)}", max_file_store: 8589934592 }`,
         `cluster { name: bench, listen: 127.0.0.1:${routes[i]}, routes: [${peers.join(', ')}] }`,
       ].join('\n'),
@@ -103,14 +120,15 @@ async function grpc() {
     nc = await retry(() => connect({ servers: servers.url }));
     const jsm = await retry(() => nc.jetstreamManager());
     for (let r = 0; r < rounds; r++) {
-      for (const replicas of [1, 3]) {
-        for (const kind of ['raw', 'wirecap']) {
+      for (const replicas of replicaCounts) {
+        // Turn about, so that neither side always runs first on a shared machine.
+        for (const kind of r % 2 === 0 ? ['raw', 'wirecap'] : ['wirecap', 'raw']) {
           const name = `B${replicas}${kind}`;
           await retry(() => jsm.streams.add({ name, subjects: [`b.${name}`], num_replicas: replicas, ...(replicas === 1 ? { placement: { tags: ['n1'] } } : {}) }));
           await retry(() => jsm.streams.info(name));
-          const [p] = await run('nats-peer.js', kind, servers.url, `b.${name}`, trace);
+          const [p] = await run('nats-peer.js', kind, servers.url, `b.${name}`, trace, JSON.stringify(publish));
           const stored = (await jsm.streams.info(name)).state.messages;
-          push(`${kind}${replicas}`, { rate: p.packets / p.seconds, mbps: fs.statSync(trace).size / 1e6 / p.seconds, rss: p.maxRssMB, packets: p.packets, stored });
+          push(`${kind}${replicas}`, { rate: p.packets / p.seconds, mbps: fs.statSync(trace).size / 1e6 / p.seconds, rss: p.maxRssMB, cpu: p.cpuSeconds, packets: p.packets, stored });
           if (replicas === 1 && kind === 'wirecap') {
             const out = path.join(dir, 'collected.pcap');
             const [c] = await run('nats-peer.js', 'collect', servers.url, name, out, COUNT);
@@ -118,6 +136,8 @@ async function grpc() {
             for (const f of [out, `${out}.state`]) fs.rmSync(f, { force: true });
           }
           await jsm.streams.delete(name);
+          // The next side starts with no dirty pages of this one's store to write back (an R3 run leaves 2.4 GB).
+          execFileSync('sync');
         }
       }
       push('grpc', await grpc());
@@ -134,22 +154,27 @@ async function grpc() {
   };
   const k = (x) => `${Math.round(x / 1000)}k`;
   const grpcRate = median('grpc', (x) => x.rate);
-  const lines = [`${COUNT} packets (${(fs.statSync(trace).size / 1e6).toFixed(0)} MB trace), ${rounds} round(s), median; 3-node cluster on 127.0.0.1; node ${process.version}`, ''];
-  lines.push('| publisher | stream | packets/s | MB/s | × raw client | × gRPC exporter | publisher peak RSS | messages stored |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const replicas of [1, 3]) {
+  const lines = [
+    `${COUNT} packets (${(fs.statSync(trace).size / 1e6).toFixed(0)} MB trace), ${rounds} round(s), median; 3-node cluster on 127.0.0.1; node ${process.version}`,
+    `messages of at most ${publish.batchPackets} packets and ${publish.batchBytes} bytes, ${publish.maxInFlight} awaiting their PubAck; max_payload ${maxPayload}`,
+    '',
+  ];
+  lines.push('| publisher | stream | packets/s | MB/s | × raw client | × gRPC exporter | publisher CPU s | publisher peak RSS | messages stored |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const replicas of replicaCounts) {
     const raw = median(`raw${replicas}`, (x) => x.rate);
     for (const kind of ['raw', 'wirecap']) {
       const key = `${kind}${replicas}`;
       const rate = median(key, (x) => x.rate);
       lines.push(
-        `| ${kind === 'raw' ? 'nats client alone' : 'wirecap publishPackets(openOffline())'} | R${replicas} | ${k(rate)} | ${median(key, (x) => x.mbps).toFixed(0)} | ${(rate / raw).toFixed(2)} | ${(rate / grpcRate).toFixed(2)} | ${Math.max(...results[key].map((x) => x.rss)).toFixed(0)} MB | ${results[key][0].stored} |`,
+        `| ${kind === 'raw' ? 'nats client alone' : 'wirecap publishPackets(openOffline())'} | R${replicas} | ${k(rate)} | ${median(key, (x) => x.mbps).toFixed(0)} | ${(rate / raw).toFixed(2)} | ${(rate / grpcRate).toFixed(2)} | ${median(key, (x) => x.cpu).toFixed(2)} | ${Math.max(...results[key].map((x) => x.rss)).toFixed(0)} MB | ${results[key][0].stored} |`,
       );
     }
   }
   lines.push('', '| other side | packets/s | peak RSS |', '| --- | --- | --- |');
-  lines.push(`| wirecap collectPackets() from the R1 stream to a pcap file | ${k(median('collect', (x) => x.rate))} | ${Math.max(...results.collect.map((x) => x.rss)).toFixed(0)} MB |`);
+  if (results.collect) lines.push(`| wirecap collectPackets() from the R1 stream to a pcap file | ${k(median('collect', (x) => x.rate))} | ${Math.max(...results.collect.map((x) => x.rss)).toFixed(0)} MB |`);
   lines.push(`| gRPC streamPackets(openOffline()) to a local collector (bench/stream) | ${k(grpcRate)} | ${Math.max(...results.grpc.map((x) => x.rss)).toFixed(0)} MB (exporter); lost ${results.grpc.reduce((n, x) => n + x.lost, 0)} |`);
   const text = lines.join('\n');
   console.log(text);
   fs.writeFileSync(path.join(OUT, 'nats.md'), `${text}\n`);
+  fs.writeFileSync(path.join(OUT, 'nats.json'), `${JSON.stringify({ publish, maxPayload, rounds: results }, null, 1)}\n`);
 })();

@@ -5,8 +5,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connect, headers } from 'nats';
-import { collectPackets, consumePackets, createWriter, openLive, openOffline, publishPackets, WirecapError } from '../lib';
+import { connect, credsAuthenticator, headers } from 'nats';
+import { collectPackets, consumePackets, createWriter, openLive, openOffline, Packet, publishPackets, WirecapError } from '../lib';
+import { operator } from './helpers/jwt';
 import { describeLive } from './helpers/live';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
 import { capinfos } from './helpers/tools';
@@ -52,6 +53,45 @@ describe('one node', () => {
     }
     await consumer.close();
     expect(got).toEqual(source.map(key));
+  });
+
+  test("files of either precision and byte order, filtered, with records cut to the snaplen, and a plain iterable: every message's records are what libpcap reads, in the precision asked", async () => {
+    // 3000 packets of ~740 bytes span several of the reader's 1 MiB batches, so messages straddle them.
+    const packets = syntheticPackets(3000).map((p, i) => (i % 37 === 5 ? { ...p, data: Buffer.alloc(300, i & 0xff), len: 300 } : p));
+    const micro = path.join(dir, 'micro.pcap');
+    const nano = path.join(dir, 'nano.pcap');
+    const big = path.join(dir, 'big-endian.pcap');
+    fs.writeFileSync(micro, pcapBytes(packets, { snaplen: 200 }));
+    fs.writeFileSync(nano, pcapBytes(packets, { nano: true, snaplen: 200 }));
+    fs.writeFileSync(big, pcapBytes(packets, { bigEndian: true, snaplen: 200 }));
+    const toMicro = (p: ReferencePacket): ReferencePacket => ({ ...p, timestamp: p.timestamp - (p.timestamp % 1000n) });
+    const filtered = openOffline(nano, { filter: 'len > 700' });
+    async function* iterable(): AsyncGenerator<Packet> {
+      for (const p of packets) yield { timestamp: p.timestamp, data: p.data, caplen: p.data.length, len: p.len ?? p.data.length };
+    }
+    const cases = [
+      { name: 'micro', source: openOffline(micro), precision: 'nano', expected: referenceRead(micro).packets },
+      { name: 'micro-as-micro', source: openOffline(micro, { precision: 'micro' }), precision: 'micro', expected: referenceRead(micro).packets },
+      { name: 'nano-as-micro', source: openOffline(nano, { precision: 'micro' }), precision: 'micro', expected: referenceRead(nano).packets.map(toMicro) },
+      { name: 'big-endian', source: openOffline(big), precision: 'nano', expected: referenceRead(big).packets },
+      { name: 'filtered', source: filtered, precision: 'nano', expected: referenceRead(nano).packets.filter((p) => p.len > 700) },
+      { name: 'iterable', source: iterable(), precision: 'nano', expected: packets.map((p) => ({ timestamp: p.timestamp, caplen: p.data.length, len: p.len!, linktype: 1, hex: p.data.toString('hex') })) },
+    ];
+    expect(cases[0].expected.some((p) => p.caplen === 200)).toBe(true); // libpcap cut the 300-byte records
+    await createStream(nats.urls, 'KINDS', ['kinds.>']);
+    for (const c of cases) {
+      const stats = await publishPackets(c.source, { servers: nats.urls, subject: `kinds.${c.name}`, sensor: c.name, batchBytes: 50000 }).done;
+      expect(stats.sent).toBe(c.expected.length);
+      const consumer = consumePackets({ servers: nats.urls, stream: 'KINDS', durable: c.name, filterSubject: `kinds.${c.name}` });
+      const got: string[] = [];
+      for await (const b of consumer.batches()) {
+        expect(b.precision).toBe(c.precision);
+        got.push(...b.packets.map((p) => key({ ...p, hex: p.data.toString('hex') })));
+        if (got.length >= c.expected.length) break;
+      }
+      await consumer.close();
+      expect(got).toEqual(c.expected.map(key));
+    }
   });
 
   test('the collector writes rotated files that tcpdump, capinfos and libpcap read, every packet once and in order, and acks them all', async () => {
@@ -195,6 +235,33 @@ describe('bad input', () => {
       await expect(publishPackets(openOffline(trace), { servers: locked.urls, subject: 'x', token: 'wrong', connectTimeoutMs: 2000 }).done).rejects.toMatchObject({ code: 'EACCES' });
       const good = publishPackets(openOffline(trace), { servers: locked.urls, subject: 'none', token: 's3cret' });
       await expect(good.done).rejects.toMatchObject({ code: 'ENOENT' }); // connected: the server answered that no stream takes the subject
+    } finally {
+      await locked.stop();
+    }
+  });
+
+  test("a creds file goes to the client: a server in operator mode takes the account's user; another account's user, or none, is EACCES; a missing file is ENOENT", async () => {
+    const op = operator();
+    const locked = await startNats(1, { config: op.config });
+    const good = path.join(dir, 'sensor.creds');
+    const stranger = path.join(dir, 'stranger.creds');
+    fs.writeFileSync(good, op.creds());
+    fs.writeFileSync(stranger, op.creds({ untrusted: true }));
+    try {
+      const nc = await connect({ servers: locked.urls, authenticator: credsAuthenticator(fs.readFileSync(good)) });
+      await (await nc.jetstreamManager()).streams.add({ name: 'CREDS', subjects: ['creds.>'] });
+      await nc.close();
+      const stats = await publishPackets(openOffline(trace), { servers: locked.urls, subject: 'creds.a', creds: good }).done;
+      expect(stats.sent).toBe(5000);
+      const consumer = consumePackets({ servers: locked.urls, stream: 'CREDS', durable: 'c', creds: good });
+      let n = 0;
+      for await (const _ of consumer) if (++n === 5000) break;
+      await consumer.close();
+      await expect(publishPackets(openOffline(trace), { servers: locked.urls, subject: 'creds.a', creds: stranger, connectTimeoutMs: 2000 }).done).rejects.toMatchObject({ code: 'EACCES' });
+      await expect(publishPackets(openOffline(trace), { servers: locked.urls, subject: 'creds.a', connectTimeoutMs: 2000 }).done).rejects.toMatchObject({ code: 'EACCES' });
+      const file = openOffline(trace);
+      expect(() => publishPackets(file, { servers: locked.urls, subject: 'creds.a', creds: path.join(dir, 'none.creds') })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+      file.close();
     } finally {
       await locked.stop();
     }

@@ -54,40 +54,113 @@ export interface NatsBatch extends BatchInfo {
   streamSequence: number;
 }
 
-/** Appends packets as records into one preallocated payload. */
+/**
+ * Builds the payloads of messages, each in a buffer of its own while the
+ * client may hold it: a buffer is used again only once recycle() says its
+ * message was stored. Records come either one at a time (add, addSplit), or
+ * as a pcap file's own records (addRecord): consecutive ones of one buffer
+ * are copied in one go, their fractions rescaled if the file's precision is
+ * not the message's.
+ */
 export class PayloadBuilder {
-  readonly buffer: Buffer;
   bytes = 0;
   count = 0;
+  #room: number;
   #nano: boolean;
+  #buffer: Buffer | null = null;
+  #view: DataView | null = null;
+  /** Buffers of stored messages, #room bytes each. */
+  #spare: ArrayBuffer[] = [];
+  /** Written into #buffer so far; bytes - #written is the pending span. */
+  #written = 0;
+  #span: Buffer | null = null;
+  #spanStart = 0;
+  #spanEnd = 0;
+  /** Whether the pending span's fractions are nanoseconds. */
+  #spanNano = false;
 
-  constructor(capacity: number, nano: boolean) {
-    this.buffer = Buffer.allocUnsafe(capacity);
+  /** room: a message's size unless its one record is bigger. */
+  constructor(room: number, nano: boolean) {
+    this.#room = room;
     this.#nano = nano;
   }
 
   /** Appends the packet at data[start, start + caplen). */
   add(timestamp: bigint, len: number, data: Buffer, start: number, caplen: number): void {
     const seconds = timestamp / 1_000_000_000n;
-    const ns = Number(timestamp - seconds * 1_000_000_000n);
-    const b = this.buffer;
-    let at = this.bytes;
-    b.writeUInt32LE(Number(seconds), at);
+    this.addSplit(Number(seconds), Number(timestamp - seconds * 1_000_000_000n), len, data, start, caplen);
+  }
+
+  /** add() with the timestamp as seconds and nanoseconds. */
+  addSplit(seconds: number, ns: number, len: number, data: Buffer, start: number, caplen: number): void {
+    this.flush();
+    const b = this.#reserve(RECORD_HEADER + caplen);
+    const at = this.#written;
+    b.writeUInt32LE(seconds, at);
     b.writeUInt32LE(this.#nano ? ns : Math.floor(ns / 1000), at + 4);
     b.writeUInt32LE(caplen, at + 8);
     b.writeUInt32LE(len, at + 12);
-    at += RECORD_HEADER;
-    data.copy(b, at, start, start + caplen);
-    this.bytes = at + caplen;
+    data.copy(b, at + RECORD_HEADER, start, start + caplen);
+    this.#written = this.bytes = at + RECORD_HEADER + caplen;
     this.count++;
   }
 
-  /** The records so far, copied out, and a fresh start. */
+  /**
+   * Appends the record at file[start, end), a little-endian pcap record whose
+   * fraction is in nanoseconds if nano, else microseconds.
+   */
+  addRecord(file: Buffer, start: number, end: number, nano: boolean): void {
+    if (this.#span !== file || this.#spanEnd !== start || this.#spanNano !== nano) {
+      this.flush();
+      this.#span = file;
+      this.#spanStart = start;
+      this.#spanNano = nano;
+    }
+    this.#spanEnd = end;
+    this.bytes += end - start;
+    this.count++;
+  }
+
+  /** Copies the pending span in: before its buffer is reused, or the message taken. */
+  flush(): void {
+    if (this.#span === null) return;
+    const length = this.#spanEnd - this.#spanStart;
+    const b = this.#reserve(length);
+    const from = this.#written;
+    this.#span.copy(b, from, this.#spanStart, this.#spanEnd);
+    this.#written += length;
+    this.#span = null;
+    if (this.#spanNano === this.#nano) return;
+    const v = this.#view!;
+    for (let at = from; at < this.#written; at += RECORD_HEADER + v.getUint32(at + 8, true)) {
+      const fraction = v.getUint32(at + 4, true);
+      v.setUint32(at + 4, this.#nano ? fraction * 1000 : Math.floor(fraction / 1000), true);
+    }
+  }
+
+  /** The message's buffer, with room for bytes more after what is written. */
+  #reserve(bytes: number): Buffer {
+    if (this.#buffer === null) {
+      const size = Math.max(this.#room, bytes);
+      const memory = size === this.#room && this.#spare.length > 0 ? this.#spare.pop()! : new ArrayBuffer(size);
+      this.#buffer = Buffer.from(memory);
+      this.#view = new DataView(memory);
+    }
+    return this.#buffer;
+  }
+
+  /** The payload so far, and a fresh start. */
   take(): Uint8Array {
-    const payload = Uint8Array.prototype.slice.call(this.buffer, 0, this.bytes);
-    this.bytes = 0;
-    this.count = 0;
+    this.flush();
+    const payload = this.#buffer === null ? new Uint8Array(0) : this.#buffer.subarray(0, this.#written);
+    this.#buffer = this.#view = null;
+    this.bytes = this.count = this.#written = 0;
     return payload;
+  }
+
+  /** Takes back the buffer of a payload from take() whose message was stored: the client no longer holds it. */
+  recycle(payload: Uint8Array): void {
+    if (payload.buffer.byteLength === this.#room) this.#spare.push(payload.buffer as ArrayBuffer);
   }
 }
 

@@ -20,6 +20,7 @@ import { Capture } from '../capture/capture';
 import { linktypeValue } from '../capture/devices';
 import { AbortError, WirecapError } from '../core/errors';
 import { checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
+import { CaptureFile } from '../files/offline';
 import { chunksOf } from '../stream/exporter';
 import { checkConnect, connect, CONNECT_KEYS, NatsConnectOptions, natsJs, retrying } from './connection';
 import { FORMAT, H, PayloadBuilder, RECORD_HEADER } from './framing';
@@ -88,6 +89,28 @@ export class PacketPublisher {
 /** Room kept in each message for its headers. */
 const HEADER_ROOM = 1024;
 
+/** Where the low and high halves of an int64 sit in a Uint32Array over it. */
+const [LO, HI] = os.endianness() === 'LE' ? [0, 1] : [1, 0];
+
+/**
+ * For a pcap file whose records are little-endian: whether its fractions are
+ * nanoseconds. null for any other source (its batches' bytes are only packet data).
+ */
+function recordsNano(capture: Capture | null): boolean | null {
+  if (!(capture instanceof CaptureFile) || (capture.format !== 'pcap' && capture.format !== 'pcap-nsec')) return null;
+  return capture.swapped === (os.endianness() === 'LE') ? null : capture.format === 'pcap-nsec';
+}
+
+/**
+ * Whether the file's record header before data[at] says what the batch says
+ * of the packet (not so when the reader cut it to the snaplen or swapped its
+ * lengths), with a fraction below a second and seconds after 1970.
+ */
+function isRecord(data: DataView, at: number, caplen: number, len: number, nano: boolean): boolean {
+  const h = at - RECORD_HEADER;
+  return h >= 0 && data.getUint32(h + 8, true) === caplen && data.getUint32(h + 12, true) === len && data.getUint32(h + 4, true) < (nano ? 1e9 : 1e6) && data.getUint32(h, true) < 2 ** 31;
+}
+
 interface Outgoing {
   batch: number;
   payload: Uint8Array;
@@ -154,18 +177,21 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
         for await (const s of nc.status()) if (s.type === 'reconnect') stats.reconnects++;
       })();
 
-      const room = Math.min(batchBytes, nc.info!.max_payload - HEADER_ROOM);
-      const builder = new PayloadBuilder(Math.max(room, nc.info!.max_payload - HEADER_ROOM), precision === 'nano');
+      const limit = nc.info!.max_payload - HEADER_ROOM;
+      const room = Math.min(batchBytes, limit);
+      const builder = new PayloadBuilder(room, precision === 'nano');
+      const fileNano = recordsNano(capture);
       const inFlight: Outgoing[] = [];
       let batch = 0;
       let lastStored = Date.now();
       let firstAt = 0; // when the builder's oldest packet came
       let recovering = false; // failed messages are being published again: nothing new goes out
 
-      // Counts a message as sent the moment its PubAck arrives.
+      // Counts a message as sent the moment its PubAck arrives (once: a message is published again only after a failure).
       const publish = (m: Outgoing): Promise<Error | null> =>
         js.publish(subject, m.payload, { msgID: m.headers.get('Nats-Msg-Id'), headers: m.headers, timeout: ackTimeoutMs }).then(
           () => {
+            builder.recycle(m.payload);
             stats.sent += m.packets;
             stats.messages++;
             lastStored = Date.now();
@@ -234,21 +260,20 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
       }, Math.min(lingerMs, 100));
       // A packet no message can hold ends the run, once the packets before it are stored.
       let tooBig: WirecapError | null = null;
-      // Adds a packet, first sending the message it would overflow; false when publishing must stop.
-      const add = async (timestamp: bigint, len: number, data: Buffer, start: number, caplen: number): Promise<boolean> => {
-        if (RECORD_HEADER + caplen > builder.buffer.length) {
+      const fits = (caplen: number): boolean => builder.count < batchPackets && builder.bytes + RECORD_HEADER + caplen <= room;
+      // Makes room for a packet, first sending the message it would overflow; false when publishing must stop.
+      const makeRoom = async (caplen: number): Promise<boolean> => {
+        if (RECORD_HEADER + caplen > limit) {
           tooBig = new WirecapError(`a packet of ${caplen} bytes does not fit in a message: the server's max_payload is ${nc.info!.max_payload} bytes`, 'EMSGSIZE');
           return false;
         }
-        if (builder.count > 0 && (builder.count >= batchPackets || builder.bytes + RECORD_HEADER + caplen > room)) {
+        if (builder.count > 0 && !fits(caplen)) {
           await settle(maxInFlight);
           seal();
         }
         if (builder.count === 0) firstAt = Date.now();
-        builder.add(timestamp, len, data, start, caplen);
         return failure === null;
       };
-      const fits = (caplen: number): boolean => builder.count < batchPackets && builder.bytes + RECORD_HEADER + caplen <= room;
       const chunks = chunksOf(source);
       try {
         for (;;) {
@@ -257,15 +282,35 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
           const chunk = next.value;
           if (chunk instanceof PacketBatch) {
             const { timestamps, lens, offsets, caplens, data } = chunk;
+            // The timestamps' halves, to split them into seconds and nanoseconds without a BigInt per packet.
+            const halves = new Uint32Array(timestamps.buffer, timestamps.byteOffset, 2 * chunk.count);
+            const view = new DataView(data.buffer, data.byteOffset, data.length);
             for (let i = 0; i < chunk.count; i++) {
+              const at = offsets[i];
+              const caplen = caplens[i];
               // Only a packet that ends a message waits (for room in flight).
-              if (builder.count > 0 && fits(caplens[i])) builder.add(timestamps[i], lens[i], data, offsets[i], caplens[i]);
-              else if (!(await add(timestamps[i], lens[i], data, offsets[i], caplens[i]))) break;
+              if (!(builder.count > 0 && fits(caplen)) && !(await makeRoom(caplen))) break;
+              if (fileNano !== null && isRecord(view, at, caplen, lens[i], fileNano)) {
+                builder.addRecord(data, at - RECORD_HEADER, at + caplen, fileNano);
+              } else if (halves[2 * i + HI] < 2 ** 31) {
+                // ns = hi * 2^32 + lo, divided by 1e9 in two steps of 16 bits, each exact in a double.
+                const hi = halves[2 * i + HI];
+                const lo = halves[2 * i + LO];
+                const x1 = hi * 65536 + (lo >>> 16);
+                const q1 = Math.floor(x1 / 1e9);
+                const x2 = (x1 - q1 * 1e9) * 65536 + (lo & 0xffff);
+                const q2 = Math.floor(x2 / 1e9);
+                builder.addSplit(q1 * 65536 + q2, x2 - q2 * 1e9, lens[i], data, at, caplen);
+              } else {
+                builder.add(timestamps[i], lens[i], data, at, caplen); // before 1970
+              }
             }
+            builder.flush(); // the next batch reuses this one's memory
           } else {
             for (const p of chunk) {
               const d = Buffer.isBuffer(p.data) ? p.data : Buffer.from((p.data as Uint8Array).buffer, (p.data as Uint8Array).byteOffset, (p.data as Uint8Array).length);
-              if (!(await add(p.timestamp, p.len ?? d.length, d, 0, d.length))) break;
+              if (!(await makeRoom(d.length))) break;
+              builder.add(p.timestamp, p.len ?? d.length, d, 0, d.length);
             }
           }
           if (failure !== null || tooBig !== null) break;
