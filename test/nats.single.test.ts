@@ -11,7 +11,7 @@ import { operator } from './helpers/jwt';
 import { describeLive } from './helpers/live';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
 import { capinfos } from './helpers/tools';
-import { pcapBytes, referenceRead, ReferencePacket, syntheticPackets } from './helpers/trace';
+import { pcapBytes, pcapngBytes, referenceRead, ReferencePacket, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, udpSink, waitFor } from './helpers/traffic';
 
 let dir: string;
@@ -367,5 +367,26 @@ describe('bad input', () => {
     } finally {
       await small.stop();
     }
+  });
+
+  test('a packet dated before 1970 or after 2106 (a record holds u32 seconds): EINVAL, after the packets before it were stored', async () => {
+    await createStream(nats.urls, 'UNDATED', ['undated.>']);
+    const data = Buffer.alloc(60, 3);
+    for (const timestamp of [-1n, 2n ** 32n * 1_000_000_000n]) {
+      async function* source(): AsyncGenerator<Packet> {
+        for (let i = 0; i < 3; i++) yield { timestamp: 1_700_000_000_000_000_000n + BigInt(i), caplen: 60, len: 60, data };
+        yield { timestamp, caplen: 60, len: 60, data };
+      }
+      const pub = publishPackets(source(), { servers: nats.urls, subject: 'undated.a', batchPackets: 1 });
+      await expect(pub.done).rejects.toMatchObject({ name: 'WirecapError', code: 'EINVAL', message: expect.stringMatching(/u32/) });
+      expect(pub.stats().sent).toBe(3);
+    }
+    // A file's packets take the batch path: a pcapng one dated after 2106 there (µs ticks: year 2200).
+    const late = path.join(dir, 'late.pcapng');
+    const epb = (ticks: bigint) => ({ type: 'epb' as const, iface: 0, ticks, data });
+    fs.writeFileSync(late, pcapngBytes([{ blocks: [{ type: 'idb', iface: {} }, epb(1_700_000_000_000_000n), epb(1_700_000_000_000_001n), epb(1_700_000_000_000_002n), epb(7_258_118_400_000_000n)] }]));
+    const pub = publishPackets(openOffline(late), { servers: nats.urls, subject: 'undated.b', batchPackets: 1 });
+    await expect(pub.done).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/u32/) });
+    expect(pub.stats().sent).toBe(3);
   });
 });

@@ -15,6 +15,8 @@ import { WirecapError } from '../core/errors';
 
 export const FORMAT = 'pcap-records/1';
 export const RECORD_HEADER = 16;
+/** The largest seconds a record's u32 field holds (early 2106). */
+export const MAX_SECONDS = 0xffffffff;
 
 export const H = {
   format: 'Wirecap-Format',

@@ -23,7 +23,7 @@ import { checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkStr
 import { CaptureFile } from '../files/offline';
 import { chunksOf } from '../stream/exporter';
 import { checkConnect, connect, CONNECT_KEYS, NatsConnectOptions, natsJs, retrying } from './connection';
-import { FORMAT, H, PayloadBuilder, RECORD_HEADER } from './framing';
+import { FORMAT, H, MAX_SECONDS, PayloadBuilder, RECORD_HEADER } from './framing';
 
 export interface PublishOptions extends NatsConnectOptions {
   /** The subject the messages go to; a JetStream stream must take it. */
@@ -258,13 +258,16 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
         stats.dropped = capture?.stats().consumerDropped ?? 0;
         if (builder.count > 0 && !recovering && Date.now() - firstAt >= lingerMs && inFlight.length < maxInFlight) seal();
       }, Math.min(lingerMs, 100));
-      // A packet no message can hold ends the run, once the packets before it are stored.
-      let tooBig: WirecapError | null = null;
+      // A packet no message can hold (too long, or dated outside the framing's
+      // u32 seconds) ends the run, once the packets before it are stored.
+      let unframeable: WirecapError | null = null;
+      const undated = (timestamp: bigint): WirecapError =>
+        new WirecapError(`a packet dated ${timestamp} ns since 1970 cannot be framed: a record's seconds are a u32 (1970 to 2106)`, 'EINVAL');
       const fits = (caplen: number): boolean => builder.count < batchPackets && builder.bytes + RECORD_HEADER + caplen <= room;
       // Makes room for a packet, first sending the message it would overflow; false when publishing must stop.
       const makeRoom = async (caplen: number): Promise<boolean> => {
         if (RECORD_HEADER + caplen > limit) {
-          tooBig = new WirecapError(`a packet of ${caplen} bytes does not fit in a message: the server's max_payload is ${nc.info!.max_payload} bytes`, 'EMSGSIZE');
+          unframeable = new WirecapError(`a packet of ${caplen} bytes does not fit in a message: the server's max_payload is ${nc.info!.max_payload} bytes`, 'EMSGSIZE');
           return false;
         }
         if (builder.count > 0 && !fits(caplen)) {
@@ -300,9 +303,15 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
                 const q1 = Math.floor(x1 / 1e9);
                 const x2 = (x1 - q1 * 1e9) * 65536 + (lo & 0xffff);
                 const q2 = Math.floor(x2 / 1e9);
-                builder.addSplit(q1 * 65536 + q2, x2 - q2 * 1e9, lens[i], data, at, caplen);
+                const seconds = q1 * 65536 + q2;
+                if (seconds > MAX_SECONDS) {
+                  unframeable = undated(timestamps[i]);
+                  break;
+                }
+                builder.addSplit(seconds, x2 - q2 * 1e9, lens[i], data, at, caplen);
               } else {
-                builder.add(timestamps[i], lens[i], data, at, caplen); // before 1970
+                unframeable = undated(timestamps[i]); // before 1970
+                break;
               }
             }
             builder.flush(); // the next batch reuses this one's memory
@@ -310,17 +319,21 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
             for (const p of chunk) {
               const d = Buffer.isBuffer(p.data) ? p.data : Buffer.from((p.data as Uint8Array).buffer, (p.data as Uint8Array).byteOffset, (p.data as Uint8Array).length);
               if (!(await makeRoom(d.length))) break;
+              if (p.timestamp < 0n || p.timestamp / 1_000_000_000n > BigInt(MAX_SECONDS)) {
+                unframeable = undated(p.timestamp);
+                break;
+              }
               builder.add(p.timestamp, p.len ?? d.length, d, 0, d.length);
             }
           }
-          if (failure !== null || tooBig !== null) break;
+          if (failure !== null || unframeable !== null) break;
         }
         if (failure === null) {
           await settle(maxInFlight);
           seal();
           await settle(1);
         }
-        if (tooBig !== null) fail(tooBig);
+        if (unframeable !== null) fail(unframeable);
       } finally {
         clearInterval(linger);
         void chunks.return(undefined); // runs once a pending read settles
