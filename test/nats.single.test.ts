@@ -240,6 +240,17 @@ describe('bad input', () => {
     }
   });
 
+  test('a user and password the server wants go to the client; a wrong password is EACCES', async () => {
+    const locked = await startNats(1, { config: ['authorization { user: "sensor", password: "pa55" }'] });
+    try {
+      await expect(publishPackets(openOffline(trace), { servers: locked.urls, subject: 'x', user: 'sensor', pass: 'wrong', connectTimeoutMs: 2000 }).done).rejects.toMatchObject({ code: 'EACCES' });
+      const good = publishPackets(openOffline(trace), { servers: locked.urls, subject: 'none', user: 'sensor', pass: 'pa55' });
+      await expect(good.done).rejects.toMatchObject({ code: 'ENOENT' }); // connected: the server answered that no stream takes the subject
+    } finally {
+      await locked.stop();
+    }
+  });
+
   test("a creds file goes to the client: a server in operator mode takes the account's user; another account's user, or none, is EACCES; a missing file is ENOENT", async () => {
     const op = operator();
     const locked = await startNats(1, { config: op.config });
