@@ -150,8 +150,8 @@ interface Layout {
   maxRecord: number;
   /** The record at pos, if its header is plausible for timestamps in [tsLow, tsHigh]. */
   recordAt(file: PagedFile, pos: number, tsLow: bigint, tsHigh: bigint): Probe;
-  /** Offset in a header of a byte that is always 0 (a length's high byte): the scan of a window jumps from zero to zero. */
-  zeroByte: number;
+  /** Offset in a header of a byte that is always 0 (a length's high byte), if any: the scan of a window jumps from zero to zero. */
+  zeroByte: number | null;
   /** Cheap necessary conditions for a header at b[at] (b holds at least HEADER_PEEK bytes from there): spares recordAt most positions of a window. */
   mayStart(b: Buffer, at: number): boolean;
 }
@@ -161,12 +161,29 @@ const HEADER_PEEK = 16;
 /** A scan for headers reads this much at a time. */
 const SCAN_BYTES = 4096;
 
+/**
+ * libpcap's max_snaplen_for_dlt: the longest caplen it reads from a file of
+ * this link type (the file's own snaplen only cuts what it hands out).
+ */
+function maxCaplen(linktype: number): number {
+  switch (linktype & 0x03ffffff) {
+    case 231: // DBUS
+      return 128 << 20;
+    case 279: // EBHSCR
+      return 8 << 20;
+    case 249: // USBPCAP
+      return 1 << 20;
+    default:
+      return 262144;
+  }
+}
+
 function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
   const header = file.read(0, 24);
   if (header.length < 24) throw new WirecapError('the file ends inside the pcap header', 'EBADFORMAT');
-  const snaplen = le ? header.readUInt32LE(16) : header.readUInt32BE(16);
-  // Some writers put 0 or nonsense in the header: fall back to libpcap's largest snaplen.
-  const snapLimit = snaplen > 0 && snaplen < 1 << 24 ? Math.max(snaplen, 65535) : 262144;
+  // Not the header's snaplen: libpcap reads records longer than it (up to the link type's maximum).
+  const snapLimit = maxCaplen(le ? header.readUInt32LE(20) : header.readUInt32BE(20));
+  const maxLen = Math.max(MAX_WIRE_LEN, snapLimit);
   // Where caplen's most significant byte sits, and which way its next byte is.
   const capHigh = le ? 11 : 8;
   const capNext = le ? -1 : 1;
@@ -176,7 +193,7 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
     headerBytes: 24,
     align: 1,
     maxRecord: 16 + snapLimit,
-    zeroByte: capHigh,
+    zeroByte: snapLimit < 1 << 24 ? capHigh : null,
     mayStart(b, at) {
       // Bytes first: caplen's two high bytes are bounded by the snaplen's (most positions fail here).
       if (b[at + capHigh] * 256 + b[at + capHigh + capNext] > snapTop) return false;
@@ -190,7 +207,7 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
       const fraction = f.u32(pos + 4, le);
       const caplen = f.u32(pos + 8, le);
       const len = f.u32(pos + 12, le);
-      if (fraction >= (nano ? 1e9 : 1e6) || caplen > snapLimit || caplen > len || len > MAX_WIRE_LEN) return null;
+      if (fraction >= (nano ? 1e9 : 1e6) || caplen > snapLimit || caplen > len || len > maxLen) return null;
       const ts = BigInt(f.u32(pos, le)) * 1_000_000_000n + BigInt(nano ? fraction : fraction * 1000);
       if (ts < tsLow || ts > tsHigh) return null;
       if (pos + 16 + caplen > f.size) return 'truncated';
@@ -618,7 +635,7 @@ export class TraceNavigator {
         const at = p - base;
         // Near the end of the file the bytes for a quick look run out: recordAt decides there.
         if (at + HEADER_PEEK <= b.length) {
-          if (b[at + zeroByte] !== 0) {
+          if (zeroByte !== null && b[at + zeroByte] !== 0) {
             // Jump to the next position whose always-zero byte is zero.
             const zero = b.indexOf(0, at + zeroByte + 1);
             const next = zero === -1 ? b.length - HEADER_PEEK + 1 : zero - zeroByte;
