@@ -65,7 +65,9 @@ const CONVERGE_WINDOWS = 2;
 /** Certified records kept for later seeks. */
 const INDEX_ENTRIES = 4096;
 const PAGE = 4096;
+/** Pages kept: at least two windows, so that a seek reads no page twice (at most 64 MiB). */
 const CACHED_PAGES = 256;
+const MAX_CACHED_PAGES = 16384;
 const MAX_WIRE_LEN = 1 << 24;
 const PCAPNG_MAX_BLOCK = 1 << 24;
 
@@ -81,6 +83,7 @@ type Probe = Record | 'eof' | 'truncated' | null;
 class PagedFile {
   readonly size: number;
   bytesRead = 0;
+  capacity = CACHED_PAGES;
   #fd: number;
   #pages = new Map<number, Buffer>();
   #lastIndex = -1;
@@ -130,7 +133,7 @@ class PagedFile {
       page = Buffer.alloc(Math.min(PAGE, this.size - index * PAGE));
       const n = fs.readSync(this.#fd, page, 0, page.length, index * PAGE);
       this.bytesRead += n;
-      if (this.#pages.size >= CACHED_PAGES) this.#pages.delete(this.#pages.keys().next().value as number);
+      if (this.#pages.size >= this.capacity) this.#pages.delete(this.#pages.keys().next().value as number);
       this.#pages.set(index, page);
     }
     this.#lastIndex = index;
@@ -158,8 +161,6 @@ interface Layout {
 
 /** Bytes mayStart() looks at. */
 const HEADER_PEEK = 16;
-/** A scan for headers reads this much at a time. */
-const SCAN_BYTES = 4096;
 
 /**
  * libpcap's max_snaplen_for_dlt: the longest caplen it reads from a file of
@@ -317,6 +318,7 @@ export class TraceNavigator {
     this.path = path;
     this.#file = file;
     this.#layout = layout;
+    file.capacity = Math.min(MAX_CACHED_PAGES, Math.max(CACHED_PAGES, Math.ceil((2 * layout.maxRecord) / PAGE)));
     this.format = layout.format;
     this.size = file.size;
     this.headerBytes = layout.headerBytes;
@@ -422,18 +424,25 @@ export class TraceNavigator {
     let lo = first.offset;
     let loTime = first.timestamp as bigint;
     let hi = this.size;
-    let hiTime: bigint | null = null;
-    let bisect = true;
+    // The end of the file at lastTime: the first step interpolates too.
+    let hiTime: bigint | null = this.lastTime;
+    let bisect = false;
+    let previous = Infinity;
     while (hi - lo > WALK_BYTES) {
       // Interpolate where timestamps grow steadily with the offset; bisect
-      // whenever that did not halve the interval, so the worst case stays
-      // O(log n) probes.
+      // whenever two steps did not halve the interval, so the worst case
+      // stays O(log n) probes. A good guess lands near the answer, and then
+      // a small margin keeps the next probe near it too, where the window
+      // or the walk reads anyway.
       let mid = lo + Math.floor((hi - lo) / 2);
       if (!bisect && hiTime !== null && hiTime > loTime) {
         const guess = lo + Number(((time - loTime) * BigInt(hi - lo)) / (hiTime - loTime));
-        const margin = Math.floor((hi - lo) / 64);
+        const margin = Math.floor((hi - lo) / 4096);
         mid = Math.min(hi - margin, Math.max(lo + margin, guess));
       }
+      // From a page's start, so the probe uses the page it reads from its first byte.
+      const aligned = Math.floor(mid / PAGE) * PAGE;
+      if (aligned > lo) mid = aligned;
       const width = hi - lo;
       let found = this.#resync(mid);
       // A timestamp outside what lo and hi allow may be a trace held in a
@@ -448,7 +457,8 @@ export class TraceNavigator {
         hi = mid;
         hiTime = found.timestamp;
       }
-      bisect = !bisect && hi - lo > width / 2;
+      bisect = !bisect && hi - lo > previous / 2;
+      previous = width;
     }
     return { lo, hi };
   }
@@ -628,11 +638,19 @@ export class TraceNavigator {
   #scan(from: number, to: number, visit: (pos: number) => boolean): void {
     const { align, zeroByte } = this.#layout;
     const end = Math.min(to, this.size);
-    for (let base = from; base < end; base += SCAN_BYTES) {
-      const b = this.#file.read(base, Math.min(SCAN_BYTES, end - base) + HEADER_PEEK);
-      const stop = Math.min(base + SCAN_BYTES, end);
+    for (let base = from; base < end; ) {
+      const stop = Math.min((Math.floor(base / PAGE) + 1) * PAGE, end);
+      // One page at a time, and the next page's first bytes only when the
+      // scan gets to the headers that run into it: a probe that finds its
+      // chain early reads no page it does not need.
+      let b = this.#file.read(base, stop - base);
+      let extended = false;
       for (let p = base; p < stop; p += align) {
         const at = p - base;
+        if (at + HEADER_PEEK > b.length && !extended) {
+          b = this.#file.read(base, stop - base + HEADER_PEEK);
+          extended = true;
+        }
         // Near the end of the file the bytes for a quick look run out: recordAt decides there.
         if (at + HEADER_PEEK <= b.length) {
           if (zeroByte !== null && b[at + zeroByte] !== 0) {
@@ -646,6 +664,7 @@ export class TraceNavigator {
         }
         if (this.#layout.recordAt(this.#file, p, this.#tsLow, this.#tsHigh) !== null && visit(p)) return;
       }
+      base = stop;
     }
   }
 
