@@ -69,7 +69,8 @@ const PAGE = 4096;
 const CACHED_PAGES = 256;
 const MAX_CACHED_PAGES = 16384;
 const MAX_WIRE_LEN = 1 << 24;
-const PCAPNG_MAX_BLOCK = 1 << 24;
+/** libpcap's INITIAL_MAX_BLOCKSIZE: pcapng blocks of any type up to this long are read (skipped when unknown). */
+const PCAPNG_MAX_BLOCK = 16 << 20;
 
 interface Record {
   size: number;
@@ -217,8 +218,6 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
   };
 }
 
-/** pcapng block types wirecap recognises when resynchronising. */
-const PCAPNG_BLOCKS = new Set([0x0a0d0d0a, 1, 2, 3, 4, 5, 6, 9, 10, 0xbad, 0x40000bad]);
 
 function pcapngLayout(file: PagedFile): Layout {
   const head = file.read(0, 12);
@@ -232,6 +231,8 @@ function pcapngLayout(file: PagedFile): Layout {
   // The interfaces (their timestamp units) come from the blocks before the first packet.
   const units: bigint[] = []; // nanoseconds per tick, as numerator over UNIT_SCALE
   const UNIT_SCALE = 1_000_000n;
+  // libpcap's max_blocksize: raised by an interface whose link type allows a longer EPB (its packet and 128 KiB of options).
+  let maxBlock = PCAPNG_MAX_BLOCK;
   let pos = 0;
   let headerBytes = -1;
   while (headerBytes < 0) {
@@ -247,6 +248,7 @@ function pcapngLayout(file: PagedFile): Layout {
       if (type === 1) {
         let unit = 1000n * UNIT_SCALE; // microseconds unless if_tsresol says otherwise
         const block = file.read(pos, length);
+        if (length >= 12) maxBlock = Math.max(maxBlock, 28 + maxCaplen(u16(block, 8)) + 131072 + 4);
         for (let o = 16; o + 4 <= length - 4; ) {
           const code = u16(block, o);
           const size = u16(block, o + 2);
@@ -268,11 +270,12 @@ function pcapngLayout(file: PagedFile): Layout {
     format: 'pcapng',
     headerBytes,
     align: 4,
-    maxRecord: 262144 + 64,
-    zeroByte: le ? 7 : 4,
+    maxRecord: maxBlock,
+    // A length's high byte is 0 below 16 MiB; at exactly 16 MiB (or above, for a link type that allows it) it is not.
+    zeroByte: null,
     mayStart(b, at) {
       const length = u32(b, at + 4);
-      return length >= 12 && length % 4 === 0 && PCAPNG_BLOCKS.has(u32(b, at));
+      return length >= 12 && length % 4 === 0 && length <= maxBlock;
     },
     recordAt(f, at, tsLow, tsHigh) {
       if (at === f.size) return 'eof';
@@ -280,14 +283,16 @@ function pcapngLayout(file: PagedFile): Layout {
       if (b.length < 8) return 'truncated';
       const type = u32(b, 0);
       const length = u32(b, 4);
-      if (!PCAPNG_BLOCKS.has(type) || length < 12 || length % 4 !== 0 || length >= PCAPNG_MAX_BLOCK) return null;
+      // Any block type: libpcap skips the ones it does not know.
+      if (length < 12 || length % 4 !== 0 || length > maxBlock) return null;
       if (at + length > f.size) return 'truncated';
       if (u32(f.read(at + length - 4, 4), 0) !== length) return null;
       if (type !== 6 && type !== 2) return { size: length, ts: null };
       if (b.length < 28 || length < 32) return null;
       // EPB: interface id (PB: 16-bit id and drops), timestamp high and low.
       const iface = type === 6 ? u32(b, 8) : u16(b, 8);
-      if (iface >= units.length) return null;
+      // An interface declared after the first packet: a block libpcap reads, whose time the navigator does not know.
+      if (iface >= units.length) return { size: length, ts: null };
       const ticks = (BigInt(u32(b, 12)) << 32n) | BigInt(u32(b, 16));
       const ts = (ticks * units[iface]) / UNIT_SCALE;
       if (ts < tsLow || ts > tsHigh) return null;

@@ -3,7 +3,7 @@
  * seeking: every carried record looks like the file's own, with a
  * timestamp inside the file's range.
  */
-import { pcapBytes, pcapngBytes, random, TraceOptions, TracePacket } from './trace';
+import { NgBlock, pcapBytes, pcapngBytes, random, TraceOptions, TracePacket } from './trace';
 
 /** Packets as a pcapng file: one section, one interface in the options' byte order and resolution. */
 function ngFile(list: TracePacket[], options: TraceOptions): Buffer {
@@ -11,7 +11,7 @@ function ngFile(list: TracePacket[], options: TraceOptions): Buffer {
   return pcapngBytes([{ bigEndian: options.bigEndian, blocks: [{ type: 'idb', iface: { tsresol: options.nano ? 9 : 6, snaplen: options.snaplen } }, ...epbs] }]);
 }
 
-export type NastyKind = 'carried-files' | 'copied-runs' | 'fake-chains' | 'big-records' | 'past-snaplen' | 'pcapng-carried';
+export type NastyKind = 'carried-files' | 'copied-runs' | 'fake-chains' | 'big-records' | 'past-snaplen' | 'pcapng-carried' | 'pcapng-big-blocks';
 
 export interface NastyOptions {
   nano?: boolean;
@@ -179,8 +179,33 @@ function nastyPackets(kind: NastyKind, rand: () => number, options: NastyOptions
   return out;
 }
 
-/** A nasty trace of a kind: pcap for all kinds but pcapng-carried, whose EPBs carry pcap and pcapng files. */
+/**
+ * pcapng whose blocks libpcap reads but a window of 256 KiB misses: blocks of
+ * a type it skips (0x80000001, local use) and EPBs with a 262144-byte packet
+ * and a long comment, 270-600 KiB long, each holding a pcapng file that fills
+ * it exactly (so its last block ends on the next real one).
+ */
+function bigBlocks(rand: () => number, options: NastyOptions): Buffer {
+  const list = nastyPackets('carried-files', rand, { ...options, packets: options.packets ?? 150 });
+  const [low, high] = [list[0].timestamp, list[list.length - 1].timestamp];
+  const ticks = (t: bigint): bigint => (options.nano ? t : t / 1000n);
+  const blocks: NgBlock[] = [{ type: 'idb', iface: { tsresol: options.nano ? 9 : 6 } }];
+  for (const p of list) {
+    const r = rand();
+    if (r < 0.2) {
+      const carried = carriedFile(rand, 270_000 + Math.floor(rand() * 330_000), nearby(rand, p.timestamp, low, high), { pcapng: true, outer: options });
+      const body = carried.subarray(0, carried.length - (carried.length % 4));
+      if (r < 0.1) blocks.push({ type: 'raw', code: 0x80000001, body });
+      else blocks.push({ type: 'epb', iface: 0, ticks: ticks(p.timestamp - 1000n), data: body.subarray(0, 262144), comment: 'x'.repeat(Math.min(60_000, Math.max(4, body.length - 262144))) });
+    }
+    blocks.push({ type: 'epb', iface: 0, ticks: ticks(p.timestamp), data: p.data });
+  }
+  return pcapngBytes([{ bigEndian: options.bigEndian, blocks }]);
+}
+
+/** A nasty trace of a kind: pcap for all kinds but pcapng-carried and pcapng-big-blocks. */
 export function nastyTrace(kind: NastyKind, seed: number, options: NastyOptions = {}): Buffer {
+  if (kind === 'pcapng-big-blocks') return bigBlocks(random(seed), options);
   const list = nastyPackets(kind, random(seed), options);
   const trace = { nano: options.nano, bigEndian: options.bigEndian, snaplen: options.snaplen ?? (kind === 'big-records' ? 262144 : 65535), linktype: options.linktype };
   return kind === 'pcapng-carried' ? ngFile(list, trace) : pcapBytes(list, trace);
