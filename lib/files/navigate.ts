@@ -154,8 +154,9 @@ interface Layout {
   maxRecord: number;
   /** The record at pos, if its header is plausible for timestamps in [tsLow, tsHigh]. */
   recordAt(file: PagedFile, pos: number, tsLow: bigint, tsHigh: bigint): Probe;
-  /** Offset in a header of a byte that is always 0 (a length's high byte), if any: the scan of a window jumps from zero to zero. */
-  zeroByte: number | null;
+  /** Offset in a header of a length's most significant byte, and the largest value it can take: the scan of a window jumps over positions where it is larger. */
+  topByte: number;
+  topMax: number;
   /** Cheap necessary conditions for a header at b[at] (b holds at least HEADER_PEEK bytes from there): spares recordAt most positions of a window. */
   mayStart(b: Buffer, at: number): boolean;
 }
@@ -195,7 +196,8 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
     headerBytes: 24,
     align: 1,
     maxRecord: 16 + snapLimit,
-    zeroByte: snapLimit < 1 << 24 ? capHigh : null,
+    topByte: capHigh,
+    topMax: snapLimit >>> 24,
     mayStart(b, at) {
       // Bytes first: caplen's two high bytes are bounded by the snaplen's (most positions fail here).
       if (b[at + capHigh] * 256 + b[at + capHigh + capNext] > snapTop) return false;
@@ -271,8 +273,8 @@ function pcapngLayout(file: PagedFile): Layout {
     headerBytes,
     align: 4,
     maxRecord: maxBlock,
-    // A length's high byte is 0 below 16 MiB; at exactly 16 MiB (or above, for a link type that allows it) it is not.
-    zeroByte: null,
+    topByte: le ? 7 : 4,
+    topMax: maxBlock >>> 24,
     mayStart(b, at) {
       const length = u32(b, at + 4);
       return length >= 12 && length % 4 === 0 && length <= maxBlock;
@@ -641,7 +643,7 @@ export class TraceNavigator {
    * a page at a time, and looks at most positions in the bytes read only.
    */
   #scan(from: number, to: number, visit: (pos: number) => boolean): void {
-    const { align, zeroByte } = this.#layout;
+    const { align, topByte, topMax } = this.#layout;
     const end = Math.min(to, this.size);
     for (let base = from; base < end; ) {
       const stop = Math.min((Math.floor(base / PAGE) + 1) * PAGE, end);
@@ -658,10 +660,17 @@ export class TraceNavigator {
         }
         // Near the end of the file the bytes for a quick look run out: recordAt decides there.
         if (at + HEADER_PEEK <= b.length) {
-          if (zeroByte !== null && b[at + zeroByte] !== 0) {
-            // Jump to the next position whose always-zero byte is zero.
-            const zero = b.indexOf(0, at + zeroByte + 1);
-            const next = zero === -1 ? b.length - HEADER_PEEK + 1 : zero - zeroByte;
+          if (b[at + topByte] > topMax) {
+            // Jump to the next position whose length's top byte is small enough (most often 0: a search for a zero).
+            let next: number;
+            if (topMax === 0) {
+              const zero = b.indexOf(0, at + topByte + 1);
+              next = zero === -1 ? b.length - HEADER_PEEK + 1 : zero - topByte;
+            } else {
+              let i = at + topByte + align;
+              while (i < b.length && b[i] > topMax) i += align;
+              next = Math.min(i - topByte, b.length - HEADER_PEEK + 1);
+            }
             p = base + Math.ceil(next / align) * align - align;
             continue;
           }
