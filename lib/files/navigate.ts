@@ -65,9 +65,9 @@ const CONVERGE_WINDOWS = 2;
 /** Certified records kept for later seeks. */
 const INDEX_ENTRIES = 4096;
 const PAGE = 4096;
-/** Pages kept: at least two windows, so that a seek reads no page twice (at most 64 MiB). */
+/** Pages kept: two windows, so that a seek reads no page twice (at most 32 MiB, which pcapng's 16 MiB windows take; longer windows are read again). */
 const CACHED_PAGES = 256;
-const MAX_CACHED_PAGES = 16384;
+const MAX_CACHED_PAGES = 8192;
 const MAX_WIRE_LEN = 1 << 24;
 /** libpcap's INITIAL_MAX_BLOCKSIZE: pcapng blocks of any type up to this long are read (skipped when unknown). */
 const PCAPNG_MAX_BLOCK = 16 << 20;
