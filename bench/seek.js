@@ -9,7 +9,8 @@
 // --carried, 120,000 records, 0.27 GB), each checked against libpcap's
 // linear read of the whole file.
 // --before DIR times the same seeks with an earlier build's navigator (DIR
-// is its dist/, e.g. from `git worktree add` and `npm run build:ts`).
+// is its dist/, e.g. from `git worktree add` and `npm run build:ts`), and
+// counts its bytes on the carried trace's times too.
 //   npm run bench:seek [-- --scans 10] [--before DIR]
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -130,8 +131,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     }
     return times[lo] ?? null;
   };
+  const cTargets = Array.from({ length: 100 }, () => cFirst + BigInt(Math.floor(random() * cSpan)));
   for (let i = 0; i < 100; i++) {
-    const time = cFirst + BigInt(Math.floor(random() * cSpan));
+    const time = cTargets[i];
     const t = process.hrtime.bigint();
     const position = carriedNav.seek({ time });
     cMs.push(ms(t));
@@ -146,6 +148,13 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     }
   }
   carriedNav.close();
+  // The earlier navigator's bytes on the same carried-trace times.
+  const cBeforeBytes = [];
+  if (before !== null) {
+    const old = before.openTrace(carried);
+    for (const time of cTargets) cBeforeBytes.push(old.seek({ time }).bytesRead);
+    old.close();
+  }
 
   const size = fs.statSync(trace).size;
   const lines = [
@@ -167,6 +176,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     `| linear scan with batches() to the same packet (${scans} of the times) | ${median(scanMs).toFixed(1)} ms | ${Math.max(...scanMs).toFixed(1)} ms |`,
     `| carried traces (${(fs.statSync(carried).size / 1e9).toFixed(2)} GB): openTrace().seek({ time }) | ${median(cMs).toFixed(3)} ms | ${Math.max(...cMs).toFixed(3)} ms |`,
     `| carried traces: bytes read per seek | ${(median(cBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...cBytes) / 1024).toFixed(0)} KiB |`,
+    ...(before === null ? [] : [`| carried traces: the earlier build's bytes read per seek | ${(median(cBeforeBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...cBeforeBytes) / 1024).toFixed(0)} KiB |`]),
     '',
     `carried traces: ${cMs.length} seeks, ${cDefinite.filter(Boolean).length} definite, every one equal to libpcap's linear read (20 of them through openOffline({ seek }) too).`,
     `seek vs. linear scan (medians, same times): ${(median(scanMs) / median(seekMs.slice(0, scans))).toFixed(0)}× faster; ` +
