@@ -431,9 +431,8 @@ export class TraceNavigator {
     let lo = first.offset;
     let loTime = first.timestamp as bigint;
     let hi = this.size;
-    // The end of the file at lastTime: the first step interpolates too.
-    let hiTime: bigint | null = this.lastTime;
-    let bisect = false;
+    let hiTime: bigint | null = null;
+    let bisect = true;
     let previous = Infinity;
     while (hi - lo > WALK_BYTES) {
       // Interpolate where timestamps grow steadily with the offset; bisect
