@@ -5,9 +5,10 @@
 // bytes each read, the same seeks through openOffline({ seek }) up to the
 // first packet delivered, and a linear scan (batches() from the start until
 // the first packet at or after the time) to a sample of the same times.
-// Then the same seeks on a trace full of carried traces (bench/make-trace.js
+// Then 1,000 seeks on a trace full of carried traces (bench/make-trace.js
 // --carried, 120,000 records, 0.27 GB), each checked against libpcap's
-// linear read of the whole file.
+// linear read of the whole file: its bytes per seek are bimodal (a probe
+// misled or not), so 100 seeks would give a median that moves by ±150 KiB.
 // --before DIR times the same seeks with an earlier build's navigator (DIR
 // is its dist/, e.g. from `git worktree add` and `npm run build:ts`), and
 // counts its bytes on the carried trace's times too.
@@ -131,8 +132,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     }
     return times[lo] ?? null;
   };
-  const cTargets = Array.from({ length: 100 }, () => cFirst + BigInt(Math.floor(random() * cSpan)));
-  for (let i = 0; i < 100; i++) {
+  const cTargets = Array.from({ length: 1000 }, () => cFirst + BigInt(Math.floor(random() * cSpan)));
+  for (let i = 0; i < cTargets.length; i++) {
     const time = cTargets[i];
     const t = process.hrtime.bigint();
     const position = carriedNav.seek({ time });
