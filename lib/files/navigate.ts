@@ -64,6 +64,8 @@ const WALK_BYTES = 32 << 10;
 const CONVERGE_WINDOWS = 2;
 /** Certified records kept for later seeks. */
 const INDEX_ENTRIES = 4096;
+/** A walk from a certified record keeps one every this many bytes. */
+const REMEMBER_BYTES = 256 << 10;
 const PAGE = 4096;
 /** Pages kept: two windows, so that a seek reads no page twice (at most 32 MiB, which pcapng's 16 MiB windows take; longer windows are read again). */
 const CACHED_PAGES = 256;
@@ -401,7 +403,7 @@ export class TraceNavigator {
       const found = this.#probeNear(offset);
       return { ...found, certainty: anchor };
     }
-    const walked = this.#walkTo(anchor.offset, (_, at) => at >= offset);
+    const walked = this.#walkTo(anchor.offset, (_, at) => at >= offset, true);
     return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset), certainty: walkCertainty(walked.end) };
   }
 
@@ -499,7 +501,7 @@ export class TraceNavigator {
       }
       bisect = !bisect && above - below.offset > width / 2;
     }
-    const walked = this.#walkTo(below.offset, (r) => r.ts !== null && r.ts >= time);
+    const walked = this.#walkTo(below.offset, (r) => r.ts !== null && r.ts >= time, true);
     return { offset: walked.offset, timestamp: walked.timestamp, certainty: certainty === 'definite' ? walkCertainty(walked.end) : certainty };
   }
 
@@ -511,12 +513,16 @@ export class TraceNavigator {
   #walkBelow(start: Anchor, time: bigint, limit: number): { found: Omit<TracePosition, 'bytesRead'> | null; below: Anchor } {
     let below = start;
     let passed = false;
-    const walked = this.#walkTo(start.offset, (r, at) => {
-      if (r.ts !== null && r.ts >= time) return true;
-      if (r.ts !== null) below = { offset: at, ts: r.ts };
-      passed = at > limit;
-      return passed;
-    });
+    const walked = this.#walkTo(
+      start.offset,
+      (r, at) => {
+        if (r.ts !== null && r.ts >= time) return true;
+        if (r.ts !== null) below = { offset: at, ts: r.ts };
+        passed = at > limit;
+        return passed;
+      },
+      true,
+    );
     if (passed) return { found: null, below };
     return { found: { offset: walked.offset, timestamp: walked.timestamp, certainty: walkCertainty(walked.end) }, below };
   }
@@ -526,14 +532,23 @@ export class TraceNavigator {
     return this.#walkTo(offset, (r) => r.ts !== null).timestamp;
   }
 
-  /** Walks records from a known record start until done(record, its offset) or the end. */
-  #walkTo(start: number, done: (r: Record, at: number) => boolean): Omit<TracePosition, 'bytesRead' | 'certainty'> & { end?: Probe } {
+  /**
+   * Walks records from a record start until done(record, its offset) or the
+   * end. From a certified record (certified), the walk keeps a record every
+   * REMEMBER_BYTES in the index: a later seek near them walks from there.
+   */
+  #walkTo(start: number, done: (r: Record, at: number) => boolean, certified = false): Omit<TracePosition, 'bytesRead' | 'certainty'> & { end?: Probe } {
     let pos = start;
+    let kept = start;
     for (;;) {
       const r = this.#layout.recordAt(this.#file, pos, this.#tsLow, this.#tsHigh);
       // A record cut by the end of the file is no record: the walk ends at the end.
       if (r === null || r === 'eof' || r === 'truncated') return { offset: r === null ? pos : this.size, timestamp: null, end: r };
       if (done(r, pos)) return { offset: pos, timestamp: r.ts };
+      if (certified && r.ts !== null && pos - kept >= REMEMBER_BYTES) {
+        this.#remember({ offset: pos, ts: r.ts });
+        kept = pos;
+      }
       pos += r.size;
     }
   }
@@ -607,8 +622,7 @@ export class TraceNavigator {
 
   /** A certified record within a window's reach before from: the first record, or one from the index. */
   #known(from: number): Anchor | null {
-    if (from - this.#layout.maxRecord < this.headerBytes) return { offset: this.headerBytes, ts: this.#timeAt(this.headerBytes) };
-    // The nearest indexed record at or before from, if walking from it costs less than a window.
+    // The nearest indexed record at or before from, if walking from it costs less than a window; else the first record, if it is that near.
     let lo = 0;
     let hi = this.#index.length;
     while (lo < hi) {
@@ -616,14 +630,21 @@ export class TraceNavigator {
       if (this.#index[mid].offset <= from) lo = mid + 1;
       else hi = mid;
     }
-    const near = this.#index[lo - 1];
-    if (near === undefined || from - near.offset > this.#layout.maxRecord) return null;
+    let near: Anchor | undefined = this.#index[lo - 1];
+    if (near === undefined || from - near.offset > this.#layout.maxRecord) {
+      if (from - this.#layout.maxRecord >= this.headerBytes) return null;
+      near = { offset: this.headerBytes, ts: this.#timeAt(this.headerBytes) };
+    }
     let last: Anchor = near;
-    this.#walkTo(near.offset, (r, at) => {
-      if (at > from) return true;
-      last = { offset: at, ts: r.ts ?? this.#timeAt(at) };
-      return false;
-    });
+    this.#walkTo(
+      near.offset,
+      (r, at) => {
+        if (at > from) return true;
+        last = { offset: at, ts: r.ts ?? this.#timeAt(at) };
+        return false;
+      },
+      true,
+    );
     return last;
   }
 
