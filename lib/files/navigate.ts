@@ -8,9 +8,9 @@
  * - Probes (resync): the first position after the landing point that
  *   starts a chain of CHAIN_RECORDS plausible headers (pcap: timestamp
  *   inside the file's time range, fraction below one second, caplen within
- *   the snaplen and not above len; pcapng: a known block type whose total
- *   length is repeated at the block's end). Cheap, and usually right; they
- *   only guide the bisection.
+ *   what libpcap reads for the link type and not above len; pcapng: a block
+ *   whose total length is repeated at its end). Cheap, and usually right;
+ *   they only guide the bisection.
  * - Anchors: records certainly on the file's own chain. The first record
  *   is one. Convergence finds others: the file's record that covers a
  *   position starts at most a record's maximum length before it, so a cursor
