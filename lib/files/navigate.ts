@@ -201,7 +201,7 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
     topByte: capHigh,
     topMax: snapLimit >>> 24,
     mayStart(b, at) {
-      // Bytes first: caplen's two high bytes are bounded by the snaplen's (most positions fail here).
+      // Bytes first: caplen's two high bytes are bounded by the maximum's (most positions fail here).
       if (b[at + capHigh] * 256 + b[at + capHigh + capNext] > snapTop) return false;
       const caplen = le ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8);
       const fraction = le ? b.readUInt32LE(at + 4) : b.readUInt32BE(at + 4);
@@ -221,7 +221,6 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
     },
   };
 }
-
 
 function pcapngLayout(file: PagedFile): Layout {
   const head = file.read(0, 12);
@@ -252,7 +251,7 @@ function pcapngLayout(file: PagedFile): Layout {
       if (type === 1) {
         let unit = 1000n * UNIT_SCALE; // microseconds unless if_tsresol says otherwise
         const block = file.read(pos, length);
-        if (length >= 12) maxBlock = Math.max(maxBlock, 28 + maxCaplen(u16(block, 8)) + 131072 + 4);
+        maxBlock = Math.max(maxBlock, 28 + maxCaplen(u16(block, 8)) + 131072 + 4);
         for (let o = 16; o + 4 <= length - 4; ) {
           const code = u16(block, o);
           const size = u16(block, o + 2);
@@ -620,7 +619,7 @@ export class TraceNavigator {
     return failure;
   }
 
-  /** A certified record within a window's reach before from: the first record, or one from the index. */
+  /** A certified record within a window's reach before from (one from the index, or the first record), walked to the last one at or before from. */
   #known(from: number): Anchor | null {
     // The nearest indexed record at or before from, if walking from it costs less than a window; else the first record, if it is that near.
     let lo = 0;
