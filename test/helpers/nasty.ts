@@ -180,10 +180,10 @@ function nastyPackets(kind: NastyKind, rand: () => number, options: NastyOptions
 }
 
 /**
- * pcapng whose blocks libpcap reads but a window of 256 KiB misses: blocks of
- * a type it skips (0x80000001, local use) and EPBs with a 262144-byte packet
- * and a long comment, 270-600 KiB long, each holding a pcapng file that fills
- * it exactly (so its last block ends on the next real one).
+ * pcapng whose blocks libpcap reads but a window of 256 KiB misses, 270-600
+ * KiB long: blocks of a type it skips (0x80000001, local use), each holding a
+ * pcapng file that fills it exactly (so its last block ends on the next real
+ * one), and EPBs holding the first 262144 bytes of one, with a long comment.
  */
 function bigBlocks(rand: () => number, options: NastyOptions): Buffer {
   const list = nastyPackets('carried-files', rand, { ...options, packets: options.packets ?? 150 });
