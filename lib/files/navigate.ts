@@ -161,6 +161,12 @@ interface Layout {
   topMax: number;
   /** Cheap necessary conditions for a header at b[at] (b holds at least HEADER_PEEK bytes from there): spares recordAt most positions of a window. */
   mayStart(b: Buffer, at: number): boolean;
+  /**
+   * pcapng: the start of the block that ends at a block start pos (its
+   * length is repeated in the 4 bytes before pos, as libpcap checks), so a
+   * certified block leads back to certified ones; null if none.
+   */
+  blockBefore?(file: PagedFile, pos: number, tsLow: bigint, tsHigh: bigint): number | null;
 }
 
 /** Bytes mayStart() looks at. */
@@ -301,6 +307,14 @@ function pcapngLayout(file: PagedFile): Layout {
       if (ts < tsLow || ts > tsHigh) return null;
       if (u32(b, 20) > length - 32) return null; // caplen within the block
       return { size: length, ts };
+    },
+    blockBefore(f, pos, tsLow, tsHigh) {
+      if (pos - 12 < headerBytes) return null;
+      const length = u32(f.read(pos - 4, 4), 0);
+      const start = pos - length;
+      if (length < 12 || length % 4 !== 0 || start < headerBytes) return null;
+      const r = this.recordAt(f, start, tsLow, tsHigh);
+      return typeof r === 'object' && r !== null && r.size === length ? start : null;
     },
   };
 }
@@ -614,9 +628,20 @@ export class TraceNavigator {
       else {
         this.#remember(m);
         if (m.offset <= offset) return m;
+        const walkedBack = this.#walkBack(m.offset, offset);
+        if (walkedBack !== null) return walkedBack;
       }
     }
     return failure;
+  }
+
+  /** pcapng: from a certified block start before the file's end, block by block back to one at or before offset; null when that stops. */
+  #walkBack(start: number, offset: number): Anchor | null {
+    const { blockBefore } = this.#layout;
+    if (blockBefore === undefined || start >= this.size) return null;
+    let pos: number | null = start;
+    while (pos !== null && pos > offset) pos = blockBefore.call(this.#layout, this.#file, pos, this.#tsLow, this.#tsHigh);
+    return pos === null ? null : { offset: pos, ts: this.#timeAt(pos) };
   }
 
   /** A certified record within a window's reach before from (one from the index, or the first record), walked to the last one at or before from. */
