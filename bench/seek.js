@@ -5,11 +5,15 @@
 // bytes each read, the same seeks through openOffline({ seek }) up to the
 // first packet delivered, and a linear scan (batches() from the start until
 // the first packet at or after the time) to a sample of the same times.
-// Then the same seeks on a trace full of carried traces (bench/make-trace.js
+// Then 1,000 seeks on a trace full of carried traces (bench/make-trace.js
 // --carried, 120,000 records, 0.27 GB), each checked against libpcap's
-// linear read of the whole file.
+// linear read of the whole file: its bytes per seek are bimodal (a probe
+// misled or not), so 100 seeks would give a median that moves by ±150 KiB.
+// Last, a pcapng copy of the plain trace's start (editcap): a fresh
+// navigator's lastTime and first seek, then 100 seeks.
 // --before DIR times the same seeks with an earlier build's navigator (DIR
-// is its dist/, e.g. from `git worktree add` and `npm run build:ts`).
+// is its dist/, e.g. from `git worktree add` and `npm run build:ts`), and
+// counts its bytes on the carried trace's times too.
 //   npm run bench:seek [-- --scans 10] [--before DIR]
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -32,6 +36,9 @@ function makeTrace(name, ...args) {
 }
 const trace = makeTrace('seek.pcap', '1270000');
 const carried = makeTrace('seek-carried.pcap', '120000', '--carried');
+// The plain trace's first 250,000 packets as pcapng (editcap), 0.21 GB: its window is libpcap's 16 MiB block limit.
+const ng = path.join(__dirname, 'out', 'seek.pcapng');
+if (!fs.existsSync(ng)) execFileSync('editcap', ['-F', 'pcapng', '-r', trace, ng, '1-250000']);
 
 const ms = (start) => Number(process.hrtime.bigint() - start) / 1e6;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -130,8 +137,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     }
     return times[lo] ?? null;
   };
-  for (let i = 0; i < 100; i++) {
-    const time = cFirst + BigInt(Math.floor(random() * cSpan));
+  const cTargets = Array.from({ length: 1000 }, () => cFirst + BigInt(Math.floor(random() * cSpan)));
+  for (let i = 0; i < cTargets.length; i++) {
+    const time = cTargets[i];
     const t = process.hrtime.bigint();
     const position = carriedNav.seek({ time });
     cMs.push(ms(t));
@@ -146,6 +154,44 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     }
   }
   carriedNav.close();
+  // The earlier navigator's bytes on the same carried-trace times.
+  const cBeforeBytes = [];
+  if (before !== null) {
+    const old = before.openTrace(carried);
+    for (const time of cTargets) cBeforeBytes.push(old.seek({ time }).bytesRead);
+    old.close();
+  }
+
+  // pcapng: the first seek of a fresh navigator (lastTime's window and its own), then 100 more on the same navigator.
+  const ngFirst = [];
+  const ngMs = [];
+  const ngBytes = [];
+  for (const nav of before === null ? [openTrace] : [openTrace, before.openTrace]) {
+    const t = process.hrtime.bigint();
+    const n = nav(ng);
+    const nFirst = n.firstTime;
+    const nSpan = Number(n.lastTime - nFirst);
+    const firstSeek = n.seek({ time: nFirst + BigInt(Math.floor(nSpan / 3)) });
+    ngFirst.push({ ms: ms(t), bytes: n.bytesRead, certainty: firstSeek.certainty });
+    const each = { ms: [], bytes: [] };
+    for (let i = 0; i < 100; i++) {
+      const s = process.hrtime.bigint();
+      const position = n.seek({ time: nFirst + BigInt(Math.floor(random() * nSpan)) });
+      each.ms.push(ms(s));
+      each.bytes.push(position.bytesRead);
+    }
+    ngMs.push(each.ms);
+    ngBytes.push(each.bytes);
+    n.close();
+  }
+  const ngRows = ngFirst.map((f, k) => {
+    const who = k === 0 ? 'pcapng' : "the earlier build's pcapng";
+    return [
+      `| ${who} (${(fs.statSync(ng).size / 1e9).toFixed(2)} GB): open, lastTime and a first seek | ${f.ms.toFixed(1)} ms, ${(f.bytes / 1024).toFixed(0)} KiB | - |`,
+      `| ${who}: 100 more seeks({ time }) | ${median(ngMs[k]).toFixed(3)} ms | ${Math.max(...ngMs[k]).toFixed(3)} ms |`,
+      `| ${who}: bytes read per seek | ${(median(ngBytes[k]) / 1024).toFixed(0)} KiB | ${(Math.max(...ngBytes[k]) / 1024).toFixed(0)} KiB |`,
+    ];
+  });
 
   const size = fs.statSync(trace).size;
   const lines = [
@@ -167,6 +213,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     `| linear scan with batches() to the same packet (${scans} of the times) | ${median(scanMs).toFixed(1)} ms | ${Math.max(...scanMs).toFixed(1)} ms |`,
     `| carried traces (${(fs.statSync(carried).size / 1e9).toFixed(2)} GB): openTrace().seek({ time }) | ${median(cMs).toFixed(3)} ms | ${Math.max(...cMs).toFixed(3)} ms |`,
     `| carried traces: bytes read per seek | ${(median(cBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...cBytes) / 1024).toFixed(0)} KiB |`,
+    ...(before === null ? [] : [`| carried traces: the earlier build's bytes read per seek | ${(median(cBeforeBytes) / 1024).toFixed(0)} KiB | ${(Math.max(...cBeforeBytes) / 1024).toFixed(0)} KiB |`]),
+    ...ngRows.flat(),
     '',
     `carried traces: ${cMs.length} seeks, ${cDefinite.filter(Boolean).length} definite, every one equal to libpcap's linear read (20 of them through openOffline({ seek }) too).`,
     `seek vs. linear scan (medians, same times): ${(median(scanMs) / median(seekMs.slice(0, scans))).toFixed(0)}× faster; ` +

@@ -260,6 +260,7 @@ const TARGETS = 1000;
  */
 function wrongSeeks(file: string, truth: Truth[], seed: number): string[] {
   const size = fs.statSync(file).size;
+  const starts = recordStarts(file, truth);
   const rand = random(seed);
   const wrong: string[] = [];
   const trace = openTrace(file);
@@ -273,14 +274,24 @@ function wrongSeeks(file: string, truth: Truth[], seed: number): string[] {
       if (got.offset !== (expected?.offset ?? size) || got.certainty !== 'definite') wrong.push(`time ${time}: ${got.offset} ${got.certainty}, scan ${expected?.offset}`);
 
       const offset = i % 2 === 0 ? Math.floor(rand() * size) : near.offset + Math.floor(rand() * 3) - 1;
-      const atOffset = truth.find((r) => r.offset >= offset);
+      const atOffset = starts.find((start) => start >= offset);
       const byOffset = trace.seek({ offset });
-      if (byOffset.offset !== (atOffset?.offset ?? size) || byOffset.certainty !== 'definite') wrong.push(`offset ${offset}: ${byOffset.offset} ${byOffset.certainty}, scan ${atOffset?.offset}`);
+      if (byOffset.offset !== (atOffset ?? size) || byOffset.certainty !== 'definite') wrong.push(`offset ${offset}: ${byOffset.offset} ${byOffset.certainty}, scan ${atOffset}`);
     }
   } finally {
     trace.close();
   }
   return wrong;
+}
+
+/** Where records start from the first packet on: pcap's packets, or pcapng's blocks of every type (an offset seek gives a block). */
+function recordStarts(file: string, truth: Truth[]): number[] {
+  const b = fs.readFileSync(file);
+  if (b.readUInt32BE(0) !== 0x0a0d0d0a) return truth.map((r) => r.offset);
+  const le = b.readUInt32LE(8) === 0x1a2b3c4d;
+  const starts: number[] = [];
+  for (let pos = truth[0].offset; pos + 12 <= b.length; pos += le ? b.readUInt32LE(pos + 4) : b.readUInt32BE(pos + 4)) starts.push(pos);
+  return starts;
 }
 
 /** Timestamp, caplen and bytes of every packet libpcap reads from the file. */
@@ -303,13 +314,17 @@ describe('seeks in traces that carry other traces equal a linear scan', () => {
     ['a trace copied in runs of full-size packets, µs, big-endian', 'copied-runs', { bigEndian: true }, 34],
     ['chains of fake headers and fake caplens that land on the next real header', 'fake-chains', { bigEndian: true }, 35],
     ['records of up to 256 KiB holding many small packets', 'big-records', { packets: 400 }, 36],
+    ['records of up to 200,000 bytes past a snaplen of 1514, carrying pcap files, µs, little-endian', 'past-snaplen', { snaplen: 1514 }, 39],
+    ['snaplen 0 (the link type\'s maximum), USBPCAP records of up to 350,000 bytes carrying pcap files, ns, big-endian', 'past-snaplen', { snaplen: 0, linktype: 249, longest: 350_000, packets: 400, nano: true, bigEndian: true }, 40],
     ['pcapng whose EPBs carry pcap and pcapng files, µs, little-endian', 'pcapng-carried', {}, 37],
     ['pcapng whose EPBs carry pcap and pcapng files, ns, big-endian', 'pcapng-carried', { nano: true, bigEndian: true }, 38],
+    ['pcapng with blocks of 270-600 KiB (a skipped type, EPBs with long comments) carrying pcapng files, µs, little-endian', 'pcapng-big-blocks', {}, 44],
   ];
   test.each(kinds)('%s: every seek definite and right, openOffline({ seek }) reads on from the right packet', async (name, kind, options, seed) => {
-    const file = write(`nasty-${seed}.${kind === 'pcapng-carried' ? 'pcapng' : 'pcap'}`, nastyTrace(kind, seed, options));
+    const file = write(`nasty-${seed}.${kind.startsWith('pcapng') ? 'pcapng' : 'pcap'}`, nastyTrace(kind, seed, options));
     const truth = recordsOf(file);
-    // The linear scan finds the records libpcap reads.
+    // The linear scan finds the records libpcap reads, and so does wirecap's reader.
+    expect(referenceRead(file).packets.map((p) => String(p.timestamp))).toEqual(truth.map((r) => String(r.ts)));
     const all = await libpcapRead(file);
     expect(all.map((line) => line.split(' ')[0])).toEqual(truth.map((r) => String(r.ts)));
     expect(wrongSeeks(file, truth, seed)).toEqual([]);
@@ -338,7 +353,7 @@ describe('slice() on traces that carry other traces', () => {
     ['whole pcap files in single records', 'carried-files', { bigEndian: true }, 42],
     ['pcapng whose EPBs carry pcap and pcapng files', 'pcapng-carried', {}, 43],
   ] as [string, NastyKind, NastyOptions, number][])('%s: each window holds exactly the packets libpcap reads in it', async (name, kind, options, seed) => {
-    const file = write(`slice-nasty-${seed}.${kind === 'pcapng-carried' ? 'pcapng' : 'pcap'}`, nastyTrace(kind, seed, options));
+    const file = write(`slice-nasty-${seed}.${kind.startsWith('pcapng') ? 'pcapng' : 'pcap'}`, nastyTrace(kind, seed, options));
     const all = referenceRead(file).packets;
     const out = path.join(dir, `slice-nasty-${seed}.out.pcap`);
     for (const [from, to] of windows(all.map((p) => p.caplen), seed, 40)) {

@@ -8,9 +8,9 @@
  * - Probes (resync): the first position after the landing point that
  *   starts a chain of CHAIN_RECORDS plausible headers (pcap: timestamp
  *   inside the file's time range, fraction below one second, caplen within
- *   the snaplen and not above len; pcapng: a known block type whose total
- *   length is repeated at the block's end). Cheap, and usually right; they
- *   only guide the bisection.
+ *   what libpcap reads for the link type and not above len; pcapng: a block
+ *   whose total length is repeated at its end). Cheap, and usually right;
+ *   they only guide the bisection.
  * - Anchors: records certainly on the file's own chain. The first record
  *   is one. Convergence finds others: the file's record that covers a
  *   position starts at most a record's maximum length before it, so a cursor
@@ -64,10 +64,15 @@ const WALK_BYTES = 32 << 10;
 const CONVERGE_WINDOWS = 2;
 /** Certified records kept for later seeks. */
 const INDEX_ENTRIES = 4096;
+/** A walk from a certified record keeps one every this many bytes. */
+const REMEMBER_BYTES = 256 << 10;
 const PAGE = 4096;
+/** Pages kept: two windows, so that a seek reads no page twice (at most 32 MiB, which pcapng's 16 MiB windows take; longer windows are read again). */
 const CACHED_PAGES = 256;
+const MAX_CACHED_PAGES = 8192;
 const MAX_WIRE_LEN = 1 << 24;
-const PCAPNG_MAX_BLOCK = 1 << 24;
+/** libpcap's INITIAL_MAX_BLOCKSIZE: pcapng blocks of any type up to this long are read (skipped when unknown). */
+const PCAPNG_MAX_BLOCK = 16 << 20;
 
 interface Record {
   size: number;
@@ -81,6 +86,7 @@ type Probe = Record | 'eof' | 'truncated' | null;
 class PagedFile {
   readonly size: number;
   bytesRead = 0;
+  capacity = CACHED_PAGES;
   #fd: number;
   #pages = new Map<number, Buffer>();
   #lastIndex = -1;
@@ -130,7 +136,7 @@ class PagedFile {
       page = Buffer.alloc(Math.min(PAGE, this.size - index * PAGE));
       const n = fs.readSync(this.#fd, page, 0, page.length, index * PAGE);
       this.bytesRead += n;
-      if (this.#pages.size >= CACHED_PAGES) this.#pages.delete(this.#pages.keys().next().value as number);
+      if (this.#pages.size >= this.capacity) this.#pages.delete(this.#pages.keys().next().value as number);
       this.#pages.set(index, page);
     }
     this.#lastIndex = index;
@@ -150,23 +156,45 @@ interface Layout {
   maxRecord: number;
   /** The record at pos, if its header is plausible for timestamps in [tsLow, tsHigh]. */
   recordAt(file: PagedFile, pos: number, tsLow: bigint, tsHigh: bigint): Probe;
-  /** Offset in a header of a byte that is always 0 (a length's high byte): the scan of a window jumps from zero to zero. */
-  zeroByte: number;
+  /** Offset in a header of a length's most significant byte, and the largest value it can take: the scan of a window jumps over positions where it is larger. */
+  topByte: number;
+  topMax: number;
   /** Cheap necessary conditions for a header at b[at] (b holds at least HEADER_PEEK bytes from there): spares recordAt most positions of a window. */
   mayStart(b: Buffer, at: number): boolean;
+  /**
+   * pcapng: the start of the block that ends at a block start pos (its
+   * length is repeated in the 4 bytes before pos, as libpcap checks), so a
+   * certified block leads back to certified ones; null if none.
+   */
+  blockBefore?(file: PagedFile, pos: number, tsLow: bigint, tsHigh: bigint): number | null;
 }
 
 /** Bytes mayStart() looks at. */
 const HEADER_PEEK = 16;
-/** A scan for headers reads this much at a time. */
-const SCAN_BYTES = 4096;
+
+/**
+ * libpcap's max_snaplen_for_dlt: the longest caplen it reads from a file of
+ * this link type (the file's own snaplen only cuts what it hands out).
+ */
+function maxCaplen(linktype: number): number {
+  switch (linktype & 0x03ffffff) {
+    case 231: // DBUS
+      return 128 << 20;
+    case 279: // EBHSCR
+      return 8 << 20;
+    case 249: // USBPCAP
+      return 1 << 20;
+    default:
+      return 262144;
+  }
+}
 
 function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
   const header = file.read(0, 24);
   if (header.length < 24) throw new WirecapError('the file ends inside the pcap header', 'EBADFORMAT');
-  const snaplen = le ? header.readUInt32LE(16) : header.readUInt32BE(16);
-  // Some writers put 0 or nonsense in the header: fall back to libpcap's largest snaplen.
-  const snapLimit = snaplen > 0 && snaplen < 1 << 24 ? Math.max(snaplen, 65535) : 262144;
+  // Not the header's snaplen: libpcap reads records longer than it (up to the link type's maximum).
+  const snapLimit = maxCaplen(le ? header.readUInt32LE(20) : header.readUInt32BE(20));
+  const maxLen = Math.max(MAX_WIRE_LEN, snapLimit);
   // Where caplen's most significant byte sits, and which way its next byte is.
   const capHigh = le ? 11 : 8;
   const capNext = le ? -1 : 1;
@@ -176,9 +204,10 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
     headerBytes: 24,
     align: 1,
     maxRecord: 16 + snapLimit,
-    zeroByte: capHigh,
+    topByte: capHigh,
+    topMax: snapLimit >>> 24,
     mayStart(b, at) {
-      // Bytes first: caplen's two high bytes are bounded by the snaplen's (most positions fail here).
+      // Bytes first: caplen's two high bytes are bounded by the maximum's (most positions fail here).
       if (b[at + capHigh] * 256 + b[at + capHigh + capNext] > snapTop) return false;
       const caplen = le ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8);
       const fraction = le ? b.readUInt32LE(at + 4) : b.readUInt32BE(at + 4);
@@ -190,7 +219,7 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
       const fraction = f.u32(pos + 4, le);
       const caplen = f.u32(pos + 8, le);
       const len = f.u32(pos + 12, le);
-      if (fraction >= (nano ? 1e9 : 1e6) || caplen > snapLimit || caplen > len || len > MAX_WIRE_LEN) return null;
+      if (fraction >= (nano ? 1e9 : 1e6) || caplen > snapLimit || caplen > len || len > maxLen) return null;
       const ts = BigInt(f.u32(pos, le)) * 1_000_000_000n + BigInt(nano ? fraction : fraction * 1000);
       if (ts < tsLow || ts > tsHigh) return null;
       if (pos + 16 + caplen > f.size) return 'truncated';
@@ -198,9 +227,6 @@ function pcapLayout(file: PagedFile, le: boolean, nano: boolean): Layout {
     },
   };
 }
-
-/** pcapng block types wirecap recognises when resynchronising. */
-const PCAPNG_BLOCKS = new Set([0x0a0d0d0a, 1, 2, 3, 4, 5, 6, 9, 10, 0xbad, 0x40000bad]);
 
 function pcapngLayout(file: PagedFile): Layout {
   const head = file.read(0, 12);
@@ -214,6 +240,8 @@ function pcapngLayout(file: PagedFile): Layout {
   // The interfaces (their timestamp units) come from the blocks before the first packet.
   const units: bigint[] = []; // nanoseconds per tick, as numerator over UNIT_SCALE
   const UNIT_SCALE = 1_000_000n;
+  // libpcap's max_blocksize: raised by an interface whose link type allows a longer EPB (its packet and 128 KiB of options).
+  let maxBlock = PCAPNG_MAX_BLOCK;
   let pos = 0;
   let headerBytes = -1;
   while (headerBytes < 0) {
@@ -229,6 +257,7 @@ function pcapngLayout(file: PagedFile): Layout {
       if (type === 1) {
         let unit = 1000n * UNIT_SCALE; // microseconds unless if_tsresol says otherwise
         const block = file.read(pos, length);
+        maxBlock = Math.max(maxBlock, 28 + maxCaplen(u16(block, 8)) + 131072 + 4);
         for (let o = 16; o + 4 <= length - 4; ) {
           const code = u16(block, o);
           const size = u16(block, o + 2);
@@ -250,11 +279,12 @@ function pcapngLayout(file: PagedFile): Layout {
     format: 'pcapng',
     headerBytes,
     align: 4,
-    maxRecord: 262144 + 64,
-    zeroByte: le ? 7 : 4,
+    maxRecord: maxBlock,
+    topByte: le ? 7 : 4,
+    topMax: maxBlock >>> 24,
     mayStart(b, at) {
       const length = u32(b, at + 4);
-      return length >= 12 && length % 4 === 0 && PCAPNG_BLOCKS.has(u32(b, at));
+      return length >= 12 && length % 4 === 0 && length <= maxBlock;
     },
     recordAt(f, at, tsLow, tsHigh) {
       if (at === f.size) return 'eof';
@@ -262,19 +292,29 @@ function pcapngLayout(file: PagedFile): Layout {
       if (b.length < 8) return 'truncated';
       const type = u32(b, 0);
       const length = u32(b, 4);
-      if (!PCAPNG_BLOCKS.has(type) || length < 12 || length % 4 !== 0 || length >= PCAPNG_MAX_BLOCK) return null;
+      // Any block type: libpcap skips the ones it does not know.
+      if (length < 12 || length % 4 !== 0 || length > maxBlock) return null;
       if (at + length > f.size) return 'truncated';
       if (u32(f.read(at + length - 4, 4), 0) !== length) return null;
       if (type !== 6 && type !== 2) return { size: length, ts: null };
       if (b.length < 28 || length < 32) return null;
       // EPB: interface id (PB: 16-bit id and drops), timestamp high and low.
       const iface = type === 6 ? u32(b, 8) : u16(b, 8);
-      if (iface >= units.length) return null;
+      // An interface declared after the first packet: a block libpcap reads, whose time the navigator does not know.
+      if (iface >= units.length) return { size: length, ts: null };
       const ticks = (BigInt(u32(b, 12)) << 32n) | BigInt(u32(b, 16));
       const ts = (ticks * units[iface]) / UNIT_SCALE;
       if (ts < tsLow || ts > tsHigh) return null;
       if (u32(b, 20) > length - 32) return null; // caplen within the block
       return { size: length, ts };
+    },
+    blockBefore(f, pos, tsLow, tsHigh) {
+      if (pos - 12 < headerBytes) return null;
+      const length = u32(f.read(pos - 4, 4), 0);
+      const start = pos - length;
+      if (length < 12 || length % 4 !== 0 || start < headerBytes) return null;
+      const r = this.recordAt(f, start, tsLow, tsHigh);
+      return typeof r === 'object' && r !== null && r.size === length ? start : null;
     },
   };
 }
@@ -300,6 +340,7 @@ export class TraceNavigator {
     this.path = path;
     this.#file = file;
     this.#layout = layout;
+    file.capacity = Math.min(MAX_CACHED_PAGES, Math.max(CACHED_PAGES, Math.ceil((2 * layout.maxRecord) / PAGE)));
     this.format = layout.format;
     this.size = file.size;
     this.headerBytes = layout.headerBytes;
@@ -375,7 +416,7 @@ export class TraceNavigator {
       const found = this.#probeNear(offset);
       return { ...found, certainty: anchor };
     }
-    const walked = this.#walkTo(anchor.offset, (_, at) => at >= offset);
+    const walked = this.#walkTo(anchor.offset, (_, at) => at >= offset, true);
     return { offset: walked.offset, timestamp: walked.timestamp ?? this.#timeAt(walked.offset), certainty: walkCertainty(walked.end) };
   }
 
@@ -407,16 +448,22 @@ export class TraceNavigator {
     let hi = this.size;
     let hiTime: bigint | null = null;
     let bisect = true;
+    let previous = Infinity;
     while (hi - lo > WALK_BYTES) {
       // Interpolate where timestamps grow steadily with the offset; bisect
-      // whenever that did not halve the interval, so the worst case stays
-      // O(log n) probes.
+      // whenever two steps did not halve the interval, so the worst case
+      // stays O(log n) probes. A good guess lands near the answer, and then
+      // a small margin keeps the next probe near it too, where the window
+      // or the walk reads anyway.
       let mid = lo + Math.floor((hi - lo) / 2);
       if (!bisect && hiTime !== null && hiTime > loTime) {
         const guess = lo + Number(((time - loTime) * BigInt(hi - lo)) / (hiTime - loTime));
-        const margin = Math.floor((hi - lo) / 64);
+        const margin = Math.floor((hi - lo) / 4096);
         mid = Math.min(hi - margin, Math.max(lo + margin, guess));
       }
+      // From a page's start, so the probe uses the page it reads from its first byte.
+      const aligned = Math.floor(mid / PAGE) * PAGE;
+      if (aligned > lo) mid = aligned;
       const width = hi - lo;
       let found = this.#resync(mid);
       // A timestamp outside what lo and hi allow may be a trace held in a
@@ -431,7 +478,8 @@ export class TraceNavigator {
         hi = mid;
         hiTime = found.timestamp;
       }
-      bisect = !bisect && hi - lo > width / 2;
+      bisect = !bisect && hi - lo > previous / 2;
+      previous = width;
     }
     return { lo, hi };
   }
@@ -466,7 +514,7 @@ export class TraceNavigator {
       }
       bisect = !bisect && above - below.offset > width / 2;
     }
-    const walked = this.#walkTo(below.offset, (r) => r.ts !== null && r.ts >= time);
+    const walked = this.#walkTo(below.offset, (r) => r.ts !== null && r.ts >= time, true);
     return { offset: walked.offset, timestamp: walked.timestamp, certainty: certainty === 'definite' ? walkCertainty(walked.end) : certainty };
   }
 
@@ -478,12 +526,16 @@ export class TraceNavigator {
   #walkBelow(start: Anchor, time: bigint, limit: number): { found: Omit<TracePosition, 'bytesRead'> | null; below: Anchor } {
     let below = start;
     let passed = false;
-    const walked = this.#walkTo(start.offset, (r, at) => {
-      if (r.ts !== null && r.ts >= time) return true;
-      if (r.ts !== null) below = { offset: at, ts: r.ts };
-      passed = at > limit;
-      return passed;
-    });
+    const walked = this.#walkTo(
+      start.offset,
+      (r, at) => {
+        if (r.ts !== null && r.ts >= time) return true;
+        if (r.ts !== null) below = { offset: at, ts: r.ts };
+        passed = at > limit;
+        return passed;
+      },
+      true,
+    );
     if (passed) return { found: null, below };
     return { found: { offset: walked.offset, timestamp: walked.timestamp, certainty: walkCertainty(walked.end) }, below };
   }
@@ -493,14 +545,23 @@ export class TraceNavigator {
     return this.#walkTo(offset, (r) => r.ts !== null).timestamp;
   }
 
-  /** Walks records from a known record start until done(record, its offset) or the end. */
-  #walkTo(start: number, done: (r: Record, at: number) => boolean): Omit<TracePosition, 'bytesRead' | 'certainty'> & { end?: Probe } {
+  /**
+   * Walks records from a record start until done(record, its offset) or the
+   * end. From a certified record (certified), the walk keeps a record every
+   * REMEMBER_BYTES in the index: a later seek near them walks from there.
+   */
+  #walkTo(start: number, done: (r: Record, at: number) => boolean, certified = false): Omit<TracePosition, 'bytesRead' | 'certainty'> & { end?: Probe } {
     let pos = start;
+    let kept = start;
     for (;;) {
       const r = this.#layout.recordAt(this.#file, pos, this.#tsLow, this.#tsHigh);
       // A record cut by the end of the file is no record: the walk ends at the end.
       if (r === null || r === 'eof' || r === 'truncated') return { offset: r === null ? pos : this.size, timestamp: null, end: r };
       if (done(r, pos)) return { offset: pos, timestamp: r.ts };
+      if (certified && r.ts !== null && pos - kept >= REMEMBER_BYTES) {
+        this.#remember({ offset: pos, ts: r.ts });
+        kept = pos;
+      }
       pos += r.size;
     }
   }
@@ -567,15 +628,25 @@ export class TraceNavigator {
       else {
         this.#remember(m);
         if (m.offset <= offset) return m;
+        const walkedBack = this.#walkBack(m.offset, offset);
+        if (walkedBack !== null) return walkedBack;
       }
     }
     return failure;
   }
 
-  /** A certified record within a window's reach before from: the first record, or one from the index. */
+  /** pcapng: from a certified block start before the file's end, block by block back to one at or before offset; null when that stops. */
+  #walkBack(start: number, offset: number): Anchor | null {
+    const { blockBefore } = this.#layout;
+    if (blockBefore === undefined || start >= this.size) return null;
+    let pos: number | null = start;
+    while (pos !== null && pos > offset) pos = blockBefore.call(this.#layout, this.#file, pos, this.#tsLow, this.#tsHigh);
+    return pos === null ? null : { offset: pos, ts: this.#timeAt(pos) };
+  }
+
+  /** A certified record within a window's reach before from (one from the index, or the first record), walked to the last one at or before from. */
   #known(from: number): Anchor | null {
-    if (from - this.#layout.maxRecord < this.headerBytes) return { offset: this.headerBytes, ts: this.#timeAt(this.headerBytes) };
-    // The nearest indexed record at or before from, if walking from it costs less than a window.
+    // The nearest indexed record at or before from, if walking from it costs less than a window; else the first record, if it is that near.
     let lo = 0;
     let hi = this.#index.length;
     while (lo < hi) {
@@ -583,14 +654,21 @@ export class TraceNavigator {
       if (this.#index[mid].offset <= from) lo = mid + 1;
       else hi = mid;
     }
-    const near = this.#index[lo - 1];
-    if (near === undefined || from - near.offset > this.#layout.maxRecord) return null;
+    let near: Anchor | undefined = this.#index[lo - 1];
+    if (near === undefined || from - near.offset > this.#layout.maxRecord) {
+      if (from - this.#layout.maxRecord >= this.headerBytes) return null;
+      near = { offset: this.headerBytes, ts: this.#timeAt(this.headerBytes) };
+    }
     let last: Anchor = near;
-    this.#walkTo(near.offset, (r, at) => {
-      if (at > from) return true;
-      last = { offset: at, ts: r.ts ?? this.#timeAt(at) };
-      return false;
-    });
+    this.#walkTo(
+      near.offset,
+      (r, at) => {
+        if (at > from) return true;
+        last = { offset: at, ts: r.ts ?? this.#timeAt(at) };
+        return false;
+      },
+      true,
+    );
     return last;
   }
 
@@ -609,19 +687,34 @@ export class TraceNavigator {
    * a page at a time, and looks at most positions in the bytes read only.
    */
   #scan(from: number, to: number, visit: (pos: number) => boolean): void {
-    const { align, zeroByte } = this.#layout;
+    const { align, topByte, topMax } = this.#layout;
     const end = Math.min(to, this.size);
-    for (let base = from; base < end; base += SCAN_BYTES) {
-      const b = this.#file.read(base, Math.min(SCAN_BYTES, end - base) + HEADER_PEEK);
-      const stop = Math.min(base + SCAN_BYTES, end);
+    for (let base = from; base < end; ) {
+      const stop = Math.min((Math.floor(base / PAGE) + 1) * PAGE, end);
+      // One page at a time, and the next page's first bytes only when the
+      // scan gets to the headers that run into it: a probe that finds its
+      // chain early reads no page it does not need.
+      let b = this.#file.read(base, stop - base);
+      let extended = false;
       for (let p = base; p < stop; p += align) {
         const at = p - base;
+        if (at + HEADER_PEEK > b.length && !extended) {
+          b = this.#file.read(base, stop - base + HEADER_PEEK);
+          extended = true;
+        }
         // Near the end of the file the bytes for a quick look run out: recordAt decides there.
         if (at + HEADER_PEEK <= b.length) {
-          if (b[at + zeroByte] !== 0) {
-            // Jump to the next position whose always-zero byte is zero.
-            const zero = b.indexOf(0, at + zeroByte + 1);
-            const next = zero === -1 ? b.length - HEADER_PEEK + 1 : zero - zeroByte;
+          if (b[at + topByte] > topMax) {
+            // Jump to the next position whose length's top byte is small enough (most often 0: a search for a zero).
+            let next: number;
+            if (topMax === 0) {
+              const zero = b.indexOf(0, at + topByte + 1);
+              next = zero === -1 ? b.length - HEADER_PEEK + 1 : zero - topByte;
+            } else {
+              let i = at + topByte + align;
+              while (i < b.length && b[i] > topMax) i += align;
+              next = Math.min(i - topByte, b.length - HEADER_PEEK + 1);
+            }
             p = base + Math.ceil(next / align) * align - align;
             continue;
           }
@@ -629,6 +722,7 @@ export class TraceNavigator {
         }
         if (this.#layout.recordAt(this.#file, p, this.#tsLow, this.#tsHigh) !== null && visit(p)) return;
       }
+      base = stop;
     }
   }
 

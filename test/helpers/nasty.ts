@@ -3,7 +3,7 @@
  * seeking: every carried record looks like the file's own, with a
  * timestamp inside the file's range.
  */
-import { pcapBytes, pcapngBytes, random, TraceOptions, TracePacket } from './trace';
+import { NgBlock, pcapBytes, pcapngBytes, random, TraceOptions, TracePacket } from './trace';
 
 /** Packets as a pcapng file: one section, one interface in the options' byte order and resolution. */
 function ngFile(list: TracePacket[], options: TraceOptions): Buffer {
@@ -11,13 +11,18 @@ function ngFile(list: TracePacket[], options: TraceOptions): Buffer {
   return pcapngBytes([{ bigEndian: options.bigEndian, blocks: [{ type: 'idb', iface: { tsresol: options.nano ? 9 : 6, snaplen: options.snaplen } }, ...epbs] }]);
 }
 
-export type NastyKind = 'carried-files' | 'copied-runs' | 'fake-chains' | 'big-records' | 'pcapng-carried';
+export type NastyKind = 'carried-files' | 'copied-runs' | 'fake-chains' | 'big-records' | 'past-snaplen' | 'pcapng-carried' | 'pcapng-big-blocks';
 
 export interface NastyOptions {
   nano?: boolean;
   bigEndian?: boolean;
   /** Records in the outer trace. */
   packets?: number;
+  /** The pcap header's snaplen and link type (default 65535, 262144 for big-records; Ethernet). */
+  snaplen?: number;
+  linktype?: number;
+  /** past-snaplen: the longest record (default 200,000 bytes). */
+  longest?: number;
 }
 
 const T0 = 1_700_000_000_000_000_000n;
@@ -133,6 +138,13 @@ function nastyPackets(kind: NastyKind, rand: () => number, options: NastyOptions
       // Records of up to 256 KiB holding a trace of many small packets.
       const file = carriedFile(rand, 16384 + Math.floor(rand() * (262144 - 16384 - 64)), nearby(rand, t, low, high));
       data = file.subarray(0, Math.min(file.length, 262144));
+    } else if (kind === 'past-snaplen' && r < 0.3) {
+      // Records longer than the header's snaplen, which libpcap reads whole: carried files of 2 KiB up to the longest
+      // record, in the outer file's byte order and resolution; most fill their record, so their last record ends on the next real header.
+      const longest = options.longest ?? 200_000;
+      const bytes = r < 0.1 ? 65536 + Math.floor(rand() * (longest - 65536 - 2048)) : 2048 + Math.floor(rand() * 14336);
+      const file = carriedFile(rand, bytes, nearby(rand, t, low, high), { outer: options });
+      data = rand() < 0.7 ? file.subarray(0, longest) : Buffer.concat([frameHeader(i), file.subarray(0, longest - FRAME_HEADER)]);
     } else if (kind === 'pcapng-carried' && r < 0.25) {
       // A pcapng file right at the start of the packet data, so its blocks sit where the outer file's could (4-byte aligned); a pcap file after a frame header.
       const start = nearby(rand, t, low, high);
@@ -167,9 +179,34 @@ function nastyPackets(kind: NastyKind, rand: () => number, options: NastyOptions
   return out;
 }
 
-/** A nasty trace of a kind: pcap for all kinds but pcapng-carried, whose EPBs carry pcap and pcapng files. */
+/**
+ * pcapng whose blocks libpcap reads but a window of 256 KiB misses, 270-600
+ * KiB long: blocks of a type it skips (0x80000001, local use), each holding a
+ * pcapng file that fills it exactly (so its last block ends on the next real
+ * one), and EPBs holding the first 262144 bytes of one, with a long comment.
+ */
+function bigBlocks(rand: () => number, options: NastyOptions): Buffer {
+  const list = nastyPackets('carried-files', rand, { ...options, packets: options.packets ?? 150 });
+  const [low, high] = [list[0].timestamp, list[list.length - 1].timestamp];
+  const ticks = (t: bigint): bigint => (options.nano ? t : t / 1000n);
+  const blocks: NgBlock[] = [{ type: 'idb', iface: { tsresol: options.nano ? 9 : 6 } }];
+  for (const p of list) {
+    const r = rand();
+    if (r < 0.2) {
+      const carried = carriedFile(rand, 270_000 + Math.floor(rand() * 330_000), nearby(rand, p.timestamp, low, high), { pcapng: true, outer: options });
+      const body = carried.subarray(0, carried.length - (carried.length % 4));
+      if (r < 0.1) blocks.push({ type: 'raw', code: 0x80000001, body });
+      else blocks.push({ type: 'epb', iface: 0, ticks: ticks(p.timestamp - 1000n), data: body.subarray(0, 262144), comment: 'x'.repeat(Math.min(60_000, Math.max(4, body.length - 262144))) });
+    }
+    blocks.push({ type: 'epb', iface: 0, ticks: ticks(p.timestamp), data: p.data });
+  }
+  return pcapngBytes([{ bigEndian: options.bigEndian, blocks }]);
+}
+
+/** A nasty trace of a kind: pcap for all kinds but pcapng-carried and pcapng-big-blocks. */
 export function nastyTrace(kind: NastyKind, seed: number, options: NastyOptions = {}): Buffer {
+  if (kind === 'pcapng-big-blocks') return bigBlocks(random(seed), options);
   const list = nastyPackets(kind, random(seed), options);
-  const trace = { nano: options.nano, bigEndian: options.bigEndian, snaplen: kind === 'big-records' ? 262144 : 65535 };
+  const trace = { nano: options.nano, bigEndian: options.bigEndian, snaplen: options.snaplen ?? (kind === 'big-records' ? 262144 : 65535), linktype: options.linktype };
   return kind === 'pcapng-carried' ? ngFile(list, trace) : pcapBytes(list, trace);
 }
