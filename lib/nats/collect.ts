@@ -28,7 +28,8 @@
  * ack wait) is then delivered to another, and may be written twice. So
  * whoever flushed a message claims it, after the flush and before the ack,
  * in a JetStream key-value bucket the collectors of a durable share (key:
- * the stream sequence, value: the collector's id). The bucket's create is
+ * the stream sequence, under the stream's and the consumer's creation
+ * times; value: the collector's id). The bucket's create is
  * atomic, so one claim wins. The winner acks; a collector whose claim
  * lost cuts its files back to where that message's records began, and
  * gives back (nak) the messages after it. A claim is the proof a message
@@ -184,21 +185,28 @@ export function collectPackets(options: CollectOptions): PacketCollector {
     };
 
     const bucket = `wirecap-claims-${c.stream}-${c.durable}`.replace(/[^A-Za-z0-9_-]/g, '_');
-    const claims = await retrying(c.conn, `claims bucket ${bucket}`, async () => {
-      const replicas = (await (await nc.jetstreamManager()).streams.info(c.stream)).config.num_replicas;
-      return nc.jetstream().views.kv(bucket, { history: 1, ttl: claimsMs, replicas });
+    // Claims are keyed <stream's creation>.<consumer's creation>.<sequence>:
+    // a stream or consumer deleted and made again under its name starts
+    // its sequences or deliveries afresh, and the old claims must not count.
+    const { claims, scope } = await retrying(c.conn, `claims bucket ${bucket}`, async () => {
+      const jsm = await nc.jetstreamManager();
+      const stream = await jsm.streams.info(c.stream);
+      const consumer = await jsm.consumers.info(c.stream, c.durable);
+      const kv = await nc.jetstream().views.kv(bucket, { history: 1, ttl: claimsMs, replicas: stream.config.num_replicas });
+      const stamp = (iso: string): string => iso.replace(/\D/g, '');
+      return { claims: kv, scope: `${stamp(stream.created)}.${stamp(consumer.created)}` };
     });
     /** Who claimed seq: a collector id, or null. */
     const owner = (seq: number): Promise<string | null> =>
       retrying(c.conn, `claims bucket ${bucket}`, async () => {
-        const entry = await claims.get(String(seq));
+        const entry = await claims.get(`${scope}.${seq}`);
         return entry === null || entry.operation !== 'PUT' ? null : entry.string();
       });
     /** Claims seq for this collector: true if the claim is (or already was) this collector's. */
     const claim = (seq: number): Promise<boolean> =>
       retrying(c.conn, `claims bucket ${bucket}`, async () => {
         try {
-          await claims.create(String(seq), id);
+          await claims.create(`${scope}.${seq}`, id);
           return true;
         } catch (error) {
           const who = await owner(seq);
