@@ -232,7 +232,8 @@ export function collectPackets(options: CollectOptions): PacketCollector {
       while (won < entries.length && (await claim(entries[won][0]))) won++;
       crashPoint('claimed');
       answer(entries.slice(0, won), '+ACK');
-      remember(entries.map(([seq]) => seq));
+      // The message whose claim was lost is in the winner's files; those given back are in nobody's.
+      remember(entries.slice(0, won + 1).map(([seq]) => seq));
       if (won < entries.length) {
         const at = entries[won][2]!;
         writer = cutBack(at);
