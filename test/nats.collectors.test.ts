@@ -122,3 +122,11 @@ test('a durable deleted and made again under its name collects the stream afresh
   await withJetStream(nats.urls, async (nc) => (await nc.jetstreamManager()).consumers.delete('AGAIN', 'pair'));
   expect(await collect(path.join(dir, 'again-2.pcap'))).toEqual(all);
 }, 60000);
+
+test('claimsMs below a minute, or not an integer, is EINVAL naming it', () => {
+  for (const claimsMs of [10, 1.5, '60000']) {
+    expect(() => collectPackets({ servers: nats.urls, stream: 'AGAIN', durable: 'pair', write: { path: path.join(dir, 'never.pcap') }, claimsMs: claimsMs as number })).toThrow(
+      expect.objectContaining({ code: 'EINVAL', message: expect.stringMatching(/claimsMs/) }),
+    );
+  }
+});
