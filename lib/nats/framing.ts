@@ -16,7 +16,7 @@ import { WirecapError } from '../core/errors';
 export const FORMAT = 'pcap-records/1';
 export const RECORD_HEADER = 16;
 /** The largest seconds a record's u32 field holds (early 2106). */
-export const MAX_SECONDS = 0xffffffff;
+const MAX_SECONDS = 0xffffffff;
 
 export const H = {
   format: 'Wirecap-Format',
@@ -87,14 +87,16 @@ export class PayloadBuilder {
     this.#nano = nano;
   }
 
-  /** Appends the packet at data[start, start + caplen). */
-  add(timestamp: bigint, len: number, data: Buffer, start: number, caplen: number): void {
+  /** Appends the packet at data[start, start + caplen); false, with nothing added, when its time is before 1970 or past the u32 seconds. */
+  add(timestamp: bigint, len: number, data: Buffer, start: number, caplen: number): boolean {
+    if (timestamp < 0n) return false;
     const seconds = timestamp / 1_000_000_000n;
-    this.addSplit(Number(seconds), Number(timestamp - seconds * 1_000_000_000n), len, data, start, caplen);
+    return this.addSplit(Number(seconds), Number(timestamp - seconds * 1_000_000_000n), len, data, start, caplen);
   }
 
-  /** add() with the timestamp as seconds and nanoseconds. */
-  addSplit(seconds: number, ns: number, len: number, data: Buffer, start: number, caplen: number): void {
+  /** add() with the timestamp as seconds (not negative) and nanoseconds. */
+  addSplit(seconds: number, ns: number, len: number, data: Buffer, start: number, caplen: number): boolean {
+    if (seconds > MAX_SECONDS) return false;
     this.flush();
     const b = this.#reserve(RECORD_HEADER + caplen);
     const at = this.#written;
@@ -105,6 +107,7 @@ export class PayloadBuilder {
     data.copy(b, at + RECORD_HEADER, start, start + caplen);
     this.#written = this.bytes = at + RECORD_HEADER + caplen;
     this.count++;
+    return true;
   }
 
   /**

@@ -23,7 +23,7 @@ import { checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkStr
 import { CaptureFile } from '../files/offline';
 import { chunksOf } from '../stream/exporter';
 import { checkConnect, connect, CONNECT_KEYS, NatsConnectOptions, natsJs, retrying } from './connection';
-import { FORMAT, H, MAX_SECONDS, PayloadBuilder, RECORD_HEADER } from './framing';
+import { FORMAT, H, PayloadBuilder, RECORD_HEADER } from './framing';
 
 export interface PublishOptions extends NatsConnectOptions {
   /** The subject the messages go to; a JetStream stream must take it. */
@@ -295,22 +295,23 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
               if (!(builder.count > 0 && fits(caplen)) && !(await makeRoom(caplen))) break;
               if (fileNano !== null && isRecord(view, at, caplen, lens[i], fileNano)) {
                 builder.addRecord(data, at - RECORD_HEADER, at + caplen, fileNano);
-              } else if (halves[2 * i + HI] < 2 ** 31) {
+                continue;
+              }
+              const hi = halves[2 * i + HI];
+              let added: boolean;
+              if (hi < 2 ** 31) {
                 // ns = hi * 2^32 + lo, divided by 1e9 in two steps of 16 bits, each exact in a double.
-                const hi = halves[2 * i + HI];
                 const lo = halves[2 * i + LO];
                 const x1 = hi * 65536 + (lo >>> 16);
                 const q1 = Math.floor(x1 / 1e9);
                 const x2 = (x1 - q1 * 1e9) * 65536 + (lo & 0xffff);
                 const q2 = Math.floor(x2 / 1e9);
-                const seconds = q1 * 65536 + q2;
-                if (seconds > MAX_SECONDS) {
-                  unframeable = undated(timestamps[i]);
-                  break;
-                }
-                builder.addSplit(seconds, x2 - q2 * 1e9, lens[i], data, at, caplen);
+                added = builder.addSplit(q1 * 65536 + q2, x2 - q2 * 1e9, lens[i], data, at, caplen);
               } else {
-                unframeable = undated(timestamps[i]); // before 1970
+                added = builder.add(timestamps[i], lens[i], data, at, caplen); // before 1970: refused
+              }
+              if (!added) {
+                unframeable = undated(timestamps[i]);
                 break;
               }
             }
@@ -319,11 +320,10 @@ export function publishPackets(source: AsyncIterable<Packet>, options: PublishOp
             for (const p of chunk) {
               const d = Buffer.isBuffer(p.data) ? p.data : Buffer.from((p.data as Uint8Array).buffer, (p.data as Uint8Array).byteOffset, (p.data as Uint8Array).length);
               if (!(await makeRoom(d.length))) break;
-              if (p.timestamp < 0n || p.timestamp / 1_000_000_000n > BigInt(MAX_SECONDS)) {
+              if (!builder.add(p.timestamp, p.len ?? d.length, d, 0, d.length)) {
                 unframeable = undated(p.timestamp);
                 break;
               }
-              builder.add(p.timestamp, p.len ?? d.length, d, 0, d.length);
             }
           }
           if (failure !== null || unframeable !== null) break;
