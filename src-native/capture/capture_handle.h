@@ -92,9 +92,10 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   void OpenLive(Napi::Env env, const Napi::Object& options);
   void OpenFile(Napi::Env env, const Napi::Object& options);
   void SetInitialFilter(Napi::Env env, const Napi::Object& options);
-  // A BPF program for file_'s packets, compiled as libpcap compiles one for
-  // the file (a dead handle of its linktype and snaplen). Throws ENOTSUP
-  // where the library cannot (Wine's wpcap.dll), EFILTER for a bad filter.
+  // The filter for file_'s packets, compiled as libpcap compiles one for a
+  // file (a dead handle of its link type and snaplen), for each link type of
+  // its interfaces (see FileFilter). Throws ENOTSUP where the library cannot
+  // (Wine's wpcap.dll), EFILTER for a filter valid for none of them.
   FileFilter CompileFileFilter(Napi::Env env, const std::string& filter);
   void CheckOpen(Napi::Env env) const;
   // Runs task on the capture thread and waits for it; runs it here when the

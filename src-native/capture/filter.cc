@@ -80,12 +80,7 @@ FileFilter::Program& FileFilter::For(int dlt, std::string* error) {
   return programs_.back();
 }
 
-bool FileFilter::Prepare(int dlt, std::string* error) {
-  error->clear();
-  const bool compiled = For(dlt, error).compiled;
-  if (!compiled && error->empty()) *error = "it does not apply to this link type";
-  return compiled;
-}
+bool FileFilter::Prepare(int dlt, std::string* error) { return For(dlt, error).compiled; }
 
 bool FileFilter::Matches(int dlt, const pcap_pkthdr& header, const uint8_t* data) {
   std::string ignored;

@@ -36,9 +36,8 @@ class FileFilter {
   ~FileFilter() { Clear(); }
 
   bool empty() const { return expr_.empty(); }
-  const std::string& expr() const { return expr_; }
-  // Compiles for dlt unless done already: false, with libpcap's text, if
-  // the filter does not compile for it.
+  // Compiles for dlt unless done already: false if the filter does not
+  // compile for it (with libpcap's text the first time).
   bool Prepare(int dlt, std::string* error);
   // Whether a packet of link type dlt passes.
   bool Matches(int dlt, const pcap_pkthdr& header, const uint8_t* data);

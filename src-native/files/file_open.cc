@@ -140,9 +140,9 @@ bool CaptureHandle::ReadFileBatch() {
     filling_.size = used;
     std::vector<PacketMeta>& packets = filling_.packets;
     file_->TakeNewInterfaces(&filling_.interfaces);
-    // A filter, a dump (of one interface) or singleLinktype meets a packet
-    // of another link type than the first interface's: the packets before
-    // it are delivered, then the read fails.
+    // A dump (of one interface) or singleLinktype meets a packet of another
+    // link type than the first interface's: the packets before it are
+    // delivered, then the read fails.
     const char* one_linktype = dump_ != nullptr ? "dump" : single_linktype_ ? "read" : nullptr;
     bool other_linktype = false;
     if (one_linktype != nullptr && file_->mixed_linktypes()) {
