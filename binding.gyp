@@ -17,7 +17,11 @@
         "src-native/files/file_open.cc",
         "src-native/files/file_reader.cc",
         "src-native/files/pcapng_reader.cc",
-        "src-native/files/writer_handle.cc"
+        "src-native/files/writer_handle.cc",
+        "src-native/replay/pacer.cc",
+        "src-native/replay/replay_handle.cc",
+        "src-native/replay/replay_thread.cc",
+        "src-native/replay/send_queue.cc"
       ],
       "include_dirs": ["src-native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -34,3 +34,6 @@ export { collectPackets, PacketCollector } from './nats/collect';
 export type { CollectOptions, CollectStats } from './nats/collect';
 export type { NatsConnectOptions } from './nats/connection';
 export type { NatsBatch, NatsPacket, BatchInfo } from './nats/framing';
+export { replay, Replay } from './replay/replay';
+export type { ReplayOptions, ReplayStats, ReplayResult, ReplayMode, ReplayEndReason } from './replay/replay';
+export type { ReplaySource, ReplayItem, PacketGroup } from './replay/source';

@@ -5,6 +5,7 @@
 #include "capture/capture_handle.h"
 #include "capture/devices.h"
 #include "files/writer_handle.h"
+#include "replay/replay_handle.h"
 
 namespace {
 
@@ -19,6 +20,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 void CloseAll(Addon* addon) {
   while (!addon->open_captures.empty()) (*addon->open_captures.begin())->Shutdown();
   while (!addon->open_writers.empty()) (*addon->open_writers.begin())->Shutdown();
+  while (!addon->open_replays.empty()) (*addon->open_replays.begin())->Shutdown();
 }
 
 // closeAll(): process.exit() on the main thread runs no cleanup hooks, so
@@ -41,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compileFilter", Napi::Function::New<CompileFilterText>(env, "compileFilter"));
   exports.Set("CaptureHandle", CaptureHandle::Define(env));
   exports.Set("WriterHandle", WriterHandle::Define(env));
+  exports.Set("ReplayHandle", ReplayHandle::Define(env));
   return exports;
 }
 

@@ -41,6 +41,20 @@ const char* CodeForPcapStatus(int status) {
   }
 }
 
+std::string ActivationFailure(int status, const std::string& device, const std::string& detail, const char* verb) {
+  const std::string why = detail.empty() ? "" : " (" + detail + ")";
+  if (status == PCAP_ERROR_NO_SUCH_DEVICE) return "no such device: " + device + why;
+  if (status == PCAP_ERROR_PERM_DENIED || status == PCAP_ERROR_PROMISC_PERM_DENIED) {
+    return "no permission to " + std::string(verb) + " " + device + why +
+#ifdef _WIN32
+           "; run as Administrator, or reinstall Npcap without \"Restrict Npcap driver's access to Administrators only\"";
+#else
+           "; run as root or grant the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(which node)";
+#endif
+  }
+  return "cannot " + std::string(verb) + " " + device + ": " + (detail.empty() ? "error " + std::to_string(status) : detail);
+}
+
 const char* CodeForCaptureFailure(int status, const std::string& detail) {
   // libpcap's words for a vanished or downed interface (Linux: "The
   // interface disappeared" / "went down"; BSD and macOS: the read's

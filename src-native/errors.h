@@ -18,6 +18,11 @@ const PcapApi& RequirePcap(Napi::Env env);
 // The error code for a negative libpcap status (pcap_activate and friends).
 const char* CodeForPcapStatus(int status);
 
+// The message for a failed pcap_activate on device: no such device, no
+// permission (naming the fix for this OS), or libpcap's text. verb says
+// what was refused: "capture on", "send on".
+std::string ActivationFailure(int status, const std::string& device, const std::string& detail, const char* verb);
+
 // The error code for a live capture's failed pcap_dispatch: ENETDOWN when
 // the interface went down or away, whatever status libpcap chose for it.
 const char* CodeForCaptureFailure(int status, const std::string& detail);

@@ -178,6 +178,44 @@ export declare class WriterHandle {
   stats(): { packets: number; bytes: number };
 }
 
+/** A replay's counters (src-native/replay/replay_handle.h); every packet pushed is counted once. */
+export interface NativeReplayStats {
+  pushed: number;
+  sent: number;
+  bytes: number;
+  failed: number;
+  oversize: number;
+  filtered: number;
+  unsent: number;
+  late: number;
+  worstLateNs: number;
+  elapsedNs: number;
+  cpuNs: number;
+  spinMarginNs: number;
+  queuedBytes: number;
+  /** Why it ended; null while it runs. */
+  reason: 'end' | 'maxPackets' | 'duration' | 'stopped' | 'error' | null;
+  error?: WirecapError;
+}
+
+/** replay()'s native half: a sending handle and its replay thread (checked in lib/replay/replay.ts). */
+export declare class ReplayHandle {
+  /** Opens device for sending (ENODEV, EPERM) and starts the thread; onEvent('drain') after push() said full, onEvent('done') at the end. */
+  constructor(
+    options: Record<string, unknown>,
+    onEvent: (event: 'drain' | 'done') => void,
+  );
+  /** Copies the packets in; false when the queue is full (wait for 'drain'). */
+  push(data: Buffer, timestamps: BigInt64Array, caplens: Uint32Array, offsets: Uint32Array, count: number, linktype: number, restart: boolean): boolean;
+  /** No more packets: the thread ends once it sent what is queued. */
+  end(): void;
+  stop(): void;
+  stats(): NativeReplayStats;
+  info(): { linktype: number; linktypeName: string | null; mtu: number; mode: 'sendqueue' | 'inject' | 'sendpacket' };
+  /** Stops and joins the thread, closes the handle. Idempotent. */
+  close(): void;
+}
+
 export interface Binding {
   setErrorClass(cls: typeof WirecapError): void;
   /** Closes every capture and writer of this environment (its cleanup hook does the same). */
@@ -189,6 +227,7 @@ export interface Binding {
   compileFilter(expr: string, linktype: number, snaplen: number): string[];
   CaptureHandle: typeof CaptureHandle;
   WriterHandle: typeof WriterHandle;
+  ReplayHandle: typeof ReplayHandle;
 }
 
 // node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/.

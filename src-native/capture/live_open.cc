@@ -42,22 +42,8 @@ void CaptureHandle::OpenLive(Napi::Env env, const Napi::Object& options) {
 
   int status = api_->activate(pcap_);
   if (status < 0) {
-    std::string detail = api_->geterr(pcap_);
-    std::string message;
-    const char* code = CodeForPcapStatus(status);
-    if (status == PCAP_ERROR_NO_SUCH_DEVICE) {
-      message = "no such device: " + device_ + (detail.empty() ? "" : " (" + detail + ")");
-    } else if (status == PCAP_ERROR_PERM_DENIED || status == PCAP_ERROR_PROMISC_PERM_DENIED) {
-      message = "no permission to capture on " + device_ + (detail.empty() ? "" : " (" + detail + ")") +
-#ifdef _WIN32
-                "; run as Administrator, or reinstall Npcap without \"Restrict Npcap driver's access to Administrators only\"";
-#else
-                "; run as root or grant the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(which node)";
-#endif
-    } else {
-      message = "cannot capture on " + device_ + ": " + (detail.empty() ? "error " + std::to_string(status) : detail);
-    }
-    throw WirecapError(env, code, message);
+    const std::string detail = api_->geterr(pcap_);
+    throw WirecapError(env, CodeForPcapStatus(status), ActivationFailure(status, device_, detail, "capture on"));
   }
 
   if (!direction.empty()) {

@@ -61,6 +61,10 @@ std::vector<Symbol> SymbolsOf(PcapApi* api) {
       {"pcap_getevent", slot(api->getevent), false},
       {"pcap_live_dump", slot(api->live_dump), false},
       {"pcap_live_dump_ended", slot(api->live_dump_ended), false},
+      {"pcap_sendqueue_alloc", slot(api->sendqueue_alloc), false},
+      {"pcap_sendqueue_destroy", slot(api->sendqueue_destroy), false},
+      {"pcap_sendqueue_queue", slot(api->sendqueue_queue), false},
+      {"pcap_sendqueue_transmit", slot(api->sendqueue_transmit), false},
   };
 }
 

@@ -54,6 +54,12 @@ struct PcapApi {
   void* (*getevent)(pcap_t*);                                    // Windows only: a HANDLE
   int (*live_dump)(pcap_t*, char*, int, int);                    // WinPcap kernel dump
   int (*live_dump_ended)(pcap_t*, int);
+  // WinPcap/Npcap send queues (Windows only). The queue is opaque here:
+  // pcap.h declares pcap_send_queue only for Windows builds.
+  void* (*sendqueue_alloc)(u_int memsize);
+  void (*sendqueue_destroy)(void* queue);
+  int (*sendqueue_queue)(void* queue, const pcap_pkthdr* header, const u_char* data);
+  u_int (*sendqueue_transmit)(pcap_t*, void* queue, int sync);
 };
 
 // The process-wide table, loaded on the first call. The library handle is a

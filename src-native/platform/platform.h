@@ -67,6 +67,18 @@ uint64_t FileSize(const std::string& path);
 // Names the calling thread as tools (top, gdb, Process Explorer) show it.
 void NameThisThread(const char* name);
 
+// Clocks and sleeping for a replay's pacing. MonotonicNs() never jumps;
+// SleepUntil() returns at monotonic time `deadline` or a little after (the
+// OS's wake-up latency). PreciseSleeps() asks the OS to wake the calling
+// thread as close to its deadlines as it can (Linux: timer slack 1 ns).
+int64_t MonotonicNs();
+void SleepUntil(int64_t deadline);
+void PreciseSleeps();
+// CPU time the calling thread has used, in nanoseconds.
+int64_t ThreadCpuNs();
+// A device's MTU in bytes; 0 when the OS does not say.
+int DeviceMtu(const std::string& device);
+
 // Lets a capture thread sleep until its live handle has packets or another
 // thread wakes it, so close() and setFilter() never wait for traffic.
 class Waiter {

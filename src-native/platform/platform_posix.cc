@@ -3,10 +3,17 @@
 // Waiter (poll on the pcap fd plus a self-pipe that any thread can wake).
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -124,6 +131,50 @@ void NameThisThread(const char* name) {
 #else
   pthread_setname_np(pthread_self(), name);  // at most 15 characters
 #endif
+}
+
+int64_t MonotonicNs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+void SleepUntil(int64_t deadline) {
+  timespec at{static_cast<time_t>(deadline / 1000000000), static_cast<long>(deadline % 1000000000)};
+#ifdef __linux__
+  // Absolute: a signal that interrupts it costs no drift when it is called again.
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
+  }
+#else
+  const int64_t left = deadline - MonotonicNs();
+  if (left <= 0) return;
+  timespec nap{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+  nanosleep(&nap, nullptr);
+#endif
+}
+
+void PreciseSleeps() {
+#ifdef __linux__
+  // The default slack (50 us) lets the kernel wake a sleeper that much late
+  // to merge timers; a pacing thread wants its deadline.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+}
+
+int64_t ThreadCpuNs() {
+  timespec used;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &used) != 0) return 0;
+  return static_cast<int64_t>(used.tv_sec) * 1000000000 + used.tv_nsec;
+}
+
+int DeviceMtu(const std::string& device) {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return 0;
+  ifreq request{};
+  std::strncpy(request.ifr_name, device.c_str(), IFNAMSIZ - 1);
+  const int mtu = ioctl(fd, SIOCGIFMTU, &request) == 0 ? request.ifr_mtu : 0;
+  close(fd);
+  return mtu;
 }
 
 std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {

@@ -14,6 +14,8 @@
 #include <cstring>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "platform/platform.h"
 
@@ -203,6 +205,33 @@ void NameThisThread(const char* name) {
   int n = MultiByteToWideChar(CP_UTF8, 0, name, -1, wide, 64);
   if (n > 0) set(GetCurrentThread(), wide);
 }
+int64_t MonotonicNs() {
+  LARGE_INTEGER counter, frequency;
+  QueryPerformanceCounter(&counter);
+  QueryPerformanceFrequency(&frequency);
+  const int64_t f = frequency.QuadPart;
+  return counter.QuadPart / f * 1000000000 + counter.QuadPart % f * 1000000000 / f;
+}
+
+// Windows sleeps in scheduler ticks (up to 15.6 ms): the replay's spin
+// before each deadline learns how early it must wake (see Pacer).
+void SleepUntil(int64_t deadline) {
+  const int64_t left = deadline - MonotonicNs();
+  if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
+}
+
+void PreciseSleeps() {}
+
+int64_t ThreadCpuNs() {
+  FILETIME created, exited, kernel, user;
+  if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user)) return 0;
+  auto ticks = [](const FILETIME& t) { return (static_cast<int64_t>(t.dwHighDateTime) << 32) | t.dwLowDateTime; };
+  return (ticks(kernel) + ticks(user)) * 100;
+}
+
+// Npcap names devices by GUID (NPF_{...}); their MTU would take the IP
+// helper API. Unknown: the driver refuses what is too long.
+int DeviceMtu(const std::string&) { return 0; }
 
 std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
   HANDLE readable = api.getevent != nullptr ? static_cast<HANDLE>(api.getevent(handle)) : nullptr;
