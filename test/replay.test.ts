@@ -1,0 +1,218 @@
+// replay() on veth pairs in a namespace of the test's own: the frames a
+// tcpdump on the far end captured, read by libpcap, against the source.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AbortError, openOffline, replay, ReplayResult, WirecapError } from '../lib';
+import { describeLive } from './helpers/live';
+import { makeNetns, Netns } from './helpers/netns';
+import { capturePeer } from './helpers/peer';
+import { FRAME_FILTER, frame, frames, indexOf } from './helpers/frames';
+import { pcapBytes, referenceRead, TracePacket } from './helpers/trace';
+import { runNode } from './helpers/traffic';
+
+let dir: string;
+let ns: Netns;
+let device: string;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-replay-'));
+  ns = makeNetns(1, 'rp');
+  device = ns.pairs[0].device;
+});
+afterAll(() => {
+  ns?.remove();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function trace(name: string, packets: TracePacket[], options: { nano?: boolean; linktype?: number } = {}): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, pcapBytes(packets, { nano: options.nano ?? true, linktype: options.linktype }));
+  return file;
+}
+
+/** Replays with a capture running on the peer; what arrived, as libpcap reads it. */
+async function replayCaptured(source: Parameters<typeof replay>[0], options: Parameters<typeof replay>[2], name: string): Promise<{ result: ReplayResult | null; error: unknown; arrived: ReturnType<typeof referenceRead>['packets'] }> {
+  const out = path.join(dir, `${name}.peer.pcap`);
+  const peer = await capturePeer(ns, device, out, FRAME_FILTER);
+  let result: ReplayResult | null = null;
+  let error: unknown = null;
+  try {
+    result = await replay(source, device, options).done;
+  } catch (e) {
+    error = e;
+  }
+  await peer.stop();
+  return { result, error, arrived: referenceRead(out).packets };
+}
+
+/** Every pushed packet is counted once. */
+function expectAccounted(s: ReplayResult | ReturnType<ReturnType<typeof replay>['stats']>): void {
+  expect(s.sent + s.failed + s.oversize + s.filtered + s.unsent).toBe(s.taken);
+}
+
+describeLive('replay onto a veth pair', () => {
+  test('the frames arrive byte for byte and in order, as libpcap reads both files', async () => {
+    const file = trace('fidelity.pcap', frames(400, 20_000n));
+    const { result, arrived } = await replayCaptured(file, { topspeed: true }, 'fidelity');
+    const sent = referenceRead(file).packets;
+    expect(result).toMatchObject({ sent: 400, taken: 400, failed: 0, reason: 'end', mode: 'inject' });
+    expect(result!.bytes).toBe(sent.reduce((n, p) => n + p.caplen, 0));
+    expect(arrived.map((p) => p.hex)).toEqual(sent.map((p) => p.hex));
+  });
+
+  test('at speed 2 no packet leaves before its scaled time, and the gaps are kept in order', async () => {
+    const packets = frames(40, 5_000_000n); // 200 ms of trace: 100 ms at speed 2
+    const { result, arrived } = await replayCaptured(trace('speed.pcap', packets), { speed: 2 }, 'speed');
+    expect(result).toMatchObject({ sent: 40, reason: 'end' });
+    expect(arrived).toHaveLength(40);
+    // The schedule never sends early: each offset from the first is at least the trace's, halved.
+    for (let i = 1; i < arrived.length; i++) {
+      expect(arrived[i].timestamp - arrived[0].timestamp).toBeGreaterThanOrEqual((packets[i].timestamp - packets[0].timestamp) / 2n - 50_000n);
+    }
+  });
+
+  test('pps and mbps pace from the running totals, never ahead of them', async () => {
+    const packets = frames(30, 1n);
+    const pps = await replayCaptured(trace('pps.pcap', packets), { pps: 500 }, 'pps');
+    expect(pps.result).toMatchObject({ sent: 30 });
+    const ppsSpan = pps.arrived[29].timestamp - pps.arrived[0].timestamp;
+    expect(ppsSpan).toBeGreaterThanOrEqual(29n * 2_000_000n - 50_000n); // 29 gaps of 2 ms
+    const bits = packets.slice(0, 29).reduce((n, p) => n + p.data.length * 8, 0);
+    const mbps = await replayCaptured(trace('mbps.pcap', packets), { mbps: 2 }, 'mbps');
+    expect(mbps.result).toMatchObject({ sent: 30 });
+    expect(Number(mbps.arrived[29].timestamp - mbps.arrived[0].timestamp)).toBeGreaterThanOrEqual((bits / 2e6) * 1e9 - 50_000);
+  });
+
+  test('loop 3 sends the file three times over, each pass in order', async () => {
+    const { result, arrived } = await replayCaptured(trace('loop.pcap', frames(50, 10_000n)), { loop: 3, speed: 10 }, 'loop');
+    expect(result).toMatchObject({ sent: 150, taken: 150 });
+    expect(arrived.map((p) => indexOf(p.hex))).toEqual([0, 1, 2].flatMap(() => Array.from({ length: 50 }, (_, i) => i)));
+  });
+
+  test('maxPackets, durationMs and a filter end or thin the replay, and count what they left', async () => {
+    const file = trace('limits.pcap', frames(300, 1_000_000n));
+    const max = await replayCaptured(file, { topspeed: true, maxPackets: 120 }, 'max');
+    expect(max.result).toMatchObject({ sent: 120, reason: 'maxPackets' });
+    expect(max.arrived).toHaveLength(120);
+    expectAccounted(max.result!);
+
+    const timed = await replayCaptured(file, { durationMs: 100 }, 'duration');
+    expect(timed.result!.reason).toBe('duration');
+    expect(timed.result!.sent).toBeGreaterThan(0);
+    expect(timed.result!.sent).toBeLessThanOrEqual(101);
+    expect(timed.arrived).toHaveLength(timed.result!.sent);
+    expectAccounted(timed.result!);
+
+    const filtered = await replayCaptured(file, { topspeed: true, filter: 'len <= 700' }, 'filter');
+    const wanted = referenceRead(file).packets.filter((p) => p.caplen <= 700);
+    expect(filtered.result).toMatchObject({ sent: wanted.length, filtered: 300 - wanted.length });
+    expect(filtered.arrived.map((p) => p.hex)).toEqual(wanted.map((p) => p.hex));
+  });
+
+  test('a window of a file (start, end) replays only its packets', async () => {
+    const packets = frames(100, 1_000_000n);
+    const { result, arrived } = await replayCaptured(trace('window.pcap', packets), { topspeed: true, start: packets[20].timestamp, end: packets[60].timestamp }, 'window');
+    expect(result).toMatchObject({ sent: 40 });
+    expect(arrived.map((p) => indexOf(p.hex))).toEqual(Array.from({ length: 40 }, (_, i) => 20 + i));
+  });
+
+  test('an openOffline() capture, an array of packets and an async iterable of batches replay the same frames', async () => {
+    const file = trace('sources.pcap', frames(120, 100_000n));
+    const expected = referenceRead(file).packets.map((p) => p.hex);
+    const fromFile = await replayCaptured(openOffline(file), { topspeed: true }, 'capture');
+    expect(fromFile.arrived.map((p) => p.hex)).toEqual(expected);
+    const packets = [];
+    for await (const p of openOffline(file)) packets.push({ timestamp: p.timestamp, data: Buffer.from(p.data) });
+    const fromArray = await replayCaptured(packets, { topspeed: true }, 'array');
+    expect(fromArray.arrived.map((p) => p.hex)).toEqual(expected);
+    const fromBatches = await replayCaptured(openOffline(file).batches(), { topspeed: true }, 'batches');
+    expect(fromBatches.arrived.map((p) => p.hex)).toEqual(expected);
+  });
+
+  test('aborting stops the replay: done rejects with an AbortError and every packet is counted', async () => {
+    const controller = new AbortController();
+    const r = replay(trace('abort.pcap', frames(200, 10_000_000n)), device, { signal: controller.signal });
+    setTimeout(() => controller.abort('enough'), 150);
+    await expect(r.done).rejects.toBeInstanceOf(AbortError);
+    const s = r.stats();
+    expect(s.sent).toBeGreaterThan(0);
+    expect(s.sent).toBeLessThan(200);
+    expectAccounted({ ...s, mode: 'inject', reason: 'stopped' });
+  });
+});
+
+describeLive('replay refuses or reports bad input', () => {
+  test('a link type the device does not carry is refused unless forced', async () => {
+    const file = trace('sll.pcap', frames(5, 1000n), { linktype: 113 });
+    let thrown: unknown;
+    try {
+      replay(file, device);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(WirecapError);
+    expect(thrown).toMatchObject({ code: 'EINVAL' });
+    expect((thrown as Error).message).toMatch(/EN10MB.*113.*force: true/);
+    const forced = await replay(file, device, { force: true, topspeed: true }).done;
+    expect(forced).toMatchObject({ sent: 5 });
+  });
+
+  test('frames over the MTU are skipped and counted, or end the replay with EMSGSIZE and the counts', async () => {
+    const packets = frames(10, 1000n);
+    packets[4] = { timestamp: packets[4].timestamp, data: frame(4, 1600) };
+    const file = trace('oversize.pcap', packets);
+    const skipped = await replayCaptured(file, { topspeed: true }, 'oversize');
+    expect(skipped.result).toMatchObject({ sent: 9, oversize: 1, taken: 10 });
+    expect(skipped.arrived.map((p) => indexOf(p.hex))).toEqual([0, 1, 2, 3, 5, 6, 7, 8, 9]);
+    const r = replay(file, device, { topspeed: true, oversize: 'error' });
+    await expect(r.done).rejects.toMatchObject({ code: 'EMSGSIZE', message: expect.stringMatching(/1600-byte frame.*MTU 1500.*after 4 packets sent/) });
+    expect(r.stats()).toMatchObject({ sent: 4, oversize: 1, unsent: 5, taken: 10 });
+  });
+
+  test('a file that ends inside a record: every whole packet is sent, then ETRUNCATED with the counts', async () => {
+    const whole = pcapBytes(frames(30, 1000n), { nano: true });
+    const file = path.join(dir, 'truncated.pcap');
+    fs.writeFileSync(file, whole.subarray(0, whole.length - 20));
+    const { error, arrived } = await replayCaptured(file, { topspeed: true }, 'truncated');
+    expect(error).toMatchObject({ code: 'ETRUNCATED', message: expect.stringContaining('after 29 packets') });
+    expect(arrived).toHaveLength(29);
+  });
+
+  test('the device going away mid-replay ends it with ENETDOWN and the counts so far', async () => {
+    const gone = makeNetns(1, 'rg', 1);
+    try {
+      const r = replay(trace('netdown.pcap', frames(400, 1n)), gone.pairs[0].device, { pps: 1000 });
+      setTimeout(() => gone.removePair(gone.pairs[0]), 150);
+      await expect(r.done).rejects.toMatchObject({ code: 'ENETDOWN', message: expect.stringMatching(/packets \(\d+ bytes\) sent/) });
+      const s = r.stats();
+      expect(s.sent).toBeGreaterThan(10);
+      expect(s.sent).toBeLessThan(400);
+      expect(s.failed).toBe(1);
+      expectAccounted({ ...s, mode: 'inject', reason: 'end' });
+    } finally {
+      gone.remove();
+    }
+  });
+
+  test('no permission gives EPERM naming the fix', async () => {
+    const file = trace('eperm.pcap', frames(3, 1000n));
+    const result = await runNode(
+      `try { wirecap.replay(${JSON.stringify(file)}, ${JSON.stringify(device)}); console.log('opened'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
+      { wrapper: ['setpriv', '--bounding-set=-net_raw,-net_admin'] },
+    );
+    const error = JSON.parse(result.stdout);
+    expect(error.code).toBe('EPERM');
+    expect(error.message).toContain(`no permission to send on ${device}`);
+    expect(error.message).toContain('setcap cap_net_raw,cap_net_admin+eip');
+  });
+
+  test('bad options are EINVAL naming them', () => {
+    const file = trace('options.pcap', frames(1, 1n));
+    expect(() => replay(file, device, { speed: 2, pps: 10 })).toThrow(/one of speed, pps, mbps and topspeed/);
+    expect(() => replay(file, device, { speed: 0 })).toThrow(/speed must be a positive number/);
+    expect(() => replay([{ timestamp: 0n, data: Buffer.alloc(60) }], device, { loop: 2 })).toThrow(/loop, start and end need capture files/);
+    expect(() => replay(file, device, { oversize: 'drop' as never })).toThrow(/oversize must be one of/);
+    expect(() => replay(file, 'wirecap-no-such-device')).toThrow(expect.objectContaining({ code: 'ENODEV' }));
+  });
+});
