@@ -1,5 +1,6 @@
 // replay() on veth pairs in a namespace of the test's own: the frames a
 // tcpdump on the far end captured, read by libpcap, against the source.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -139,6 +140,30 @@ describeLive('replay onto a veth pair', () => {
     expect(s.sent).toBeGreaterThan(0);
     expect(s.sent).toBeLessThan(200);
     expectAccounted({ ...s, mode: 'inject', reason: 'stopped' });
+  });
+});
+
+describeLive('wirecap replay', () => {
+  test('replays files in turn, looped and filtered, and ends with the Actual/Rated summary', async () => {
+    const a = trace('cli-a.pcap', frames(40, 10_000n));
+    const b = trace('cli-b.pcap', frames(30, 10_000n, 1_800_000_000_000_000_000n));
+    const wanted = [a, b].flatMap((f) => referenceRead(f).packets.filter((p) => p.caplen <= 700));
+    const out = path.join(dir, 'cli.peer.pcap');
+    const peer = await capturePeer(ns, device, out, FRAME_FILTER);
+    const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+    const run = spawnSync(process.execPath, [cli, 'replay', a, b, '-i', device, '--speed', '20', '--loop', '2', 'len', '<=', '700'], { encoding: 'utf8', timeout: 20000 });
+    await peer.stop();
+    expect(run.status).toBe(0);
+    const n = wanted.length * 2;
+    expect(run.stdout).toMatch(new RegExp(`^Actual: ${n} packets \\(\\d+ bytes\\) sent in [\\d.]+ seconds\nRated: [\\d.]+ Bps, [\\d.]+ Mbps, [\\d.]+ pps\n0 failed, 0 over the MTU, ${140 - n} filtered out, 0 unsent;.*ended: end; mode: inject`));
+    expect(referenceRead(out).packets.map((p) => p.hex)).toEqual([...wanted, ...wanted].map((p) => p.hex));
+  });
+
+  test('a device that is not there exits 1 naming it', () => {
+    const file = trace('cli-bad.pcap', frames(2, 1n));
+    const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'dist', 'cli', 'main.js'), 'replay', file, '-i', 'wirecap-no-such', '--topspeed'], { encoding: 'utf8', timeout: 20000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('no such device: wirecap-no-such');
   });
 });
 
