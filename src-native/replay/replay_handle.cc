@@ -105,6 +105,8 @@ void ReplayHandle::Open(Napi::Env env, const Napi::Object& options) {
   } else {
     throw WirecapError(env, "ENOTSUP", "the loaded libpcap can send no packets (it has neither pcap_inject nor pcap_sendpacket)");
   }
+  use_inject_ = mode_ == "inject";
+  use_send_queue_ = mode_ == "sendqueue";
 }
 
 void ReplayHandle::Shutdown() {

@@ -98,6 +98,8 @@ class ReplayHandle : public Napi::ObjectWrap<ReplayHandle> {
   // Fixed after Open().
   std::string device_;
   std::string mode_;  // 'inject' | 'sendpacket' | 'sendqueue'
+  bool use_inject_ = false;
+  bool use_send_queue_ = false;
   int linktype_ = 0;
   int mtu_ = 0;
   bool oversize_error_ = false;

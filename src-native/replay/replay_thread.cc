@@ -53,7 +53,7 @@ void ReplayHandle::Run() {
         Notify("drain");
       }
     }
-    const bool more = mode_ == "sendqueue" ? SendBatchQueued(*batch) : SendBatch(*batch);
+    const bool more = use_send_queue_ ? SendBatchQueued(*batch) : SendBatch(*batch);
     cpu_ns_.store(platform::ThreadCpuNs());
     spin_margin_ns_.store(pacer_->spin_margin());
     if (!more) break;
@@ -139,9 +139,8 @@ void ReplayHandle::CountLateness(int64_t due, int64_t sent_at) {
 bool ReplayHandle::SendOne(const uint8_t* data, uint32_t caplen, Failure* failure, std::string* detail) {
   for (int attempt = 0;; attempt++) {
     errno = 0;
-    const bool ok = api_->inject != nullptr && mode_ == "inject"
-                        ? api_->inject(pcap_, data, caplen) >= 0
-                        : api_->sendpacket(pcap_, data, static_cast<int>(caplen)) == 0;
+    const bool ok = use_inject_ ? api_->inject(pcap_, data, caplen) >= 0
+                                : api_->sendpacket(pcap_, data, static_cast<int>(caplen)) == 0;
     if (ok) return true;
     const int err = errno;
     *detail = api_->geterr(pcap_);

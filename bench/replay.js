@@ -1,0 +1,158 @@
+'use strict';
+// bench/replay: replay at top speed onto a veth pair, wirecap's replay()
+// (in its own node process) against `tcpreplay --topspeed` on the same
+// trace, alternating, over several rounds and two frame sizes. Reports
+// packets/s over each tool's own send time, the share of frames the peer's
+// interface counted (rx_packets), and CPU per packet of the whole process
+// (bash `times`: user + system), each as a ratio against tcpreplay in the
+// same round.
+//   npm run bench:replay [-- --rounds 3 --packets 300000]      (root: it makes a namespace)
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, packets: { type: 'string', default: '300000' } } });
+const rounds = Number(values.rounds);
+const packets = Number(values.packets);
+const OUT = path.join(__dirname, 'out');
+const NS = `wirecap-bench-replay-${process.pid}`;
+const DEV = 'wbreplay0';
+const PEER = 'wbreplay0p';
+const ROOT = path.join(__dirname, '..');
+
+const ip = (...args) => execFileSync('ip', args, { stdio: 'ignore' });
+
+function makePair() {
+  ip('netns', 'add', NS);
+  ip('link', 'add', DEV, 'type', 'veth', 'peer', 'name', PEER, 'netns', NS);
+  execFileSync('sysctl', ['-qw', `net.ipv6.conf.${DEV}.disable_ipv6=1`]);
+  ip('link', 'set', DEV, 'up');
+  ip('-n', NS, 'link', 'set', PEER, 'up');
+  const deadline = Date.now() + 5000;
+  while (fs.readFileSync(`/sys/class/net/${DEV}/operstate`, 'utf8').trim() !== 'up') {
+    if (Date.now() > deadline) throw new Error('the veth pair did not come up');
+    execFileSync('sleep', ['0.05']);
+  }
+}
+
+function received() {
+  return Number(execFileSync('ip', ['netns', 'exec', NS, 'cat', `/sys/class/net/${PEER}/statistics/rx_packets`], { encoding: 'utf8' }));
+}
+
+/** n broadcast frames of size bytes (an experimental EtherType), microsecond pcap. */
+function writeTrace(file, n, size) {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(262144, 16);
+  header.writeUInt32LE(1, 20);
+  const record = Buffer.alloc(16 + size);
+  const chunks = [header];
+  for (let i = 0; i < n; i++) {
+    const r = Buffer.from(record);
+    r.writeUInt32LE(1_700_000_000 + Math.floor(i / 1_000_000), 0);
+    r.writeUInt32LE(i % 1_000_000, 4);
+    r.writeUInt32LE(size, 8);
+    r.writeUInt32LE(size, 12);
+    r.fill(0xff, 16, 22);
+    r.writeUInt16BE(0x88b5, 28);
+    r.writeUInt32BE(i, 30);
+    chunks.push(r);
+  }
+  fs.writeFileSync(file, Buffer.concat(chunks));
+}
+
+/** Runs a command under bash; its output and the CPU seconds it used (bash `times`, children's line). */
+function timed(command) {
+  const out = execFileSync('bash', ['-c', `${command}; times`], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const lines = out.trim().split('\n');
+  const cpu = lines
+    .pop()
+    .split(/\s+/)
+    .map((t) => {
+      const m = /(\d+)m([\d.]+)s/.exec(t);
+      return Number(m[1]) * 60 + Number(m[2]);
+    })
+    .reduce((a, b) => a + b, 0);
+  lines.pop(); // the shell's own line
+  return { out: lines.join('\n'), cpu };
+}
+
+function run(tool, file) {
+  const before = received();
+  let sent;
+  let seconds;
+  let cpu;
+  let threadCpu = null;
+  if (tool === 'tcpreplay') {
+    const r = timed(`tcpreplay -q --topspeed -i ${DEV} ${file} 2>&1`);
+    const m = /Actual: (\d+) packets .* sent in ([\d.]+) seconds/.exec(r.out);
+    sent = Number(m[1]);
+    seconds = Number(m[2]);
+    cpu = r.cpu;
+  } else {
+    const script = `require(${JSON.stringify(ROOT)}).replay(${JSON.stringify(file)}, ${JSON.stringify(DEV)}, { topspeed: true }).done.then((r) => console.log(JSON.stringify(r)))`;
+    const r = timed(`${JSON.stringify(process.execPath)} -e ${JSON.stringify(script).replace(/\$/g, '\\$')}`);
+    const result = JSON.parse(r.out.trim().split('\n').pop());
+    sent = result.sent;
+    seconds = result.elapsedNs / 1e9;
+    cpu = r.cpu;
+    threadCpu = result.cpuNs / 1e9;
+  }
+  execFileSync('sleep', ['0.2']);
+  return { sent, arrived: received() - before, pps: sent / seconds, cpu, threadCpu };
+}
+
+(() => {
+  fs.mkdirSync(OUT, { recursive: true });
+  makePair();
+  const version = execFileSync(process.execPath, ['-p', "require('..').libVersion()"], { cwd: __dirname, encoding: 'utf8' }).trim();
+  const tcpreplayVersion = /tcpreplay version: (\S+)/.exec(execFileSync('bash', ['-c', 'tcpreplay -V 2>&1'], { encoding: 'utf8' }))[1];
+  const lines = [
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0].model}), kernel ${os.release()}, ${version}, tcpreplay ${tcpreplayVersion}, node ${process.version}.`,
+    `Trace: ${packets} frames per size; a veth pair into a namespace; ${rounds} rounds, tcpreplay and wirecap alternating (tcpreplay first in odd rounds).`,
+    '',
+    '| round | frame | tool | sent | arrived at the peer | packets/s | pps vs. tcpreplay | CPU µs per packet (process) | CPU per packet vs. tcpreplay | replay thread CPU µs per packet |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const ratios = [];
+  try {
+    for (const size of [64, 1000]) {
+      const file = path.join(OUT, `replay-${size}.pcap`);
+      writeTrace(file, packets, size);
+      for (let round = 1; round <= rounds; round++) {
+        const order = round % 2 === 1 ? ['tcpreplay', 'wirecap'] : ['wirecap', 'tcpreplay'];
+        const results = {};
+        for (const tool of order) results[tool] = run(tool, file);
+        const base = results.tcpreplay;
+        for (const tool of ['tcpreplay', 'wirecap']) {
+          const r = results[tool];
+          const cpuPer = (r.cpu / r.sent) * 1e6;
+          lines.push(
+            `| ${round} | ${size} B | ${tool === 'tcpreplay' ? 'tcpreplay --topspeed' : 'wirecap replay() topspeed'} | ${r.sent} | ${((r.arrived / r.sent) * 100).toFixed(2)} % | ${Math.round(r.pps)} | ${(r.pps / base.pps).toFixed(3)}× | ${cpuPer.toFixed(2)} | ${(cpuPer / ((base.cpu / base.sent) * 1e6)).toFixed(3)}× | ${r.threadCpu === null ? '–' : ((r.threadCpu / r.sent) * 1e6).toFixed(2)} |`,
+          );
+        }
+        ratios.push({ size, pps: results.wirecap.pps / base.pps });
+        process.stderr.write(`${lines[lines.length - 1]}\n`);
+      }
+      fs.rmSync(file);
+    }
+  } finally {
+    try {
+      ip('link', 'del', DEV);
+    } catch {
+      // gone with the namespace
+    }
+    ip('netns', 'del', NS);
+  }
+  for (const size of [64, 1000]) {
+    const mine = ratios.filter((r) => r.size === size).map((r) => r.pps).sort((a, b) => a - b);
+    lines.push('', `${size} B frames: median packets/s vs. tcpreplay --topspeed ${mine[mine.length >> 1].toFixed(3)}×.`);
+  }
+  const text = lines.join('\n');
+  fs.writeFileSync(path.join(OUT, 'replay.md'), `${text}\n`);
+  process.stdout.write(`${text}\n`);
+})();
