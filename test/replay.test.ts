@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AbortError, openOffline, replay, ReplayResult, WirecapError } from '../lib';
+import { AbortError, consumePackets, openOffline, publishPackets, replay, ReplayResult, WirecapError } from '../lib';
+import { createStream, startNats } from './helpers/nats';
 import { describeLive } from './helpers/live';
 import { makeNetns, Netns } from './helpers/netns';
 import { capturePeer } from './helpers/peer';
@@ -129,6 +130,22 @@ describeLive('replay onto a veth pair', () => {
     expect(fromArray.arrived.map((p) => p.hex)).toEqual(expected);
     const fromBatches = await replayCaptured(openOffline(file).batches(), { topspeed: true }, 'batches');
     expect(fromBatches.arrived.map((p) => p.hex)).toEqual(expected);
+  });
+
+  test('a JetStream consumer replays what was published, in stream order, up to maxPackets', async () => {
+    const nats = await startNats(1);
+    try {
+      const file = trace('jetstream.pcap', frames(150, 100_000n));
+      await createStream(nats.urls, 'REPLAY', ['replay.>']);
+      await publishPackets(openOffline(file), { servers: nats.urls, subject: 'replay.a', sensor: 'a', batchPackets: 40 }).done;
+      const consumer = consumePackets({ servers: nats.urls, stream: 'REPLAY', durable: 'replayer' });
+      const { result, arrived } = await replayCaptured(consumer, { topspeed: true, maxPackets: 150 }, 'jetstream');
+      await consumer.close();
+      expect(result).toMatchObject({ sent: 150, reason: 'maxPackets' });
+      expect(arrived.map((p) => p.hex)).toEqual(referenceRead(file).packets.map((p) => p.hex));
+    } finally {
+      await nats.stop();
+    }
   });
 
   test('aborting stops the replay: done rejects with an AbortError and every packet is counted', async () => {

@@ -93,6 +93,10 @@ class ChunkBuilder {
   #bytes = 0;
   #linktype: number | undefined;
 
+  get count(): number {
+    return this.#parts.length;
+  }
+
   get full(): boolean {
     return this.#parts.length >= CHUNK_PACKETS || this.#bytes >= CHUNK_BYTES;
   }
@@ -142,33 +146,56 @@ function checkPacket(p: unknown, index: number): { timestamp: bigint; data: Uint
   return packet as { timestamp: bigint; data: Uint8Array };
 }
 
-/** The items of an iterable source, as chunks. */
+const WAITING = Symbol('waiting');
+
+/**
+ * The items of an iterable source, as chunks. Packets are gathered until a
+ * chunk is full, or until an async source makes the loop wait (then what is
+ * gathered goes at once: a slow source is not held back). A group (a NatsBatch)
+ * ends a chunk.
+ */
 async function* itemChunks(items: AsyncIterable<unknown> | Iterable<unknown>, linktype: number | undefined): AsyncGenerator<Chunk> {
   const builder = new ChunkBuilder();
-  let index = 0;
-  for await (const item of items) {
-    if (item instanceof PacketBatch) {
-      const pending = builder.take();
-      if (pending !== null) yield pending;
-      yield batchChunk(item, linktype, false);
-    } else if (item !== null && typeof item === 'object' && Array.isArray((item as PacketGroup).packets)) {
-      const group = item as PacketGroup;
-      for (const p of group.packets) {
+  const sync = typeof (items as Iterable<unknown>)[Symbol.iterator] === 'function';
+  const it = sync ? (items as Iterable<unknown>)[Symbol.iterator]() : (items as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    for (let index = 0; ; index++) {
+      const next = it.next();
+      let result: IteratorResult<unknown>;
+      if (!sync && builder.count > 0) {
+        const first = await Promise.race([next, new Promise<typeof WAITING>((resolve) => setImmediate(() => resolve(WAITING)))]);
+        if (first === WAITING) {
+          yield builder.take() as Chunk;
+          result = await next;
+        } else {
+          result = first;
+        }
+      } else {
+        result = await next;
+      }
+      if (result.done) break;
+      const item = result.value;
+      if (item instanceof PacketBatch) {
+        const pending = builder.take();
+        if (pending !== null) yield pending;
+        yield batchChunk(item, linktype, false);
+        continue;
+      }
+      const group = item !== null && typeof item === 'object' && Array.isArray((item as PacketGroup).packets) ? (item as PacketGroup) : null;
+      for (const p of group === null ? [item] : group.packets) {
         const packet = checkPacket(p, index);
-        const other = builder.add(packet.timestamp, packet.data, group.linktype ?? linktype);
+        const other = builder.add(packet.timestamp, packet.data, group?.linktype ?? linktype);
         if (other !== null) yield other;
       }
-      if (builder.full) yield builder.take() as Chunk;
-    } else {
-      const packet = checkPacket(item, index);
-      const other = builder.add(packet.timestamp, packet.data, linktype);
-      if (other !== null) yield other;
-      if (builder.full) yield builder.take() as Chunk;
+      if (builder.full || group !== null) yield builder.take() as Chunk;
     }
-    index++;
+    finished = true;
+    const last = builder.take();
+    if (last !== null) yield last;
+  } finally {
+    if (!finished) await it.return?.();
   }
-  const last = builder.take();
-  if (last !== null) yield last;
 }
 
 /** The source's packets as chunks; loops and a time window only for files. */
