@@ -12,6 +12,7 @@ import { capturePeer } from './helpers/peer';
 import { FRAME_FILTER, frame, frames, indexOf } from './helpers/frames';
 import { pcapBytes, referenceRead, TracePacket } from './helpers/trace';
 import { runNode } from './helpers/traffic';
+import { sendQueueShim } from './helpers/tools';
 
 let dir: string;
 let ns: Netns;
@@ -157,6 +158,42 @@ describeLive('replay onto a veth pair', () => {
     expect(s.sent).toBeGreaterThan(0);
     expect(s.sent).toBeLessThan(200);
     expectAccounted({ ...s, mode: 'inject', reason: 'stopped' });
+  });
+});
+
+describeLive('replay through WinPcap send queues (a libpcap with pcap_sendqueue_*, as Npcap has)', () => {
+  const run = async (file: string, options: object): Promise<Record<string, unknown>> => {
+    const child = await runNode(
+      `wirecap.replay(${JSON.stringify(file)}, ${JSON.stringify(device)}, ${JSON.stringify(options)}).done.then((r) => console.log(JSON.stringify(r)), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`,
+      { env: { WIRECAP_LIBPCAP: sendQueueShim(dir) } },
+    );
+    return JSON.parse(child.stdout.trim().split('\n').pop() ?? '');
+  };
+
+  test("paced: mode 'sendqueue', the frames arrive byte for byte, none before its time, a long pause slept between queues", async () => {
+    // 20 frames 2 ms apart, a 300 ms pause, 20 more: two queues.
+    const packets = [...frames(20, 2_000_000n), ...frames(20, 2_000_000n, 1_700_000_000_340_000_000n).map((p, i) => ({ ...p, data: frame(20 + i, 100) }))];
+    const file = trace('sendqueue.pcap', packets);
+    const out = path.join(dir, 'sendqueue.peer.pcap');
+    const peer = await capturePeer(ns, device, out, FRAME_FILTER);
+    const result = await run(file, { speed: 1 });
+    await peer.stop();
+    expect(result).toMatchObject({ mode: 'sendqueue', sent: 40, failed: 0, reason: 'end', taken: 40 });
+    const arrived = referenceRead(out).packets;
+    expect(arrived.map((p) => p.hex)).toEqual(referenceRead(file).packets.map((p) => p.hex));
+    for (let i = 1; i < arrived.length; i++) {
+      expect(arrived[i].timestamp - arrived[0].timestamp).toBeGreaterThanOrEqual(packets[i].timestamp - packets[0].timestamp - 1_000_000n);
+    }
+  });
+
+  test('top speed and maxPackets: the queue is cut at the limit and the rest counted unsent', async () => {
+    const file = trace('sendqueue-top.pcap', frames(300, 1000n));
+    const out = path.join(dir, 'sendqueue-top.peer.pcap');
+    const peer = await capturePeer(ns, device, out, FRAME_FILTER);
+    const result = await run(file, { topspeed: true, maxPackets: 250 });
+    await peer.stop();
+    expect(result).toMatchObject({ mode: 'sendqueue', sent: 250, unsent: 50, taken: 300, reason: 'maxPackets' });
+    expect(referenceRead(out).packets.map((p) => indexOf(p.hex))).toEqual(Array.from({ length: 250 }, (_, i) => i));
   });
 });
 

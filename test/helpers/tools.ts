@@ -80,6 +80,13 @@ export function liveDumpShim(dir: string, refuse: boolean): string {
   return out;
 }
 
+/** test/fixtures/sendqueue_shim.c built into dir: the real libpcap plus WinPcap's send queues. Its path, for WIRECAP_LIBPCAP. */
+export function sendQueueShim(dir: string): string {
+  const out = path.join(dir, 'sendqueue_shim.so');
+  execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', out, path.join(__dirname, '..', 'fixtures', 'sendqueue_shim.c'), '-lpcap']);
+  return out;
+}
+
 /** tshark -T fields: one array of field values per packet (-n, tab-separated); with displayFilter, of the packets it keeps. */
 export function tsharkFields(file: string, fields: string[], displayFilter?: string): string[][] {
   const out = execFileSync('tshark', ['-r', file, '-n', ...(displayFilter ? ['-Y', displayFilter] : []), '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
