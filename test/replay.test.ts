@@ -149,6 +149,21 @@ describeLive('replay onto a veth pair', () => {
     }
   });
 
+  test('a worker terminated mid-replay ends its replay thread, and the process goes on', async () => {
+    const file = trace('worker.pcap', frames(1000, 1n));
+    const child = await runNode(`
+      const { Worker } = require('node:worker_threads');
+      const threads = () => require('node:fs').readdirSync('/proc/self/task').length;
+      const before = threads();
+      const w = new Worker(\`
+        const wirecap = require(\${JSON.stringify(require.resolve('${path.join(__dirname, '..')}'))});
+        wirecap.replay(${JSON.stringify(file)}, ${JSON.stringify(device)}, { pps: 100 });
+        require('node:worker_threads').parentPort.postMessage('started');\`, { eval: true });
+      w.once('message', () => setTimeout(() => w.terminate().then(() => setTimeout(() => console.log(JSON.stringify({ before, after: threads() })), 200)), 200));`);
+    const { before, after } = JSON.parse(child.stdout.trim());
+    expect(after).toBeLessThanOrEqual(before);
+  });
+
   test('aborting stops the replay: done rejects with an AbortError and every packet is counted', async () => {
     const controller = new AbortController();
     const r = replay(trace('abort.pcap', frames(200, 10_000_000n)), device, { signal: controller.signal });
