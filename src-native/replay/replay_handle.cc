@@ -15,13 +15,17 @@ struct ReplayHandle::Notifier {
   static inline char kDrain[] = "drain";  // never written: the API takes char*
   static inline char kDone[] = "done";
   using Context = std::shared_ptr<Notifier>;
-  static void CallJs(Napi::Env env, Napi::Function on_event, Context* context, char* event) {
-    if (env == nullptr || (*context)->closed) return;
-    on_event.Call({Napi::String::New(env, event)});
-  }
+  static void CallJs(Napi::Env env, Napi::Function on_event, Context* context, char* event);
   Napi::TypedThreadSafeFunction<Context, char, CallJs> tsfn;
   bool closed = false;  // JS thread
 };
+
+// Defined out of the struct: some compilers (gcc with -fsanitize) do not
+// take an in-class definition's address as a constant expression.
+void ReplayHandle::Notifier::CallJs(Napi::Env env, Napi::Function on_event, Context* context, char* event) {
+  if (env == nullptr || (*context)->closed) return;
+  on_event.Call({Napi::String::New(env, event)});
+}
 
 Napi::Function ReplayHandle::Define(Napi::Env env) {
   return DefineClass(env, "ReplayHandle",
