@@ -13,7 +13,7 @@
  * Packet streaming: ECONNREFUSED (no collector answered for too long),
  * ECONNRESET (a peer's stream broke off), EPROTO (a malformed message, or
  * caplen not the data's length), EMSGSIZE (a packet over the collector's
- * maxCaplen).
+ * maxCaplen; replay: a frame over the device's MTU, with oversize 'error').
  */
 export type WirecapErrorCode =
   | 'ELIBPCAP'
