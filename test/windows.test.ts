@@ -19,6 +19,15 @@ if (unavailable !== null) {
 }
 const describeWindows = unavailable === null && process.getuid?.() === 0 ? describe : describe.skip;
 
+// The shipped mingw build, and the Zig route that builds win32-arm64, built
+// for x64 (scripts/prebuild.sh win32-x64-zig): the closest run of the
+// win32-arm64 prebuild these machines allow. Each runs every test below.
+const ZIG_BUILD = path.join(ROOT, 'checked', 'win32-x64-zig', 'wirecap.node');
+const BUILDS = [
+  { build: 'mingw-w64 (shipped)', addon: undefined },
+  { build: 'Zig (the win32-arm64 route)', addon: ZIG_BUILD },
+];
+
 jest.setTimeout(180000);
 
 let win: WindowsNode;
@@ -55,9 +64,10 @@ function script(body: string): string {
       .finally(() => { sink.close(); tx.close(); });`;
 }
 
-describeWindows('the Windows build under wine', () => {
+describeWindows.each(BUILDS)('the $build win32-x64 build under wine', ({ addon }) => {
   beforeAll(() => {
-    win = windowsNode();
+    if (addon !== undefined && !fs.existsSync(addon)) throw new Error(`${addon} is missing: scripts/prebuild.sh win32-x64-zig builds it`);
+    win = windowsNode(addon);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-win-files-'));
   });
   afterAll(() => {
