@@ -60,22 +60,21 @@ export function loadFailure(file: string, root: string, cause: Error): WirecapEr
 /** node-gyp-build's choice for this platform, loaded; a WirecapError ELOAD saying what to do otherwise. */
 export function loadAddon(root: string): unknown {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const gypBuild = require('node-gyp-build') as { path(dir: string): string };
-  let file: string;
+  const gypBuild = require('node-gyp-build') as { (dir: string): unknown; path(dir: string): string };
   try {
-    file = gypBuild.path(root);
-  } catch (e) {
-    const target = `${process.platform}-${process.arch}`;
-    const error = new WirecapError(
-      `wirecap has no prebuilt addon for ${target} (${thisSystem()}). Build it from source: ${BUILD_FROM_SOURCE}`,
-      'ELOAD',
-    );
-    (error as Error & { cause?: unknown }).cause = e;
-    throw error;
-  }
-  try {
-    return require(file);
-  } catch (e) {
-    throw loadFailure(file, root, e as Error);
+    return gypBuild(root);
+  } catch (failure) {
+    let file: string;
+    try {
+      file = gypBuild.path(root);
+    } catch (none) {
+      const error = new WirecapError(
+        `wirecap has no prebuilt addon for ${process.platform}-${process.arch} (${thisSystem()}). Build it from source: ${BUILD_FROM_SOURCE}`,
+        'ELOAD',
+      );
+      (error as Error & { cause?: unknown }).cause = none;
+      throw error;
+    }
+    throw loadFailure(file, root, failure as Error);
   }
 }
