@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { codeDirectory, CPU_TYPE_ARM64, CPU_TYPE_X86_64, CS_ADHOC, CS_LINKER_SIGNED, DYNAMIC_LOOKUP_ORDINAL, MH_DYLIB, parseMachO } from './helpers/macho';
 import { IMAGE_FILE_MACHINE_AMD64, IMAGE_FILE_MACHINE_ARM64, parsePe } from './helpers/pe';
+import { NEEDS } from '../lib/core/load';
 import { ROOT } from './helpers/traffic';
 
 const ENTRY_POINTS = ['napi_register_module_v1', 'node_api_module_get_api_version_v1'];
@@ -56,9 +57,10 @@ describe.each([
     expect(macho.undefined.map((s) => s.name)).toEqual(expect.arrayContaining(['_pthread_create', '_dlopen']));
   });
 
-  test('states macOS 11.0 as its minimum', () => {
+  test('states macOS 11.0 as its minimum, as the load error (lib/core/load.ts) says', () => {
     expect(macho.platform).toBe(1); // PLATFORM_MACOS
     expect(macho.minos).toBe('11.0');
+    expect(NEEDS[dir]).toBe(`macOS ${macho.minos} or later`);
   });
 
   test("exports N-API's entry points", () => {

@@ -11,7 +11,7 @@ import { WirecapError } from './errors';
 export const BUILD_FROM_SOURCE = 'cd node_modules/wirecap && npx node-gyp rebuild';
 
 /** What each shipped prebuild needs (scripts/prebuild.sh; README, Platforms). */
-const NEEDS: Record<string, string> = {
+export const NEEDS: Record<string, string> = {
   'linux-x64': 'glibc 2.34 or later',
   'linux-arm64': 'glibc 2.34 or later',
   'darwin-x64': 'macOS 11.0 or later',
