@@ -79,10 +79,13 @@ describeWindows.each(BUILDS)('the $build win32-x64 build under wine', ({ addon }
     const r = await win.run(`
       const wirecap = require(${JSON.stringify(win.packageDir)});
       const addon = require(require.resolve('node-gyp-build', { paths: [${JSON.stringify(win.packageDir)}] })).path(${JSON.stringify(win.packageDir)});
-      console.log(JSON.stringify({ platform: process.platform, addon, version: wirecap.libVersion(), devices: wirecap.devices() }));`);
+      const sha256 = require('node:crypto').createHash('sha256').update(require('node:fs').readFileSync(addon)).digest('hex');
+      console.log(JSON.stringify({ platform: process.platform, addon, sha256, version: wirecap.libVersion(), devices: wirecap.devices() }));`);
     const out = lastJson(r.output);
     expect(out.platform).toBe('win32');
     expect(out.addon).toMatch(/prebuilds\\win32-x64\\wirecap\.node$/);
+    // The build this block is about, not the other one.
+    expect(out.sha256).toBe(createHash('sha256').update(fs.readFileSync(addon ?? path.join(ROOT, 'prebuilds', 'win32-x64', 'wirecap.node'))).digest('hex'));
     expect(out.version).toMatch(/libpcap version/);
     const lo = (out.devices as { name: string; description: string; flags: { loopback: boolean } }[]).find((d) => d.flags.loopback);
     expect(lo?.name).toMatch(/^\\Device\\NPF_\{[0-9A-F-]+\}$/);
