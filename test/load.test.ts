@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BUILD_FROM_SOURCE, loadFailure } from '../lib/core/load';
+import { BUILD_FROM_SOURCE, loadFailure, NEEDS } from '../lib/core/load';
 import { stagePackage } from './helpers/stage';
 import { ROOT } from './helpers/traffic';
 
@@ -34,7 +34,8 @@ describeX64('a prebuild that cannot load', () => {
     expect(error.code).toBe('ELOAD');
     expect(error.message).toContain("wirecap's prebuilt addon for linux-x64 (prebuilds/linux-x64/wirecap.glibc.node) failed to load");
     expect(error.message).toContain('invalid ELF header'); // dlopen's own reason
-    expect(error.message).toContain('It needs glibc 2.34 or later');
+    expect(NEEDS['linux-x64']).toMatch(/^glibc \d+\.\d+ or later$/);
+    expect(error.message).toContain(`It needs ${NEEDS['linux-x64']};`);
     expect(error.message).toMatch(/this system is Linux \S+, glibc \d+\.\d+/);
     expect(error.message).toContain(`Build it from source instead: ${BUILD_FROM_SOURCE}`);
     expect(error.cause).toContain('invalid ELF header');
@@ -51,14 +52,15 @@ describeX64('a prebuild that cannot load', () => {
 });
 
 test.each([
-  ['darwin-arm64', 'wirecap.node', 'macOS 11.0 or later'],
-  ['darwin-x64', 'wirecap.node', 'macOS 11.0 or later'],
-  ['win32-arm64', 'wirecap.node', 'Windows 10 or later on ARM64'],
-])('a %s prebuild that fails to load is named with what it needs', (target, name, needs) => {
+  ['darwin-arm64', 'darwin-arm64', 'wirecap.node', 'macOS 11.0 or later'],
+  ['darwin-x64', 'darwin-x64', 'wirecap.node', 'macOS 11.0 or later'],
+  ['win32-arm64', 'win32-arm64', 'wirecap.node', 'Windows 10 or later on ARM64'],
+  ['linux-x64-musl', 'linux-x64', 'wirecap.musl.node', "musl's libc"],
+])('a %s prebuild that fails to load is named with what it needs', (target, dir, name, needs) => {
   const root = path.join(path.sep, 'app', 'node_modules', 'wirecap');
-  const error = loadFailure(path.join(root, 'prebuilds', target, name), root, new Error('Symbol not found: _pcap_foo\n  Referenced from: ...'));
+  const error = loadFailure(path.join(root, 'prebuilds', dir, name), root, new Error('Symbol not found: _pcap_foo\n  Referenced from: ...'));
   expect(error.code).toBe('ELOAD');
-  expect(error.message).toContain(`prebuilt addon for ${target} (prebuilds/${target}/${name}) failed to load: Symbol not found: _pcap_foo.`);
+  expect(error.message).toContain(`prebuilt addon for ${target} (prebuilds/${dir}/${name}) failed to load: Symbol not found: _pcap_foo.`);
   expect(error.message).toContain(`It needs ${needs}; this system is `);
   expect(error.message).toContain(BUILD_FROM_SOURCE);
 });

@@ -14,6 +14,9 @@ export const BUILD_FROM_SOURCE = 'cd node_modules/wirecap && npx node-gyp rebuil
 export const NEEDS: Record<string, string> = {
   'linux-x64': 'glibc 2.34 or later',
   'linux-arm64': 'glibc 2.34 or later',
+  'linux-arm': 'glibc 2.17 or later',
+  'linux-x64-musl': "musl's libc",
+  'linux-arm64-musl': "musl's libc",
   'darwin-x64': 'macOS 11.0 or later',
   'darwin-arm64': 'macOS 11.0 or later',
   'win32-x64': 'Windows 10 or later',
@@ -43,7 +46,8 @@ export function loadFailure(file: string, root: string, cause: Error): WirecapEr
   const reason = cause.message.split('\n')[0];
   let message: string;
   if (parts[0] === 'prebuilds' && parts.length === 3) {
-    const target = parts[1];
+    // node-gyp-build's tags: wirecap.musl.node beside wirecap.glibc.node.
+    const target = parts[2].includes('.musl.') ? `${parts[1]}-musl` : parts[1];
     const needs = NEEDS[target];
     message =
       `wirecap's prebuilt addon for ${target} (${parts.join('/')}) failed to load: ${reason}. ` +
