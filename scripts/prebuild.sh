@@ -12,7 +12,7 @@
 #                import library that llvm-dlltool makes
 #   win32-x64-zig  the win32-arm64 route built for x64, into checked/ (not
 #                shipped): test/windows.test.ts runs it under wine as well
-# test/foreign-binaries.test.ts reads what each of these needs.
+# test/foreign-prebuilds.test.ts reads what each of these needs.
 # N-API (NAPI_VERSION=8): one binary per platform serves every supported
 # Node version. libpcap / wpcap.dll is never linked (src-native/loader/pcap_api.cc
 # loads it at run time), so no target needs a libpcap of its own arch.
@@ -83,7 +83,7 @@ zig_darwin() {
     -o "prebuilds/$dir/wirecap.node" "$work"/*.o
 }
 
-# Windows with Zig's MinGW (UCRT), linked against node.exe through an
+# Windows with Zig's MinGW (msvcrt.dll), linked against node.exe through an
 # import library made from node-api-headers' def file.
 #   zig_windows <output file> <zig target> <llvm-dlltool machine>
 zig_windows() {
