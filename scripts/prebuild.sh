@@ -5,15 +5,23 @@
 #   win32-x64    Debian's mingw-w64 (posix threads), linked statically to
 #                libgcc, libstdc++ and winpthread, against node.exe through
 #                an import library made from node-api-headers' def file
+#   darwin-x64, darwin-arm64, win32-arm64
+#                Zig (scripts/zig.sh, pinned), libc++ linked in statically:
+#                the Mach-O ones need only libSystem and take napi_* from
+#                node at load time; win32-arm64 as win32-x64, through an
+#                import library that llvm-dlltool makes
+#   win32-x64-zig  the win32-arm64 route built for x64, into checked/ (not
+#                shipped): test/windows.test.ts runs it under wine as well
+# test/foreign-prebuilds.test.ts reads what each of these needs.
 # N-API (NAPI_VERSION=8): one binary per platform serves every supported
 # Node version. libpcap / wpcap.dll is never linked (src-native/loader/pcap_api.cc
 # loads it at run time), so no target needs a libpcap of its own arch.
-#   scripts/prebuild.sh [linux-x64] [linux-arm64] [win32-x64]   (default: all)
+#   scripts/prebuild.sh [target...]   (default: all)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(linux-x64 linux-arm64 win32-x64)
+[ ${#targets[@]} -gt 0 ] || targets=(linux-x64 linux-arm64 win32-x64 darwin-x64 darwin-arm64 win32-arm64 win32-x64-zig)
 
 node_prefix=$(dirname "$(dirname "$(command -v node)")")
 [ -f "$node_prefix/include/node/node_api.h" ] && export npm_config_nodedir="$node_prefix"
@@ -45,6 +53,51 @@ build_win32_x64() {
   "$cxx" -shared -static -s -o prebuilds/win32-x64/wirecap.node "${objects[@]}" "$work/libnode_api.a" -lws2_32
 }
 
+# Compiles the addon's sources with Zig for one target into $work/*.o.
+#   zig_objects <work dir> <zig target> <platform source>
+zig_objects() {
+  local work=$1 target=$2 platform=$3
+  source "$root/scripts/zig-flags.sh"
+  # libpcap's headers only (libpcap / wpcap.dll is loaded at run time, never
+  # linked; they describe Npcap's API too), copied so that Zig sees none of
+  # the host's /usr/include.
+  mkdir -p "$work/include"
+  cp -r /usr/include/pcap /usr/include/pcap.h "$work/include/"
+  local sources=("${addon_sources[@]/src-native\/platform\/platform_posix.cc/$platform}")
+  printf '%s\n' "${sources[@]}" | nice -n 5 xargs -P "$(nproc)" -I{} sh -c \
+    'exec "$@" -c -o "$0/$(echo {} | tr / _).o" {}' "$work" "${zig[@]}" c++ -target "$target" "${zig_cxxflags[@]}" -isystem "$work/include"
+}
+
+# macOS: -s strips at link time, because the arm64 linker signs the file
+# (ad hoc) and any later edit would break that signature. N-API comes from
+# the node binary that loads the addon (-undefined dynamic_lookup), as
+# node-gyp's own macOS builds do.
+#   zig_darwin <prebuild dir> <zig target with minimum macOS version>
+zig_darwin() {
+  local dir=$1 target=$2 work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  zig_objects "$work" "$target" src-native/platform/platform_posix.cc
+  mkdir -p "prebuilds/$dir"
+  "${zig[@]}" c++ -target "$target" -shared -s -Wl,-undefined,dynamic_lookup -Wl,-install_name,@rpath/wirecap.node \
+    -o "prebuilds/$dir/wirecap.node" "$work"/*.o
+}
+
+# Windows with Zig's MinGW (msvcrt.dll), linked against node.exe through an
+# import library made from node-api-headers' def file.
+#   zig_windows <output file> <zig target> <llvm-dlltool machine>
+zig_windows() {
+  local out=$1 target=$2 machine=$3 work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  llvm-dlltool-14 -m "$machine" -d node_modules/node-api-headers/def/node_api.def -l "$work/libnode_api.a" -D node.exe
+  zig_objects "$work" "$target" src-native/platform/platform_win.cc
+  # Linked in $work: the linker writes an import library beside the DLL.
+  "${zig[@]}" c++ -target "$target" -shared -s -o "$work/wirecap.node" "$work"/*.o "$work/libnode_api.a" -lws2_32
+  mkdir -p "$(dirname "$out")"
+  cp "$work/wirecap.node" "$out"
+}
+
 for target in "${targets[@]}"; do
   echo "prebuild: $target"
   case "$target" in
@@ -55,6 +108,12 @@ for target in "${targets[@]}"; do
       aarch64-linux-gnu-strip prebuilds/linux-arm64/*.node
       ;;
     win32-x64) build_win32_x64 ;;
+    # macOS 11 on both: the oldest macOS whose headers and libSystem stubs
+    # Zig 0.11 ships (README, Development).
+    darwin-x64) zig_darwin darwin-x64 x86_64-macos.11.0 ;;
+    darwin-arm64) zig_darwin darwin-arm64 aarch64-macos.11.0 ;;
+    win32-arm64) zig_windows prebuilds/win32-arm64/wirecap.node aarch64-windows-gnu arm64 ;;
+    win32-x64-zig) zig_windows checked/win32-x64-zig/wirecap.node x86_64-windows-gnu i386:x86-64 ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
   esac
 done

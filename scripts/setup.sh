@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 # The cross compilers build the prebuilds (scripts/prebuild.sh); wine64 runs
 # the Windows one in the tests, qemu-user the arm64 one, with arm64 libraries
-# from Debian's multiarch.
+# from Debian's multiarch. llvm-14's llvm-dlltool makes node.exe's import
+# library for the Zig-built Windows prebuilds (scripts/prebuild.sh).
 packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark tcpreplay iproute2 nats-server python3-grpcio python3-grpc-tools
   mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64
-  qemu-user libpcap0.8:arm64 libstdc++6:arm64)
+  qemu-user libpcap0.8:arm64 libstdc++6:arm64 llvm-14)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,15 +11,17 @@ import { ROOT } from './helpers/traffic';
 let dir: string;
 let tarball: string;
 let files: string[];
+let sizes: Map<string, number>;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-package-'));
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   tarball = path.join(dir, packed[0].filename);
   files = packed[0].files.map((f: { path: string }) => f.path);
+  sizes = new Map(packed[0].files.map((f: { path: string; size: number }) => [f.path, f.size]));
 }, 120000);
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-test('the tarball holds dist/, the three prebuilds and the sources for a local build, and no build leftovers', () => {
+test('the tarball holds dist/, every prebuild and the sources for a local build, and no build leftovers', () => {
   expect(files).toEqual(
     expect.arrayContaining([
       'dist/index.js',
@@ -30,12 +32,29 @@ test('the tarball holds dist/, the three prebuilds and the sources for a local b
       'prebuilds/linux-x64/wirecap.glibc.node',
       'prebuilds/linux-arm64/wirecap.glibc.node',
       'prebuilds/win32-x64/wirecap.node',
+      'prebuilds/darwin-x64/wirecap.node',
+      'prebuilds/darwin-arm64/wirecap.node',
+      'prebuilds/win32-arm64/wirecap.node',
       'binding.gyp',
       'src-native/loader/pcap_api.cc',
       'proto/packet_streaming.proto',
     ]),
   );
-  expect(files.filter((f) => /^(build|test|bench|scripts|\.ci|node_modules)\//.test(f) || f.endsWith('.tgz'))).toEqual([]);
+  expect(files.filter((f) => /^(build|checked|test|bench|scripts|\.ci|\.github|node_modules)\//.test(f) || f.endsWith('.tgz'))).toEqual([]);
+});
+
+test('the tarball with every prebuild stays small: its size and each prebuild are reported, all stripped', () => {
+  const prebuilds = [...sizes].filter(([f]) => f.startsWith('prebuilds/') && f.endsWith('.node'));
+  const compressed = fs.statSync(tarball).size;
+  const unpacked = [...sizes.values()].reduce((a, b) => a + b, 0);
+  const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
+  console.log(
+    [`tarball ${kib(compressed)} (${kib(unpacked)} unpacked, ${files.length} files)`, ...prebuilds.map(([f, n]) => `  ${f} ${kib(n)}`)].join('\n'),
+  );
+  expect(prebuilds.length).toBeGreaterThanOrEqual(6);
+  // The largest, darwin-arm64, is 864 KiB stripped; left unstripped it was 1,176 KiB.
+  for (const [f, n] of prebuilds) expect([f, n < 1024 * 1024]).toEqual([f, true]);
+  expect(compressed).toBeLessThan(4 * 1024 * 1024);
 });
 
 describeLive('installed from the tarball with --ignore-scripts and no compiler', () => {

@@ -19,6 +19,15 @@ if (unavailable !== null) {
 }
 const describeWindows = unavailable === null && process.getuid?.() === 0 ? describe : describe.skip;
 
+// The shipped mingw build, and the Zig route that builds win32-arm64, built
+// for x64 (scripts/prebuild.sh win32-x64-zig): the closest run of the
+// win32-arm64 prebuild these machines allow. Each runs every test below.
+const ZIG_BUILD = path.join(ROOT, 'checked', 'win32-x64-zig', 'wirecap.node');
+const BUILDS = [
+  { build: 'mingw-w64 (shipped)', addon: undefined },
+  { build: 'Zig (the win32-arm64 route)', addon: ZIG_BUILD },
+];
+
 jest.setTimeout(180000);
 
 let win: WindowsNode;
@@ -55,9 +64,10 @@ function script(body: string): string {
       .finally(() => { sink.close(); tx.close(); });`;
 }
 
-describeWindows('the Windows build under wine', () => {
+describeWindows.each(BUILDS)('the $build win32-x64 build under wine', ({ addon }) => {
   beforeAll(() => {
-    win = windowsNode();
+    if (addon !== undefined && !fs.existsSync(addon)) throw new Error(`${addon} is missing: scripts/prebuild.sh win32-x64-zig builds it`);
+    win = windowsNode(addon);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-win-files-'));
   });
   afterAll(() => {
@@ -69,10 +79,13 @@ describeWindows('the Windows build under wine', () => {
     const r = await win.run(`
       const wirecap = require(${JSON.stringify(win.packageDir)});
       const addon = require(require.resolve('node-gyp-build', { paths: [${JSON.stringify(win.packageDir)}] })).path(${JSON.stringify(win.packageDir)});
-      console.log(JSON.stringify({ platform: process.platform, addon, version: wirecap.libVersion(), devices: wirecap.devices() }));`);
+      const sha256 = require('node:crypto').createHash('sha256').update(require('node:fs').readFileSync(addon)).digest('hex');
+      console.log(JSON.stringify({ platform: process.platform, addon, sha256, version: wirecap.libVersion(), devices: wirecap.devices() }));`);
     const out = lastJson(r.output);
     expect(out.platform).toBe('win32');
     expect(out.addon).toMatch(/prebuilds\\win32-x64\\wirecap\.node$/);
+    // The build this block is about, not the other one.
+    expect(out.sha256).toBe(createHash('sha256').update(fs.readFileSync(addon ?? path.join(ROOT, 'prebuilds', 'win32-x64', 'wirecap.node'))).digest('hex'));
     expect(out.version).toMatch(/libpcap version/);
     const lo = (out.devices as { name: string; description: string; flags: { loopback: boolean } }[]).find((d) => d.flags.loopback);
     expect(lo?.name).toMatch(/^\\Device\\NPF_\{[0-9A-F-]+\}$/);

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { WirecapError } from './errors';
+import { loadAddon } from './load';
 
 /** Options as CaptureHandle reads them (already validated, defaults applied). */
 export interface NativeCaptureOptions {
@@ -230,9 +231,9 @@ export interface Binding {
   ReplayHandle: typeof ReplayHandle;
 }
 
-// node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-export const binding: Binding = require('node-gyp-build')(path.join(__dirname, '..', '..'));
+// node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/; a
+// failure to load throws ELOAD with the way out (./load.ts).
+export const binding = loadAddon(path.join(__dirname, '..', '..')) as Binding;
 binding.setErrorClass(WirecapError);
 // process.exit() on the main thread skips the environment's cleanup hooks:
 // close what is open first, so capture threads stop and dumps end whole.

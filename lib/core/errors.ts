@@ -14,6 +14,8 @@
  * ECONNRESET (a peer's stream broke off), EPROTO (a malformed message, or
  * caplen not the data's length), EMSGSIZE (a packet over the collector's
  * maxCaplen; replay: a frame over the device's MTU, with oversize 'error').
+ * ELOAD: the native addon did not load (the message names the prebuild,
+ * what it needs of the OS, and the command that builds it from source).
  */
 export type WirecapErrorCode =
   | 'ELIBPCAP'
@@ -38,7 +40,8 @@ export type WirecapErrorCode =
   | 'ECONNREFUSED'
   | 'ECONNRESET'
   | 'EPROTO'
-  | 'EMSGSIZE';
+  | 'EMSGSIZE'
+  | 'ELOAD';
 
 export class WirecapError extends Error {
   readonly code: WirecapErrorCode;

