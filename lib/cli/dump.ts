@@ -5,10 +5,10 @@
 import { Command, Option } from 'commander';
 import { DumpResult } from '../dump/dumper';
 import { liveDump, LiveDumpOptions } from '../dump/live-dump';
-import { Io, closeOnSignals, integer, progressLine } from './output';
+import { Io, closeOnSignals, integer, progressLine, readerGone, textStream } from './output';
 
 function dumpSummary(result: DumpResult, file: string): string {
-  const end = result.reason === 'error' ? `error: ${result.error?.message}` : result.reason;
+  const end = readerGone(result.error) ? 'the reader went away' : result.reason === 'error' ? `error: ${result.error?.message}` : result.reason;
   const lines = [`${result.packets} packets, ${result.bytes} bytes in ${result.files} file(s) (${file}); ended: ${end}; mode: ${result.mode}`];
   if ((result.interfaces?.length ?? 0) > 1) {
     for (const part of result.interfaces!) {
@@ -20,14 +20,14 @@ function dumpSummary(result: DumpResult, file: string): string {
 
 const repeat = (value: string, previous: string[]): string[] => [...previous, value];
 
-export function registerDump(cli: Command, { out }: Io): void {
+export function registerDump(cli: Command, io: Io): void {
   cli
     .command('dump')
     .description('save packets to files natively, with limits and rotation; -i a -i b saves several devices into one pcapng file')
     .argument('[iface]', 'device name (or give devices with -i)')
     .argument('[filter...]', 'BPF filter (every device\'s)')
     .option('-i, --interface <name>', 'a device to save; repeat it for several (format pcapng)', repeat, [])
-    .requiredOption('-w, --write <file>', 'output file')
+    .requiredOption('-w, --write <file>', 'output file (- for standard output: flushed per batch, summary on stderr)')
     .option('-c, --count <n>', 'stop after n packets', integer)
     .option('--max-bytes <n>', 'stop before the files pass n bytes', integer)
     .option('--duration <s>', 'stop after s seconds', integer)
@@ -54,12 +54,13 @@ export function registerDump(cli: Command, { out }: Io): void {
       };
       const devices = o.interface.length > 0 ? o.interface : (iface as string);
       const dump = liveDump(devices, o.write, JSON.parse(JSON.stringify(options)) as LiveDumpOptions);
+      const out = textStream(io, o.write);
       const release = closeOnSignals(() => void dump.stop());
       const progress = progressLine(out, '{packets} packets | {bytes} bytes | {rate} pkt/s | {files} file(s)', () => ({ ...dump.stats() }), 'packets');
       const result = await dump.done;
       progress.stop();
       release();
       out.write(`${dumpSummary(result, o.write)}\n`);
-      if (result.reason === 'error') process.exitCode = 1;
+      if (result.reason === 'error' && !readerGone(result.error)) process.exitCode = 1;
     });
 }

@@ -125,6 +125,19 @@ export async function printToEnd(cap: Capture, options: { count?: number; json?:
   }
 }
 
+/**
+ * Where a command's summary and progress go: stderr when its packets go to
+ * standard output (-w -), so the pipe carries nothing but the capture.
+ */
+export function textStream(io: Io, write: string | undefined): NodeJS.WritableStream {
+  return write === '-' ? io.err : io.out;
+}
+
+/** Whether an error is the reader of a pipe going away (EPIPE): an end, not a failure. */
+export function readerGone(error: unknown): boolean {
+  return (error as { code?: string } | undefined)?.code === 'EPIPE';
+}
+
 /** Closes source on Ctrl-C or SIGTERM; returns a function that removes the handlers. */
 export function closeOnSignals(close: () => void): () => void {
   process.once('SIGINT', close);

@@ -108,6 +108,9 @@ export function dumpOptions(file: unknown, options: unknown, allowed: readonly s
     files: rotate.files === undefined ? 0 : checkInteger(rotate.files, 'rotate.files', 1, 10 ** 6),
     ...SECTION,
   };
+  if (native.path === '-' && (native.fileBytes !== 0 || native.fileSeconds !== 0)) {
+    throw new WirecapError('standard output (-) cannot rotate', 'EINVAL');
+  }
   if (native.files !== 0 && native.fileBytes === 0 && native.fileSeconds === 0) {
     throw new WirecapError('rotate.files needs rotate.fileBytes or rotate.fileSeconds', 'EINVAL');
   }
@@ -125,6 +128,7 @@ const KERNEL_LIMIT = 2 ** 31 - 1; // pcap_live_dump takes int limits
 export function kernelObstacle(options: NativeDumpOptions, capture: { delivers: boolean; precision: string }): string | null {
   if (capture.delivers) return 'a kernel dump takes the whole capture: use liveDump()';
   if (options.format !== 'pcap') return 'the kernel dump writes pcap files only';
+  if (options.path === '-') return 'the kernel dump writes a named file, not standard output';
   if (options.fileBytes !== 0 || options.fileSeconds !== 0) return 'the kernel dump writes a single file (no rotation)';
   if (capture.precision !== 'micro') return "the kernel dump writes microsecond files: use precision 'micro'";
   if (options.maxBytes > KERNEL_LIMIT || options.maxPackets > KERNEL_LIMIT) {
