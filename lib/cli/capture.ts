@@ -1,7 +1,8 @@
 /** `wirecap capture`: a device's packets, one line each. */
 import { Command } from 'commander';
-import { openLive } from '../capture/capture';
-import { Io, integer, printToEnd, statsText } from './output';
+import { Capture, openLive } from '../capture/capture';
+import { Io, closeOnSignals, integer, printToEnd, statsText } from './output';
+import { PacketSink } from './sink';
 
 export function registerCapture(cli: Command, { out, err }: Io): void {
   cli
@@ -15,7 +16,8 @@ export function registerCapture(cli: Command, { out, err }: Io): void {
     .option('--snaplen <n>', 'bytes kept of each packet', integer)
     .option('--immediate', 'deliver each packet at once')
     .option('--nano', 'nanosecond timestamps')
-    .action(async (iface: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean }) => {
+    .option('-w, --write <file>', 'write the packets to a pcap file instead of printing them (- for standard output, flushed per batch)')
+    .action(async (iface: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean; write?: string }) => {
       const cap = openLive(iface, {
         filter: filter.join(' '),
         snaplen: options.snaplen,
@@ -23,9 +25,27 @@ export function registerCapture(cli: Command, { out, err }: Io): void {
         precision: options.nano ? 'nano' : 'micro',
       });
       try {
-        await printToEnd(cap, options, out);
+        if (options.write === undefined) await printToEnd(cap, options, out);
+        else await writeToEnd(cap, options.write, options.count);
       } finally {
         err.write(`${statsText(cap.stats())}\n`);
       }
     });
+}
+
+/** Writes a capture's batches to file (or a pipe) until the count, Ctrl-C or the pipe's reader going away. */
+async function writeToEnd(cap: Capture, file: string, count: number | undefined): Promise<void> {
+  const sink = new PacketSink(file);
+  const release = closeOnSignals(() => cap.close());
+  try {
+    for await (const batch of cap.batches()) {
+      const take = count === undefined ? batch.count : Math.min(batch.count, count - sink.packets);
+      const packets = Array.from({ length: take }, (_, i) => batch.packet(i));
+      if (!sink.writeBatch(cap, packets) || sink.packets === count) break;
+    }
+  } finally {
+    release();
+    cap.close();
+    sink.close();
+  }
 }

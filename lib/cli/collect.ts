@@ -2,9 +2,10 @@
 import { Command, Option } from 'commander';
 import { createCollector } from '../stream/collector';
 import { DEFAULT_PROTO_PACKAGE } from '../stream/protocol';
-import { Io, closeOnSignals, integer } from './output';
+import { Io, closeOnSignals, integer, textStream } from './output';
 
-export function registerCollect(cli: Command, { out, err }: Io): void {
+export function registerCollect(cli: Command, io: Io): void {
+  const { err } = io;
   cli
     .command('collect')
     .description('collect PacketStreaming streams over gRPC, optionally into a capture file')
@@ -25,6 +26,7 @@ export function registerCollect(cli: Command, { out, err }: Io): void {
         ...(o.tlsCert && o.tlsKey ? { tls: { cert: o.tlsCert, key: o.tlsKey } } : {}),
         log: (m) => err.write(`${m}\n`),
       });
+      const out = textStream(io, o.write);
       err.write(`collecting on ${o.host}:${collector.port}\n`);
       await new Promise<void>((resolve) => {
         const release = closeOnSignals(() => {

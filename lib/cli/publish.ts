@@ -12,14 +12,14 @@ export function registerPublish(cli: Command, { out }: Io): void {
     cli
       .command('publish')
       .description('publish packets from a device or a capture file to NATS JetStream, a batch per message')
-      .argument('<source>', 'device name, or a pcap/pcapng file')
+      .argument('<source>', 'device name, or a pcap/pcapng file (- for standard input)')
       .argument('[filter...]', 'BPF filter'),
   )
     .requiredOption('--subject <subject>', 'subject of the messages (a stream must take it)')
     .option('--sensor <name>', "this sensor's name in the messages (default: the host name)")
     .option('--batch <n>', 'packets per message at most', integer)
     .action(async (source: string, filter: string[], o: NatsFlags & { subject: string; sensor?: string; batch?: number }) => {
-      const isFile = fs.existsSync(source) && fs.statSync(source).isFile();
+      const isFile = source === '-' || (fs.existsSync(source) && fs.statSync(source).isFile());
       const capture = isFile ? openOffline(source, { filter: filter.join(' '), singleLinktype: true }) : openLive(source, { filter: filter.join(' ') });
       const publisher = publishPackets(capture, {
         ...connectOptions(o),

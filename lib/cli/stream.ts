@@ -11,14 +11,14 @@ export function registerStream(cli: Command, { out }: Io): void {
   cli
     .command('stream')
     .description('stream packets from a device or a capture file to a PacketStreaming collector over gRPC')
-    .argument('<source>', 'device name, or a pcap/pcapng file')
+    .argument('<source>', 'device name, or a pcap/pcapng file (- for standard input)')
     .argument('[filter...]', 'BPF filter')
     .requiredOption('--to <host:port>', 'the collector')
     .option('--tls', "use TLS (the system's CA roots unless --ca)")
     .option('--ca <file>', "PEM file of the CA that signed the collector's certificate (implies --tls)")
     .option('--proto-package <name>', "proto package of the peer's service", DEFAULT_PROTO_PACKAGE)
     .action(async (source: string, filter: string[], o: { to: string; tls?: boolean; ca?: string; protoPackage: string }) => {
-      const isFile = fs.existsSync(source) && fs.statSync(source).isFile();
+      const isFile = source === '-' || (fs.existsSync(source) && fs.statSync(source).isFile());
       const capture = isFile ? openOffline(source, { filter: filter.join(' '), singleLinktype: true }) : openLive(source, { filter: filter.join(' ') });
       const stream = streamPackets(o.to, capture, { tls: o.ca ? { ca: o.ca } : o.tls === true, protoPackage: o.protoPackage });
       const release = closeOnSignals(() => capture.close());
