@@ -34,3 +34,4 @@ export { collectPackets, PacketCollector } from './nats/collect';
 export type { CollectOptions, CollectStats } from './nats/collect';
 export type { NatsConnectOptions } from './nats/connection';
 export type { NatsBatch, NatsPacket, BatchInfo } from './nats/framing';
+export { createMetrics, WirecapMetrics, COUNTERS } from './metrics/metrics'; export type { CounterName, CounterValues, MetricsLabels, MetricsServer } from './metrics/metrics';

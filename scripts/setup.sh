@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # from Debian's multiarch.
 packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2 nats-server python3-grpcio python3-grpc-tools
   mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64
-  qemu-user libpcap0.8:arm64 libstdc++6:arm64)
+  qemu-user libpcap0.8:arm64 libstdc++6:arm64
+  prometheus)  # its promtool checks wirecap's metrics exposition (test/metrics.test.ts)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

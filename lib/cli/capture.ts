@@ -3,10 +3,11 @@ import { Command } from 'commander';
 import { Capture, openLive } from '../capture/capture';
 import { Io, closeOnSignals, integer, printToEnd, statsText } from './output';
 import { PacketSink } from './sink';
+import { captureSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
+
 
 export function registerCapture(cli: Command, { out, err }: Io): void {
-  cli
-    .command('capture')
+  metricsOption(cli.command('capture'))
     .description('print packets from a device, one line each, until Ctrl-C or -c')
     .argument('<iface>', 'device name (see wirecap list)')
     .argument('[filter...]', 'BPF filter, as tcpdump takes it')
@@ -17,17 +18,19 @@ export function registerCapture(cli: Command, { out, err }: Io): void {
     .option('--immediate', 'deliver each packet at once')
     .option('--nano', 'nanosecond timestamps')
     .option('-w, --write <file>', 'write the packets to a pcap file instead of printing them (- for standard output, flushed per batch)')
-    .action(async (iface: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean; write?: string }) => {
+    .action(async (iface: string, filter: string[], options: MetricsFlag & { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean; write?: string }) => {
       const cap = openLive(iface, {
         filter: filter.join(' '),
         snaplen: options.snaplen,
         immediate: options.immediate ?? false,
         precision: options.nano ? 'nano' : 'micro',
       });
+      const stopMetrics = await serveMetrics(options.metrics, err, captureSource(cap));
       try {
         if (options.write === undefined) await printToEnd(cap, options, out);
         else await writeToEnd(cap, options.write, options.count);
       } finally {
+        await stopMetrics();
         err.write(`${statsText(cap.stats())}\n`);
       }
     });

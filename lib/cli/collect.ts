@@ -2,12 +2,12 @@
 import { Command, Option } from 'commander';
 import { createCollector } from '../stream/collector';
 import { DEFAULT_PROTO_PACKAGE } from '../stream/protocol';
+import { MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
 import { Io, closeOnSignals, integer, textStream } from './output';
 
 export function registerCollect(cli: Command, io: Io): void {
   const { err } = io;
-  cli
-    .command('collect')
+  metricsOption(cli.command('collect'))
     .description('collect PacketStreaming streams over gRPC, optionally into a capture file')
     .requiredOption('--port <n>', 'port to listen on', integer)
     .option('--host <address>', 'address to listen on', '0.0.0.0')
@@ -17,7 +17,7 @@ export function registerCollect(cli: Command, io: Io): void {
     .option('--tls-cert <file>', 'PEM certificate (with --tls-key) for TLS')
     .option('--tls-key <file>', 'PEM private key')
     .option('--proto-package <name>', 'proto package of the service', DEFAULT_PROTO_PACKAGE)
-    .action(async (o: { port: number; host: string; write?: string; perStream?: boolean; format: 'pcap' | 'pcapng'; tlsCert?: string; tlsKey?: string; protoPackage: string }) => {
+    .action(async (o: MetricsFlag & { port: number; host: string; write?: string; perStream?: boolean; format: 'pcap' | 'pcapng'; tlsCert?: string; tlsKey?: string; protoPackage: string }) => {
       const collector = await createCollector({
         port: o.port,
         host: o.host,
@@ -27,6 +27,7 @@ export function registerCollect(cli: Command, io: Io): void {
         log: (m) => err.write(`${m}\n`),
       });
       const out = textStream(io, o.write);
+      const stopMetrics = await serveMetrics(o.metrics, err, [{}, () => ({ received: collector.ended().packets, streams: collector.ended().streams })]);
       err.write(`collecting on ${o.host}:${collector.port}\n`);
       await new Promise<void>((resolve) => {
         const release = closeOnSignals(() => {
@@ -35,6 +36,7 @@ export function registerCollect(cli: Command, io: Io): void {
         });
       });
       await collector.close();
+      await stopMetrics();
       const summaries = collector.summaries();
       const ended = collector.ended();
       if (summaries.length < ended.streams) out.write(`the last ${summaries.length} of ${ended.streams} streams:\n`);

@@ -10,8 +10,9 @@ import { consumePackets } from '../nats/consume';
 import { connectOptions, NatsFlags, natsOptions } from './nats-options';
 import { Io, closeOnSignals, integer, progressLine, textStream } from './output';
 import { PacketSink } from './sink';
+import { collectorSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
 
-interface ConsumeFlags extends NatsFlags {
+interface ConsumeFlags extends NatsFlags, MetricsFlag {
   stream: string;
   durable?: string;
   since?: string;
@@ -27,7 +28,7 @@ interface ConsumeFlags extends NatsFlags {
 }
 
 export function registerConsume(cli: Command, io: Io): void {
-  natsOptions(cli.command('consume').description('write the packets of a NATS JetStream stream to capture files, with rotation, acking what is flushed; or look back in time (--since, --sensor) through an ephemeral consumer'))
+  natsOptions(metricsOption(cli.command('consume')).description('write the packets of a NATS JetStream stream to capture files, with rotation, acking what is flushed; or look back in time (--since, --sensor) through an ephemeral consumer'))
     .requiredOption('--stream <name>', 'the stream')
     .option('--durable <name>', 'durable consumer (collectors sharing it split the stream; default wirecap)')
     .option('--since <time>', 'ephemeral consumer from this time: a duration back (90s, 5m, 2h), an ISO 8601 time, or now')
@@ -65,6 +66,7 @@ async function exactlyOnce(o: ConsumeFlags, { out, err }: Io): Promise<void> {
     write: { path: o.write, format: o.format, ...(Object.keys(rotate).length > 0 ? { rotate } : {}) },
     log: (m) => err.write(`${m}\n`),
   });
+  const stopMetrics = await serveMetrics(o.metrics, err, collectorSource(collector));
   const release = closeOnSignals(() => collector.stop());
   const progress = progressLine(out, '{packets} packets | {messages} messages | {rejected} rejected | {files} file(s) | {rate} pkt/s', () => ({ ...collector.stats() }), 'packets');
   try {
@@ -72,6 +74,7 @@ async function exactlyOnce(o: ConsumeFlags, { out, err }: Io): Promise<void> {
     progress.stop();
     out.write(`${s.packets} packets from ${s.messages} messages in ${s.files} file(s) (${o.write}), ${s.rejected} rejected, ${s.duplicates} duplicates skipped\n`);
   } finally {
+    await stopMetrics();
     progress.stop();
     release();
   }
@@ -92,6 +95,7 @@ async function lookBack(o: ConsumeFlags, io: Io): Promise<void> {
   let messages = 0;
   const stop = new AbortController();
   const release = closeOnSignals(() => stop.abort());
+  const stopMetrics = await serveMetrics(o.metrics, io.err, [o.sensor ? { sensor: o.sensor } : {}, () => ({ written: sink.packets, messages })]);
   const progress = progressLine(out, '{packets} packets | {messages} messages | {rate} pkt/s', () => ({ packets: sink.packets, messages }), 'packets');
   const batches = consumer.batches();
   try {
@@ -101,6 +105,7 @@ async function lookBack(o: ConsumeFlags, io: Io): Promise<void> {
       if (!sink.writeBatch(batch, batch.packets) || stop.signal.aborted) break;
     }
   } finally {
+    await stopMetrics();
     progress.stop();
     release();
     sink.close();

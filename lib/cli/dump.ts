@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { DumpResult } from '../dump/dumper';
 import { liveDump, LiveDumpOptions } from '../dump/live-dump';
+import { dumpSources, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
 import { Io, closeOnSignals, integer, progressLine, readerGone, textStream } from './output';
 
 function dumpSummary(result: DumpResult, file: string): string {
@@ -21,8 +22,7 @@ function dumpSummary(result: DumpResult, file: string): string {
 const repeat = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function registerDump(cli: Command, io: Io): void {
-  cli
-    .command('dump')
+  metricsOption(cli.command('dump'))
     .description('save packets to files natively, with limits and rotation; -i a -i b saves several devices into one pcapng file')
     .argument('[iface]', 'device name (or give devices with -i)')
     .argument('[filter...]', 'BPF filter (every device\'s)')
@@ -37,7 +37,7 @@ export function registerDump(cli: Command, io: Io): void {
     .addOption(new Option('--format <format>', 'file format (default pcap; pcapng with several devices)').choices(['pcap', 'pcapng']))
     .option('--snaplen <n>', 'bytes kept of each packet', integer)
     .option('--nano', 'nanosecond timestamps')
-    .action(async (iface: string | undefined, filter: string[], o: { interface: string[]; write: string; count?: number; maxBytes?: number; duration?: number; fileSize?: number; fileSeconds?: number; files?: number; format?: 'pcap' | 'pcapng'; snaplen?: number; nano?: boolean }) => {
+    .action(async (iface: string | undefined, filter: string[], o: MetricsFlag & { interface: string[]; write: string; count?: number; maxBytes?: number; duration?: number; fileSize?: number; fileSeconds?: number; files?: number; format?: 'pcap' | 'pcapng'; snaplen?: number; nano?: boolean }) => {
       // With -i, every argument is filter text.
       const words = o.interface.length > 0 && iface !== undefined ? [iface, ...filter] : filter;
       if (o.interface.length === 0 && iface === undefined) cli.error('error: give a device, or devices with -i', { exitCode: 2 });
@@ -56,8 +56,10 @@ export function registerDump(cli: Command, io: Io): void {
       const dump = liveDump(devices, o.write, JSON.parse(JSON.stringify(options)) as LiveDumpOptions);
       const out = textStream(io, o.write);
       const release = closeOnSignals(() => void dump.stop());
+      const stopMetrics = await serveMetrics(o.metrics, io.err, ...dumpSources(dump));
       const progress = progressLine(out, '{packets} packets | {bytes} bytes | {rate} pkt/s | {files} file(s)', () => ({ ...dump.stats() }), 'packets');
       const result = await dump.done;
+      await stopMetrics();
       progress.stop();
       release();
       out.write(`${dumpSummary(result, o.write)}\n`);

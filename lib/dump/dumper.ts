@@ -208,6 +208,11 @@ export class Dumper {
     return { packets: status?.packets ?? 0, bytes: status?.bytes ?? 0, files: status?.files ?? 0 };
   }
 
+  /** Each device's capture counters now (as Capture#stats()), in interface order. */
+  devices(): { device: string; stats: NativeStats }[] {
+    return this.#host.captures.map((c) => ({ device: c.device, stats: c.stats() }));
+  }
+
   /**
    * Ends the dump once the kernel has handed over what it captured until
    * now (at most the capture's read timeout later; a kernel dump ends when

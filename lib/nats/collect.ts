@@ -76,6 +76,8 @@ export interface CollectStats {
   duplicates: number;
   /** Files started (or resumed) by this collector. */
   files: number;
+  /** Messages this collector wrote but another claimed first (cut back out of its files). */
+  claimsLost: number;
 }
 
 /** Where a message's records begin: the file (rotation index, path, first packet's time in ns) and its size. */
@@ -106,7 +108,7 @@ interface State {
 /** A running collector. done resolves with the stats once stop() was called and the last group is in the files. */
 export class PacketCollector {
   readonly done: Promise<CollectStats>;
-  #stats: CollectStats = { messages: 0, packets: 0, rejected: 0, duplicates: 0, files: 0 };
+  #stats: CollectStats = { messages: 0, packets: 0, rejected: 0, duplicates: 0, files: 0, claimsLost: 0 };
   #stop: () => void = () => {};
 
   /** @internal use collectPackets() */
@@ -243,6 +245,7 @@ export function collectPackets(options: CollectOptions): PacketCollector {
         answer(entries.slice(won, won + 1), '+ACK');
         answer(entries.slice(won + 1), '-NAK');
         stats.duplicates++;
+        stats.claimsLost++;
       }
       return won;
     };

@@ -1,0 +1,88 @@
+/** --metrics [host]:port on the long-running commands: one option line and one call each. */
+import { Command, InvalidArgumentError } from 'commander';
+import type { NativeStats } from '../core/binding';
+import type { Dumper } from '../dump/dumper';
+import type { PacketCollector } from '../nats/collect';
+import { createMetrics, CounterValues, MetricsLabels } from '../metrics/metrics';
+
+/** What --metrics gives the action. */
+export interface MetricsFlag {
+  metrics?: { host: string; port: number };
+}
+
+/** Adds --metrics to a command. */
+export function metricsOption(command: Command): Command {
+  return command.option('--metrics <[host]:port>', 'serve Prometheus metrics at http://host:port/metrics (:port listens on every address)', address);
+}
+
+function address(text: string): { host: string; port: number } {
+  const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new InvalidArgumentError('give [host]:port, e.g. :9464 or 127.0.0.1:9464');
+  return { host: m[1] || '0.0.0.0', port };
+}
+
+/**
+ * Serves the counters of each source (its labels, and what it reads) while
+ * the command runs; says where on err. Resolves to the function that stops
+ * serving (a no-op without --metrics).
+ */
+export async function serveMetrics(
+  where: { host: string; port: number } | undefined,
+  err: NodeJS.WritableStream,
+  ...sources: MetricsSource[]
+): Promise<() => Promise<void>> {
+  if (where === undefined) return async () => {};
+  const metrics = createMetrics();
+  for (const [labels, read] of sources) metrics.watch(labels, read);
+  const server = await metrics.serve(where.port, where.host);
+  err.write(`metrics on http://${where.host.includes(':') ? `[${where.host}]` : where.host}:${server.port}/metrics\n`);
+  return () => server.close();
+}
+
+export type MetricsSource = [MetricsLabels, () => CounterValues];
+
+/** A capture's counters, labelled with its device. */
+export function captureSource(capture: { device: string; stats(): NativeStats }, sensor?: string): MetricsSource {
+  return [{ device: capture.device, ...(sensor === undefined ? {} : { sensor }) }, () => captureCounters(capture.stats())];
+}
+
+/** A dump's: each device's capture, and the files (labelled with every device). */
+export function dumpSources(dump: Dumper): MetricsSource[] {
+  const devices = dump.devices();
+  return [
+    ...devices.map((d, i) => captureSource({ device: d.device, stats: () => dump.devices()[i].stats })),
+    [{ device: devices.map((d) => d.device).join(',') }, () => ({ written: dump.stats().packets, bytes: dump.stats().bytes, files: dump.stats().files })],
+  ];
+}
+
+/** A publisher's or an exporter's: what it had acknowledged and what it gave up. */
+export function senderSource(labels: MetricsLabels, sender: { stats(): { sent: number; dropped: number; reconnects: number; messages?: number; retries?: number } }): MetricsSource {
+  return [
+    labels,
+    () => {
+      const s = sender.stats();
+      return { sent: s.sent, dropped: s.dropped, reconnects: s.reconnects, ...(s.messages === undefined ? {} : { messages: s.messages, acks: s.messages }), ...(s.retries === undefined ? {} : { retries: s.retries }) };
+    },
+  ];
+}
+
+/** A JetStream collector's (consume, exactly once). */
+export function collectorSource(collector: PacketCollector): MetricsSource {
+  return [
+    {},
+    () => {
+      const s = collector.stats();
+      return { written: s.packets, messages: s.messages, acks: s.messages, files: s.files, rejected: s.rejected, redeliveries: s.duplicates, claimsLost: s.claimsLost };
+    },
+  ];
+}
+
+function captureCounters(stats: NativeStats): CounterValues {
+  return {
+    captured: stats.captured,
+    consumerDropped: stats.consumerDropped,
+    ...(stats.dropped === null ? {} : { kernelDropped: stats.dropped }),
+    ...(stats.ifDropped === null ? {} : { interfaceDropped: stats.ifDropped }),
+  };
+}
