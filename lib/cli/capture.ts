@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { Capture, openLive } from '../capture/capture';
 import { Io, closeOnSignals, integer, printToEnd, statsText } from './output';
-import { PacketSink } from './sink';
+import { PacketSink } from '../files/sink';
 import { captureSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
 
 

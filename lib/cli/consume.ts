@@ -9,7 +9,7 @@ import { collectPackets } from '../nats/collect';
 import { consumePackets } from '../nats/consume';
 import { connectOptions, NatsFlags, natsOptions } from './nats-options';
 import { Io, closeOnSignals, integer, progressLine, textStream } from './output';
-import { PacketSink } from './sink';
+import { PacketSink } from '../files/sink';
 import { collectorSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
 
 interface ConsumeFlags extends NatsFlags, MetricsFlag {

@@ -178,6 +178,13 @@ export declare class WriterHandle {
   stats(): { packets: number; bytes: number };
 }
 
+export declare class PacketFilter {
+  /** Compiles expr for linktype; EFILTER when it does not compile. */
+  constructor(expr: string, linktype: number, snaplen: number);
+  /** Whether a packet of data.length captured bytes (len on the wire) passes. */
+  matches(data: Buffer, len: number): boolean;
+}
+
 export interface Binding {
   setErrorClass(cls: typeof WirecapError): void;
   /** Closes every capture and writer of this environment (its cleanup hook does the same). */
@@ -189,6 +196,7 @@ export interface Binding {
   compileFilter(expr: string, linktype: number, snaplen: number): string[];
   CaptureHandle: typeof CaptureHandle;
   WriterHandle: typeof WriterHandle;
+  PacketFilter: typeof PacketFilter;
 }
 
 // node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/.

@@ -1,11 +1,11 @@
 /**
- * Packets that commands write from JavaScript (capture -w, consume from a
- * time): one file, or standard output (-), created at the first packet
+ * Packets written from JavaScript (capture -w, consume from a time, extcap):
+ * one file, standard output (-) or a FIFO, created at the first packet
  * with its link type, and flushed after every batch so a pipe's reader
  * sees each batch at once.
  */
 import { WirecapError } from '../core/errors';
-import { createWriter, PacketToWrite, Writer } from '../files/writer';
+import { createWriter, PacketToWrite, Writer } from './writer';
 
 export interface SinkFormat {
   linktype: number;
