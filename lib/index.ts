@@ -35,3 +35,4 @@ export type { CollectOptions, CollectStats } from './nats/collect';
 export type { NatsConnectOptions } from './nats/connection';
 export type { NatsBatch, NatsPacket, BatchInfo } from './nats/framing';
 export { createMetrics, WirecapMetrics, COUNTERS } from './metrics/metrics'; export type { CounterName, CounterValues, MetricsLabels, MetricsServer } from './metrics/metrics';
+export { servePcap, PcapServer } from './pcap-over-ip/server'; export type { ServeOptions, PcapServeStats, PcapClientStats } from './pcap-over-ip/server'; export { openPcapStream, PcapStream } from './pcap-over-ip/reader'; export type { PcapStreamOptions } from './pcap-over-ip/reader'; export { packetFilter } from './capture/packet-filter';

@@ -13,6 +13,7 @@ import { registerInfo } from './info';
 import { registerList } from './list';
 import { registerPublish } from './publish';
 import { registerRead } from './read';
+import { registerServe } from './serve';
 import { registerSlice } from './slice';
 import { registerStream } from './stream';
 
@@ -22,7 +23,7 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
     .exitOverride();
   const io = { out, err };
-  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice, registerExtcap]) {
+  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice, registerExtcap, registerServe]) {
     register(cli, io);
   }
   return cli;

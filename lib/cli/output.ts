@@ -71,9 +71,16 @@ export function statsText(s: CaptureStats): string {
   return `${s.captured} packets captured, ${s.delivered} delivered${kernel}, ${s.consumerDropped} dropped by wirecap's queue`;
 }
 
+/** What prints: a capture, a file, or a pcap-over-IP stream. */
+export interface PacketSource extends AsyncIterable<Packet> {
+  readonly linktype: number;
+  readonly precision: 'micro' | 'nano';
+  close(): void;
+}
+
 /** Prints packets of a capture or file until count, the end, or a signal. */
 async function printPackets(
-  source: Capture,
+  source: PacketSource,
   options: { count?: number; json?: boolean; hex?: boolean },
   out: NodeJS.WritableStream,
 ): Promise<number> {
@@ -115,7 +122,7 @@ export function progressLine(out: NodeJS.WritableStream, format: string, stats: 
 }
 
 /** Prints a capture's packets until it ends, Ctrl-C or the count, then closes it. */
-export async function printToEnd(cap: Capture, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream): Promise<void> {
+export async function printToEnd(cap: PacketSource, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream): Promise<void> {
   const release = closeOnSignals(() => cap.close());
   try {
     await printPackets(cap, options, out);
