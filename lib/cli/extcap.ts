@@ -3,6 +3,7 @@
  * --install / --uninstall of the launcher Wireshark runs.
  */
 import { Command } from 'commander';
+import { VERSION } from '../core/version';
 import { extcapCapture, INTERFACES } from '../extcap/capture';
 import { installExtcap, uninstallExtcap } from '../extcap/install';
 import { configText, dltsText, interfacesText } from '../extcap/protocol';
@@ -66,7 +67,7 @@ export function registerExtcap(cli: Command, { out, err }: Io): void {
         return;
       }
       if (o.extcapInterfaces) {
-        out.write(interfacesText(require('../../package.json').version as string, 'https://www.npmjs.com/package/wirecap', INTERFACES));
+        out.write(interfacesText(VERSION, 'https://www.npmjs.com/package/wirecap', INTERFACES));
         return;
       }
       const iface = INTERFACES.find((i) => i.value === o.extcapInterface);

@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { Packet } from '../capture/batch';
-import { Capture, CaptureStats } from '../capture/capture';
+import { CaptureStats } from '../capture/capture';
 import { CaptureFile } from '../files/offline';
 import { decode } from '../decode';
 import { summarize } from './summary';

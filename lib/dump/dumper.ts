@@ -4,9 +4,8 @@
  * optionally rotating files. WinPcap's pcap_live_dump / pcap_live_dump_ended
  * contract on every OS: `ended` is the synchronous check, `done` the wait.
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
+import { VERSION } from '../core/version';
 import type { CaptureHandle, NativeDumpOptions, NativeDumpStatus, NativeStats } from '../core/binding';
 import { WirecapError } from '../core/errors';
 import { checkInteger, checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
@@ -74,8 +73,6 @@ export interface DumpResult extends DumpStats {
 
 const DUMP_KEYS = ['format', 'maxBytes', 'maxPackets', 'durationMs', 'rotate', 'mode'] as const;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-
-const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The pcapng SHB's shb_userappl, shb_os and shb_hardware, as dumpcap fills them in. */
 const SECTION = {
