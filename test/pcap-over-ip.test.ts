@@ -10,6 +10,7 @@ import path from 'node:path';
 import { openLive, openPcapStream, servePcap } from '../lib';
 import { describeLive } from './helpers/live';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
+import { freePort } from './helpers/nats';
 import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -93,6 +94,36 @@ describeLive('servePcap', () => {
     const stats = await server.done;
     expect(stats.dropped).toBe(slowOne.dropped);
     expect(stats.sent).toBe(total + slowOne.sent);
+  }, 30000);
+});
+
+describeLive('wirecap serve', () => {
+  test('wirecap serve lo --listen, read by wirecap read tcp:// -c 3; Ctrl-C prints what it sent to how many clients', async () => {
+    const sink = await udpSink();
+    const port = await freePort();
+    const serve = spawn(process.execPath, [CLI, 'serve', 'lo', 'udp', 'port', String(sink.port), '--listen', `127.0.0.1:${port}`]);
+    let served = '';
+    let err = '';
+    serve.stdout.on('data', (d) => (served += d));
+    serve.stderr.on('data', (d) => (err += d));
+    const serveDone = new Promise((resolve) => serve.on('close', resolve));
+    try {
+      await waitFor(() => err.includes('serving pcap-over-IP'), 10000, 'the server');
+      const read = spawn(process.execPath, [CLI, 'read', `tcp://127.0.0.1:${port}`, '-c', '3']);
+      let lines = '';
+      read.stdout.on('data', (d) => (lines += d));
+      const readDone = new Promise((resolve) => read.on('close', resolve));
+      await waitFor(() => spawnSync('ss', ['-tnH', 'state', 'established', `dport = :${port}`], { encoding: 'utf8' }).stdout.trim() !== '', 15000, 'the reader to connect');
+      await sendUdp(sink.port, markedPayloads('served', 3));
+      await readDone;
+      expect(lines.trim().split('\n')).toHaveLength(3);
+      expect(lines).toMatch(new RegExp(`127\\.0\\.0\\.1\\.\\d+ > 127\\.0\\.0\\.1\\.${sink.port}: UDP`));
+    } finally {
+      serve.kill('SIGINT');
+      await serveDone;
+      sink.close();
+    }
+    expect(served).toBe('3 packets sent to 1 client(s), 0 dropped for slow clients\n');
   }, 30000);
 });
 
