@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect } from 'nats';
 import { describeLive } from './helpers/live';
-import { createStream, NatsCluster, startNats } from './helpers/nats';
+import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
 
@@ -143,6 +143,21 @@ describe('- as standard input and output for files', () => {
     // tshark rewrites the file in microseconds: compare at that precision.
     const micro = (p: { timestamp: bigint; hex: string }): string => `${p.timestamp / 1000n} ${p.hex}`;
     expect(referenceRead(path.join(dir, 'sliced.pcap')).packets.map(micro)).toEqual(source.slice(100).map(micro));
+  });
+
+  test('collect -w - | tcpdump -r -: what `wirecap stream` sends reaches the reader; the summary goes to stderr', async () => {
+    const port = await freePort();
+    const copy = path.join(dir, 'collected.pcap');
+    const run = piped(['collect', '--host', '127.0.0.1', '--port', String(port), '-w', '-'], `tcpdump -r - -w ${copy}`);
+    const pid = await run.pid;
+    await waitFor(() => fs.existsSync(path.join(dir, 'wirecap.err')) && fs.readFileSync(path.join(dir, 'wirecap.err'), 'utf8').includes('collecting on'), 10000, 'the collector');
+    const sent = spawnSync(process.execPath, [CLI, 'stream', trace, '--to', `127.0.0.1:${port}`], { encoding: 'utf8' });
+    expect(sent.stdout).toMatch(/^300 packets sent/);
+    process.kill(pid, 'SIGINT');
+    expect((await run.exit).code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'wirecap.err'), 'utf8')).toMatch(/^300 packets in 1 streams$/m);
+    const micro = (p: { timestamp: bigint; hex: string }): string => `${p.timestamp / 1000n} ${p.hex}`;
+    expect(referenceRead(copy).packets.map(micro)).toEqual(referenceRead(trace).packets.map(micro));
   });
 
   test('read - and info - take standard input', () => {

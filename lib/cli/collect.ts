@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { createCollector } from '../stream/collector';
 import { DEFAULT_PROTO_PACKAGE } from '../stream/protocol';
 import { MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
-import { Io, closeOnSignals, integer, textStream } from './output';
+import { Io, closeOnSignals, integer, readerGone, textStream } from './output';
 
 export function registerCollect(cli: Command, io: Io): void {
   const { err } = io;
@@ -34,8 +34,18 @@ export function registerCollect(cli: Command, io: Io): void {
           release();
           resolve();
         });
+        void collector.writeFailed.then((error) => {
+          err.write(readerGone(error) ? 'the reader of standard output went away\n' : `wirecap: ${error.message}\n`);
+          if (!readerGone(error)) process.exitCode = 1;
+          release();
+          resolve();
+        });
       });
-      await collector.close();
+      try {
+        await collector.close();
+      } catch (error) {
+        if (!readerGone(error)) throw error; // said already
+      }
       await stopMetrics();
       const summaries = collector.summaries();
       const ended = collector.ended();
