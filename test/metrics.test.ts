@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { createMetrics } from '../lib';
 import { describeLive } from './helpers/live';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
+import { pcapBytes, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -155,6 +156,26 @@ describeLive('--metrics on running commands', () => {
       expect(c.get('wirecap_redeliveries_total{}')).toBe(Number(conSummary[5]));
       expect(c.get('wirecap_claims_lost_total{}')).toBe(0);
     }, 60000);
+  });
+});
+
+describe('--metrics on collect', () => {
+  test('collect --metrics: received packets and streams equal its summary after `wirecap stream` sent a file', async () => {
+    const trace = path.join(dir, 'trace.pcap');
+    fs.writeFileSync(trace, pcapBytes(syntheticPackets(300)));
+    const port = await freePort();
+    const mport = await freePort();
+    const run = start(['collect', '--host', '127.0.0.1', '--port', String(port), '--metrics', `127.0.0.1:${mport}`]);
+    await waitFor(() => run.err().includes('collecting on'), 10000, 'the collector');
+    const sent = spawnSync(process.execPath, [CLI, 'stream', trace, '--to', `127.0.0.1:${port}`], { encoding: 'utf8' });
+    expect(sent.stdout).toMatch(/^300 packets sent/);
+    const text = await scrapeUntil(mport, (s) => s.get('wirecap_streams_total{}') === 1, 'the stream to end');
+    run.child.kill('SIGINT');
+    const { stdout } = await run.exit;
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+    const summary = /^(\d+) packets in (\d+) streams$/m.exec(stdout)!;
+    expect(samples(text).get('wirecap_received_packets_total{}')).toBe(Number(summary[1]));
+    expect(samples(text).get('wirecap_streams_total{}')).toBe(Number(summary[2]));
   });
 });
 
