@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { Capture, openLive } from '../capture/capture';
 import { Io, closeOnSignals, integer, printToEnd, statsText } from './output';
 import { PacketSink } from '../files/sink';
-import { captureSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
+import { captureSource, MetricsFlag, metricsOption, listenMetrics } from './metrics-option';
 
 
 export function registerCapture(cli: Command, { out, err }: Io): void {
@@ -19,18 +19,19 @@ export function registerCapture(cli: Command, { out, err }: Io): void {
     .option('--nano', 'nanosecond timestamps')
     .option('-w, --write <file>', 'write the packets to a pcap file instead of printing them (- for standard output, flushed per batch)')
     .action(async (iface: string, filter: string[], options: MetricsFlag & { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean; write?: string }) => {
+      const metrics = await listenMetrics(options.metrics, err);
       const cap = openLive(iface, {
         filter: filter.join(' '),
         snaplen: options.snaplen,
         immediate: options.immediate ?? false,
         precision: options.nano ? 'nano' : 'micro',
       });
-      const stopMetrics = await serveMetrics(options.metrics, err, captureSource(cap));
+      metrics.watch(captureSource(cap));
       try {
         if (options.write === undefined) await printToEnd(cap, options, out);
         else await writeToEnd(cap, options.write, options.count);
       } finally {
-        await stopMetrics();
+        await metrics.close();
         err.write(`${statsText(cap.stats())}\n`);
       }
     });

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { createCollector } from '../stream/collector';
 import { DEFAULT_PROTO_PACKAGE } from '../stream/protocol';
-import { MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
+import { MetricsFlag, metricsOption, listenMetrics } from './metrics-option';
 import { Io, closeOnSignals, integer, readerGone, textStream } from './output';
 
 export function registerCollect(cli: Command, io: Io): void {
@@ -18,6 +18,7 @@ export function registerCollect(cli: Command, io: Io): void {
     .option('--tls-key <file>', 'PEM private key')
     .option('--proto-package <name>', 'proto package of the service', DEFAULT_PROTO_PACKAGE)
     .action(async (o: MetricsFlag & { port: number; host: string; write?: string; perStream?: boolean; format: 'pcap' | 'pcapng'; tlsCert?: string; tlsKey?: string; protoPackage: string }) => {
+      const metrics = await listenMetrics(o.metrics, err);
       const collector = await createCollector({
         port: o.port,
         host: o.host,
@@ -27,7 +28,7 @@ export function registerCollect(cli: Command, io: Io): void {
         log: (m) => err.write(`${m}\n`),
       });
       const out = textStream(io, o.write);
-      const stopMetrics = await serveMetrics(o.metrics, err, [{}, () => ({ received: collector.ended().packets, streams: collector.ended().streams })]);
+      metrics.watch([{}, () => ({ received: collector.ended().packets, streams: collector.ended().streams })]);
       err.write(`collecting on ${o.host}:${collector.port}\n`);
       await new Promise<void>((resolve) => {
         const release = closeOnSignals(() => {
@@ -46,7 +47,7 @@ export function registerCollect(cli: Command, io: Io): void {
       } catch (error) {
         if (!readerGone(error)) throw error; // said already
       }
-      await stopMetrics();
+      await metrics.close();
       const summaries = collector.summaries();
       const ended = collector.ended();
       if (summaries.length < ended.streams) out.write(`the last ${summaries.length} of ${ended.streams} streams:\n`);

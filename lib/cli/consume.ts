@@ -10,7 +10,7 @@ import { consumePackets } from '../nats/consume';
 import { connectOptions, NatsFlags, natsOptions } from './nats-options';
 import { Io, closeOnSignals, integer, progressLine, textStream } from './output';
 import { PacketSink } from '../files/sink';
-import { collectorSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
+import { collectorSource, MetricsFlag, metricsOption, listenMetrics } from './metrics-option';
 
 interface ConsumeFlags extends NatsFlags, MetricsFlag {
   stream: string;
@@ -51,6 +51,7 @@ export function registerConsume(cli: Command, io: Io): void {
 }
 
 async function exactlyOnce(o: ConsumeFlags, { out, err }: Io): Promise<void> {
+  const metrics = await listenMetrics(o.metrics, err);
   const rotate = {
     ...(o.fileSize ? { fileBytes: o.fileSize * 1_000_000 } : {}),
     ...(o.fileSeconds ? { fileSeconds: o.fileSeconds } : {}),
@@ -66,7 +67,7 @@ async function exactlyOnce(o: ConsumeFlags, { out, err }: Io): Promise<void> {
     write: { path: o.write, format: o.format, ...(Object.keys(rotate).length > 0 ? { rotate } : {}) },
     log: (m) => err.write(`${m}\n`),
   });
-  const stopMetrics = await serveMetrics(o.metrics, err, collectorSource(collector));
+  metrics.watch(collectorSource(collector));
   const release = closeOnSignals(() => collector.stop());
   const progress = progressLine(out, '{packets} packets | {messages} messages | {rejected} rejected | {files} file(s) | {rate} pkt/s', () => ({ ...collector.stats() }), 'packets');
   try {
@@ -74,7 +75,7 @@ async function exactlyOnce(o: ConsumeFlags, { out, err }: Io): Promise<void> {
     progress.stop();
     out.write(`${s.packets} packets from ${s.messages} messages in ${s.files} file(s) (${o.write}), ${s.rejected} rejected, ${s.duplicates} duplicates skipped\n`);
   } finally {
-    await stopMetrics();
+    await metrics.close();
     progress.stop();
     release();
   }
@@ -82,6 +83,7 @@ async function exactlyOnce(o: ConsumeFlags, { out, err }: Io): Promise<void> {
 
 /** Reads from a time (or now) until Ctrl-C or the pipe's reader goes, writing each message as it comes. */
 async function lookBack(o: ConsumeFlags, io: Io): Promise<void> {
+  const metrics = await listenMetrics(o.metrics, io.err);
   const out = textStream(io, o.write);
   const consumer = consumePackets({
     ...connectOptions(o),
@@ -95,7 +97,7 @@ async function lookBack(o: ConsumeFlags, io: Io): Promise<void> {
   let messages = 0;
   const stop = new AbortController();
   const release = closeOnSignals(() => stop.abort());
-  const stopMetrics = await serveMetrics(o.metrics, io.err, [o.sensor ? { sensor: o.sensor } : {}, () => ({ written: sink.packets, messages })]);
+  metrics.watch([o.sensor ? { sensor: o.sensor } : {}, () => ({ written: sink.packets, messages })]);
   const progress = progressLine(out, '{packets} packets | {messages} messages | {rate} pkt/s', () => ({ packets: sink.packets, messages }), 'packets');
   const batches = consumer.batches();
   try {
@@ -105,7 +107,7 @@ async function lookBack(o: ConsumeFlags, io: Io): Promise<void> {
       if (!sink.writeBatch(batch, batch.packets) || stop.signal.aborted) break;
     }
   } finally {
-    await stopMetrics();
+    await metrics.close();
     progress.stop();
     release();
     sink.close();

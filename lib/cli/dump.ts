@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { DumpResult } from '../dump/dumper';
 import { liveDump, LiveDumpOptions } from '../dump/live-dump';
-import { dumpSources, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
+import { dumpSources, MetricsFlag, metricsOption, listenMetrics } from './metrics-option';
 import { Io, closeOnSignals, integer, progressLine, readerGone, textStream } from './output';
 
 function dumpSummary(result: DumpResult, file: string): string {
@@ -38,6 +38,7 @@ export function registerDump(cli: Command, io: Io): void {
     .option('--snaplen <n>', 'bytes kept of each packet', integer)
     .option('--nano', 'nanosecond timestamps')
     .action(async (iface: string | undefined, filter: string[], o: MetricsFlag & { interface: string[]; write: string; count?: number; maxBytes?: number; duration?: number; fileSize?: number; fileSeconds?: number; files?: number; format?: 'pcap' | 'pcapng'; snaplen?: number; nano?: boolean }) => {
+      const metrics = await listenMetrics(o.metrics, io.err);
       // With -i, every argument is filter text.
       const words = o.interface.length > 0 && iface !== undefined ? [iface, ...filter] : filter;
       if (o.interface.length === 0 && iface === undefined) cli.error('error: give a device, or devices with -i', { exitCode: 2 });
@@ -56,10 +57,10 @@ export function registerDump(cli: Command, io: Io): void {
       const dump = liveDump(devices, o.write, JSON.parse(JSON.stringify(options)) as LiveDumpOptions);
       const out = textStream(io, o.write);
       const release = closeOnSignals(() => void dump.stop());
-      const stopMetrics = await serveMetrics(o.metrics, io.err, ...dumpSources(dump));
+      metrics.watch(...dumpSources(dump));
       const progress = progressLine(out, '{packets} packets | {bytes} bytes | {rate} pkt/s | {files} file(s)', () => ({ ...dump.stats() }), 'packets');
       const result = await dump.done;
-      await stopMetrics();
+      await metrics.close();
       progress.stop();
       release();
       out.write(`${dumpSummary(result, o.write)}\n`);

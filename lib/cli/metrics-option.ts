@@ -22,22 +22,27 @@ function address(text: string): { host: string; port: number } {
   return { host: m[1] || '0.0.0.0', port };
 }
 
+/** A command's metrics: its sources, served while it runs. */
+export interface CommandMetrics {
+  watch(...sources: MetricsSource[]): void;
+  close(): Promise<void>;
+}
+
 /**
- * Serves the counters of each source (its labels, and what it reads) while
- * the command runs; says where on err. Resolves to the function that stops
- * serving (a no-op without --metrics).
+ * Listens for scrapes before the command starts anything, so a port in use
+ * fails it at once (EINVAL naming the address); says where on err. Without
+ * --metrics, watch() and close() do nothing.
  */
-export async function serveMetrics(
-  where: { host: string; port: number } | undefined,
-  err: NodeJS.WritableStream,
-  ...sources: MetricsSource[]
-): Promise<() => Promise<void>> {
-  if (where === undefined) return async () => {};
+export async function listenMetrics(where: { host: string; port: number } | undefined, err: NodeJS.WritableStream): Promise<CommandMetrics> {
+  if (where === undefined) return { watch() {}, close: async () => {} };
   const metrics = createMetrics();
-  for (const [labels, read] of sources) metrics.watch(labels, read);
   const server = await metrics.serve(where.port, where.host);
+  server.unref(); // the command's own work keeps the process alive, and its failure ends it
   err.write(`metrics on http://${where.host.includes(':') ? `[${where.host}]` : where.host}:${server.port}/metrics\n`);
-  return () => server.close();
+  return {
+    watch: (...sources) => sources.forEach(([labels, read]) => metrics.watch(labels, read)),
+    close: () => server.close(),
+  };
 }
 
 export type MetricsSource = [MetricsLabels, () => CounterValues];

@@ -6,7 +6,7 @@ import { openOffline } from '../files/offline';
 import { publishPackets } from '../nats/publish';
 import { connectOptions, NatsFlags, natsOptions } from './nats-options';
 import os from 'node:os';
-import { captureSource, senderSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
+import { captureSource, senderSource, MetricsFlag, metricsOption, listenMetrics } from './metrics-option';
 import { Io, closeOnSignals, integer, progressLine } from './output';
 
 export function registerPublish(cli: Command, { out, err }: Io): void {
@@ -20,6 +20,7 @@ export function registerPublish(cli: Command, { out, err }: Io): void {
     .option('--sensor <name>', "this sensor's name in the messages (default: the host name)")
     .option('--batch <n>', 'packets per message at most', integer)
     .action(async (source: string, filter: string[], o: NatsFlags & MetricsFlag & { subject: string; sensor?: string; batch?: number }) => {
+      const metrics = await listenMetrics(o.metrics, err);
       const isFile = source === '-' || (fs.existsSync(source) && fs.statSync(source).isFile());
       const capture = isFile ? openOffline(source, { filter: filter.join(' '), singleLinktype: true }) : openLive(source, { filter: filter.join(' ') });
       const publisher = publishPackets(capture, {
@@ -29,7 +30,7 @@ export function registerPublish(cli: Command, { out, err }: Io): void {
         ...(o.batch ? { batchPackets: o.batch } : {}),
       });
       const sensor = o.sensor ?? os.hostname();
-      const stopMetrics = await serveMetrics(o.metrics, err, ...(isFile ? [] : [captureSource(capture, sensor)]), senderSource({ device: source, sensor }, publisher));
+      metrics.watch(...(isFile ? [] : [captureSource(capture, sensor)]), senderSource({ device: source, sensor }, publisher));
       const release = closeOnSignals(() => capture.close());
       const progress = progressLine(out, '{sent} sent | {dropped} dropped | {retries} retries | {reconnects} reconnects | {rate} pkt/s', () => ({ ...publisher.stats() }), 'sent');
       try {
@@ -37,7 +38,7 @@ export function registerPublish(cli: Command, { out, err }: Io): void {
         progress.stop();
         out.write(`${s.sent} packets in ${s.messages} messages to ${o.subject}, ${s.dropped} dropped, ${s.retries} retries, ${s.reconnects} reconnects\n`);
       } finally {
-        await stopMetrics();
+        await metrics.close();
         progress.stop();
         release();
         capture.close();

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { openLive } from '../capture/capture';
 import { openOffline } from '../files/offline';
 import { servePcap } from '../pcap-over-ip/server';
-import { captureSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
+import { captureSource, MetricsFlag, metricsOption, listenMetrics } from './metrics-option';
 import { Io, closeOnSignals, integer } from './output';
 
 export function registerServe(cli: Command, { out, err }: Io): void {
@@ -15,20 +15,21 @@ export function registerServe(cli: Command, { out, err }: Io): void {
     .requiredOption('--listen <[host]:port>', 'address to listen on (:port: every address)')
     .option('--client-bytes <n>', "bytes that may wait for one client before its packets are dropped (default 4194304)", integer)
     .action(async (source: string, filter: string[], o: MetricsFlag & { listen: string; clientBytes?: number }) => {
+      const metrics = await listenMetrics(o.metrics, err);
       const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(o.listen);
       if (m === null) cli.error('error: --listen takes [host]:port', { exitCode: 2 });
       const isFile = source === '-' || (fs.existsSync(source) && fs.statSync(source).isFile());
       const capture = isFile ? openOffline(source, { filter: filter.join(' '), singleLinktype: true }) : openLive(source, { filter: filter.join(' ') });
       const server = await servePcap(capture, { host: m![1] || '0.0.0.0', port: Number(m![2]), ...(o.clientBytes ? { clientBytes: o.clientBytes } : {}) });
       err.write(`serving pcap-over-IP on ${m![1] || '0.0.0.0'}:${server.port}\n`);
-      const stopMetrics = await serveMetrics(o.metrics, err, ...(isFile ? [] : [captureSource(capture)]), [{ device: source }, () => ({ sent: server.stats().sent, dropped: server.stats().dropped })]);
+      metrics.watch(...(isFile ? [] : [captureSource(capture)]), [{ device: source }, () => ({ sent: server.stats().sent, dropped: server.stats().dropped })]);
       const release = closeOnSignals(() => capture.close());
       try {
         const s = await server.done;
         out.write(`${s.sent} packets sent to ${s.connections} client(s), ${s.dropped} dropped for slow clients\n`);
       } finally {
         release();
-        await stopMetrics();
+        await metrics.close();
         capture.close();
       }
     });

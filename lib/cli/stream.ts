@@ -5,7 +5,7 @@ import { openLive } from '../capture/capture';
 import { openOffline } from '../files/offline';
 import { streamPackets } from '../stream/exporter';
 import { DEFAULT_PROTO_PACKAGE } from '../stream/protocol';
-import { captureSource, senderSource, MetricsFlag, metricsOption, serveMetrics } from './metrics-option';
+import { captureSource, senderSource, MetricsFlag, metricsOption, listenMetrics } from './metrics-option';
 import { Io, closeOnSignals, progressLine } from './output';
 
 export function registerStream(cli: Command, { out, err }: Io): void {
@@ -18,10 +18,11 @@ export function registerStream(cli: Command, { out, err }: Io): void {
     .option('--ca <file>', "PEM file of the CA that signed the collector's certificate (implies --tls)")
     .option('--proto-package <name>', "proto package of the peer's service", DEFAULT_PROTO_PACKAGE)
     .action(async (source: string, filter: string[], o: MetricsFlag & { to: string; tls?: boolean; ca?: string; protoPackage: string }) => {
+      const metrics = await listenMetrics(o.metrics, err);
       const isFile = source === '-' || (fs.existsSync(source) && fs.statSync(source).isFile());
       const capture = isFile ? openOffline(source, { filter: filter.join(' '), singleLinktype: true }) : openLive(source, { filter: filter.join(' ') });
       const stream = streamPackets(o.to, capture, { tls: o.ca ? { ca: o.ca } : o.tls === true, protoPackage: o.protoPackage });
-      const stopMetrics = await serveMetrics(o.metrics, err, ...(isFile ? [] : [captureSource(capture)]), senderSource({ device: source }, stream));
+      metrics.watch(...(isFile ? [] : [captureSource(capture)]), senderSource({ device: source }, stream));
       const release = closeOnSignals(() => capture.close());
       const progress = progressLine(out, '{sent} sent | {dropped} dropped | {reconnects} reconnects | {rate} pkt/s', () => ({ ...stream.stats() }), 'sent');
       try {
@@ -29,7 +30,7 @@ export function registerStream(cli: Command, { out, err }: Io): void {
         progress.stop();
         out.write(`${s.sent} packets sent to ${o.to}, ${s.dropped} dropped, ${s.reconnects} reconnects\n`);
       } finally {
-        await stopMetrics();
+        await metrics.close();
         progress.stop();
         release();
         capture.close();

@@ -119,6 +119,7 @@ export class WirecapMetrics {
     const address = server.address() as { port: number };
     return {
       port: address.port,
+      unref: () => void server.unref(),
       close: () =>
         new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -130,6 +131,8 @@ export class WirecapMetrics {
 
 export interface MetricsServer {
   port: number;
+  /** Lets the process exit while the server listens (as net.Server#unref). */
+  unref(): void;
   close(): Promise<void>;
 }
 
