@@ -127,6 +127,36 @@ describeLive('wirecap serve', () => {
   }, 30000);
 });
 
+describeLive('wirecap dump --serve', () => {
+  test('dump -w FILE -c 5 --serve: a pcap-over-IP client gets the packets of the file first (then what the capture took until it closed)', async () => {
+    const sink = await udpSink();
+    const port = await freePort();
+    const file = path.join(dir, 'served-dump.pcap');
+    const dump = spawn(process.execPath, [CLI, 'dump', 'lo', 'udp', 'port', String(sink.port), '-w', file, '-c', '5', '--serve', `127.0.0.1:${port}`]);
+    let err = '';
+    let out = '';
+    dump.stderr.on('data', (d) => (err += d));
+    dump.stdout.on('data', (d) => (out += d));
+    const dumpDone = new Promise((resolve) => dump.on('close', resolve));
+    try {
+      await waitFor(() => err.includes('serving pcap-over-IP'), 10000, 'the server');
+      const stream = await openPcapStream(`tcp://127.0.0.1:${port}`);
+      const got: string[] = [];
+      const reading = (async () => {
+        for await (const p of stream) got.push(`${p.timestamp / 1000n} ${p.data.toString('hex')}`);
+      })();
+      for (let i = 0; i < 200 && dump.exitCode === null; i++) await sendUdp(sink.port, [Buffer.from(`d${i}`)], 20);
+      await dumpDone;
+      await reading;
+      expect(out).toMatch(/^5 packets, \d+ bytes in 1 file\(s\)/);
+      expect(got.slice(0, 5)).toEqual(referenceRead(file).packets.map((p) => `${p.timestamp / 1000n} ${p.hex}`));
+    } finally {
+      dump.kill('SIGKILL');
+      sink.close();
+    }
+  }, 30000);
+});
+
 describe('reading pcap-over-IP', () => {
   /** A sender that is not wirecap: a plain TCP server writing a file's bytes in small pieces. */
   async function sender(bytes: Buffer): Promise<{ port: number; close(): void }> {

@@ -1,9 +1,10 @@
 /** --metrics [host]:port on the long-running commands: one option line and one call each. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { NativeStats } from '../core/binding';
 import type { Dumper } from '../dump/dumper';
 import type { PacketCollector } from '../nats/collect';
 import { createMetrics, CounterValues, MetricsLabels } from '../metrics/metrics';
+import { listenAddress } from './output';
 
 /** What --metrics gives the action. */
 export interface MetricsFlag {
@@ -12,14 +13,7 @@ export interface MetricsFlag {
 
 /** Adds --metrics to a command. */
 export function metricsOption(command: Command): Command {
-  return command.option('--metrics <[host]:port>', 'serve Prometheus metrics at http://host:port/metrics (:port listens on every address)', address);
-}
-
-function address(text: string): { host: string; port: number } {
-  const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(text);
-  const port = Number(m?.[2]);
-  if (!m || port > 65535) throw new InvalidArgumentError('give [host]:port, e.g. :9464 or 127.0.0.1:9464');
-  return { host: m[1] || '0.0.0.0', port };
+  return command.option('--metrics <[host]:port>', 'serve Prometheus metrics at http://host:port/metrics (:port listens on every address)', listenAddress);
 }
 
 /** A command's metrics: its sources, served while it runs. */

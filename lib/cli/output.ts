@@ -16,6 +16,14 @@ export interface Io {
   err: NodeJS.WritableStream;
 }
 
+/** [host]:port for the servers commands start (--metrics, --listen, --serve); :port listens on every address. */
+export function listenAddress(text: string): { host: string; port: number } {
+  const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new InvalidArgumentError('give [host]:port, e.g. :9464 or 127.0.0.1:9464');
+  return { host: m[1] || '0.0.0.0', port };
+}
+
 export function integer(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive whole number is expected');
