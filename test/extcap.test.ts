@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
 import { pcapBytes, referenceRead, ReferencePacket, syntheticPackets } from './helpers/trace';
-import { ROOT, sleep, waitFor } from './helpers/traffic';
+import { ROOT, sleep, tcpState, waitFor } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const wirecap = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
@@ -107,7 +107,7 @@ test('tshark -i wirecap-grpc captures what `wirecap stream` sends to it (in micr
   const port = await freePort();
   const out = path.join(dir, 'grpc.pcapng');
   const capture = tshark('wirecap-grpc', { port: String(port), host: '127.0.0.1' }, source.length, out);
-  await waitFor(() => spawnSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).stdout.includes(`:${port}`), 20000, 'the extcap to listen');
+  await waitFor(() => tcpState(port, '0A'), 20000, 'the extcap to listen');
   const sent = wirecap(['stream', trace, '--to', `127.0.0.1:${port}`]);
   expect(sent.stdout).toMatch(/^60 packets sent/);
   const r = await capture;

@@ -11,7 +11,7 @@ import { openLive, openPcapStream, servePcap } from '../lib';
 import { describeLive } from './helpers/live';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { freePort } from './helpers/nats';
-import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
+import { markedPayloads, ROOT, sendUdp, sleep, tcpState, udpSink, waitFor } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 
@@ -113,7 +113,7 @@ describeLive('wirecap serve', () => {
       let lines = '';
       read.stdout.on('data', (d) => (lines += d));
       const readDone = new Promise((resolve) => read.on('close', resolve));
-      await waitFor(() => spawnSync('ss', ['-tnH', 'state', 'established', `dport = :${port}`], { encoding: 'utf8' }).stdout.trim() !== '', 15000, 'the reader to connect');
+      await waitFor(() => tcpState(port, '01'), 15000, 'the reader to connect');
       await sendUdp(sink.port, markedPayloads('served', 3));
       await readDone;
       expect(lines.trim().split('\n')).toHaveLength(3);
