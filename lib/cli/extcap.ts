@@ -32,7 +32,7 @@ interface ExtcapFlags {
 
 const repeat = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export function registerExtcap(cli: Command, { out, err }: Io): void {
+export function registerExtcap(cli: Command, { out }: Io): void {
   cli
     .command('extcap')
     .description("Wireshark extcap: JetStream streams and gRPC listeners as capture interfaces (--install puts the launcher where Wireshark looks)")
@@ -79,7 +79,7 @@ export function registerExtcap(cli: Command, { out, err }: Io): void {
         const release = closeOnSignals(() => stop.abort());
         try {
           // Wireshark shows whatever comes on stderr as an error: only errors go there.
-          await extcapCapture(iface!.value, { ...o, fifo: o.fifo, filter: o.extcapCaptureFilter, signal: stop.signal, log: (m) => err.write(`${m}\n`) });
+          await extcapCapture(iface!.value, { ...o, fifo: o.fifo, filter: o.extcapCaptureFilter, signal: stop.signal });
         } finally {
           release();
         }

@@ -8,7 +8,6 @@ import { packetFilter } from '../capture/packet-filter';
 import { PacketSink, SinkFormat } from '../files/sink';
 import { consumePackets } from '../nats/consume';
 import { createCollector } from '../stream/collector';
-import { StreamedPacket } from '../stream/protocol';
 import { ExtcapInterface } from './protocol';
 
 const ETHERNET = { number: 1, name: 'EN10MB', display: 'Ethernet' };
@@ -51,7 +50,6 @@ export interface ExtcapCaptureOptions {
   host?: string;
   /** Ends the capture (Wireshark stops an extcap with SIGTERM, or by closing the FIFO). */
   signal: AbortSignal;
-  log: (message: string) => void;
 }
 
 /** The FIFO's writer with the capture filter, compiled for the first batch's link type. */
@@ -115,29 +113,32 @@ async function fromNats(o: ExtcapCaptureOptions, sink: FilteredSink): Promise<vo
 }
 
 async function fromGrpc(o: ExtcapCaptureOptions, sink: FilteredSink): Promise<void> {
-  const collector = await createCollector({ port: o.port ?? 7777, host: o.host || '127.0.0.1', log: o.log });
+  // A sender that breaks off is no error of the capture's: Wireshark would show anything on stderr as one.
+  const collector = await createCollector({ port: o.port ?? 7777, host: o.host || '127.0.0.1', log: () => {} });
   const format = { linktype: 1, snaplen: 262144, precision: 'micro' as const }; // the protocol carries Ethernet frames in microseconds
-  const done = new Promise<void>((resolve) => {
-    o.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-  let open = true;
-  const serve = (async () => {
-    for await (const stream of collector.streams()) {
-      void (async () => {
-        let batch: StreamedPacket[] = [];
-        for await (const p of stream) {
-          batch.push(p);
-          // Written at once: a stream's packets come one message at a time.
-          if (open && !sink.write(format, batch)) {
-            open = false;
-            void collector.close(0);
+  let failure: unknown = null;
+  const ended = new Promise<void>((resolve) => {
+    const end = (): void => resolve();
+    o.signal.addEventListener('abort', end, { once: true });
+    void (async () => {
+      for await (const stream of collector.streams()) {
+        // Each stream is written as it comes (a packet per message), until Wireshark closes the FIFO.
+        void (async () => {
+          for await (const p of stream) {
+            let open: boolean;
+            try {
+              open = sink.write(format, [p]);
+            } catch (error) {
+              failure = error;
+              return end();
+            }
+            if (!open) return end();
           }
-          batch = [];
-        }
-      })();
-    }
-  })();
-  await Promise.race([done, serve]);
-  open = false;
+        })().catch(() => {}); // the stream broke off: its sender's business
+      }
+    })();
+  });
+  await ended;
   await collector.close(0);
+  if (failure !== null) throw failure;
 }
