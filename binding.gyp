@@ -11,6 +11,7 @@
         "src-native/capture/live_open.cc",
         "src-native/capture/devices.cc",
         "src-native/capture/filter.cc",
+        "src-native/capture/packet_filter.cc",
         "src-native/dump/dump.cc",
         "src-native/dump/kernel_dump.cc",
         "src-native/files/capture_writer.cc",

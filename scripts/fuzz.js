@@ -6,7 +6,7 @@
 // with wirecap's own writer, every capture file in --corpus DIR (the jest
 // pass hands it the files the tests write), and collector messages. Each case mutates
 // or truncates a seed and feeds it to openOffline (a named file, or standard
-// input in a child), openTrace + seek({ time | offset | fraction }), slice,
+// input in a child, or a pcap-over-IP connection), openTrace + seek({ time | offset | fraction }), slice,
 // or the collector's decodePacket. A finding is a crash, a hang (a case
 // over --case-ms) or an error without a `code`.
 //
@@ -15,6 +15,7 @@
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
@@ -192,6 +193,22 @@ function readStdin(file, ms) {
   if (result.status !== 0) throw new Error(`stdin reader ended with ${result.status ?? result.signal}: ${result.stdout}${result.stderr.slice(-500)}`);
 }
 
+/** pcap-over-IP: a local sender writes the bytes in small pieces, openPcapStream reads them. */
+async function readPcapOverIp(ctx, bytes) {
+  if (ctx.sender === undefined) {
+    ctx.sender = net.createServer((socket) => {
+      socket.on('error', () => {});
+      const data = ctx.sending;
+      for (let at = 0; at < data.length; at += 777) socket.write(data.subarray(at, at + 777));
+      socket.end();
+    });
+    await new Promise((resolve) => ctx.sender.listen(0, '127.0.0.1', resolve));
+    ctx.sender.unref();
+  }
+  ctx.sending = bytes;
+  await drain(await ctx.wirecap.openPcapStream(`tcp://127.0.0.1:${ctx.sender.address().port}`, { connectTimeoutMs: ctx.caseMs }));
+}
+
 async function runCase(ctx, index) {
   const r = rng(ctx.seed, index);
   const kind = r.below(20);
@@ -206,6 +223,10 @@ async function runCase(ctx, index) {
   if (kind === 3 && index % 50 === 0) { // one case in 1000: a child costs 0.6 s
     readStdin(file, ctx.caseMs);
     return 'stdin';
+  }
+  if (kind === 3) {
+    await withTimeout(readPcapOverIp(ctx, fs.readFileSync(file)), ctx.caseMs);
+    return 'pcapOverIp';
   }
   if (kind < 10) {
     await withTimeout(drain(wirecap.openOffline(file)), ctx.caseMs);

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # library for the Zig-built Windows prebuilds (scripts/prebuild.sh).
 packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark tcpreplay iproute2 nats-server python3-grpcio python3-grpc-tools
   mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64
-  qemu-user libpcap0.8:arm64 libstdc++6:arm64 llvm-14)
+  qemu-user libpcap0.8:arm64 libstdc++6:arm64 llvm-14
+  prometheus)  # its promtool checks wirecap's metrics exposition (test/metrics.test.ts)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 #include "addon.h"
 #include "capture/capture_handle.h"
 #include "capture/devices.h"
+#include "capture/packet_filter.h"
 #include "files/writer_handle.h"
 #include "replay/replay_handle.h"
 
@@ -44,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CaptureHandle", CaptureHandle::Define(env));
   exports.Set("WriterHandle", WriterHandle::Define(env));
   exports.Set("ReplayHandle", ReplayHandle::Define(env));
+  exports.Set("PacketFilter", PacketFilter::Define(env));
   return exports;
 }
 

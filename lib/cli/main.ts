@@ -8,11 +8,13 @@ import { registerCapture } from './capture';
 import { registerCollect } from './collect';
 import { registerConsume } from './consume';
 import { registerDump } from './dump';
+import { registerExtcap } from './extcap';
 import { registerInfo } from './info';
 import { registerList } from './list';
 import { registerPublish } from './publish';
 import { registerRead } from './read';
 import { registerReplay } from './replay';
+import { registerServe } from './serve';
 import { registerSlice } from './slice';
 import { registerStream } from './stream';
 
@@ -22,7 +24,22 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
     .exitOverride();
   const io = { out, err };
-  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice, registerReplay]) {
+  const commands = [
+    registerList,
+    registerCapture,
+    registerDump,
+    registerRead,
+    registerInfo,
+    registerStream,
+    registerCollect,
+    registerPublish,
+    registerConsume,
+    registerSlice,
+    registerReplay,
+    registerExtcap,
+    registerServe,
+  ];
+  for (const register of commands) {
     register(cli, io);
   }
   return cli;

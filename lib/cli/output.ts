@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { Packet } from '../capture/batch';
-import { Capture, CaptureStats } from '../capture/capture';
+import { CaptureStats } from '../capture/capture';
 import { CaptureFile } from '../files/offline';
 import { decode } from '../decode';
 import { summarize } from './summary';
@@ -14,6 +14,14 @@ import { summarize } from './summary';
 export interface Io {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
+}
+
+/** [host]:port for the servers commands start (--metrics, --listen, --serve); :port listens on every address. */
+export function listenAddress(text: string): { host: string; port: number } {
+  const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new InvalidArgumentError('give [host]:port, e.g. :9464 or 127.0.0.1:9464');
+  return { host: m[1] || '0.0.0.0', port };
 }
 
 export function integer(value: string): number {
@@ -71,9 +79,16 @@ export function statsText(s: CaptureStats): string {
   return `${s.captured} packets captured, ${s.delivered} delivered${kernel}, ${s.consumerDropped} dropped by wirecap's queue`;
 }
 
+/** What prints: a capture, a file, or a pcap-over-IP stream. */
+export interface PacketSource extends AsyncIterable<Packet> {
+  readonly linktype: number;
+  readonly precision: 'micro' | 'nano';
+  close(): void;
+}
+
 /** Prints packets of a capture or file until count, the end, or a signal. */
 async function printPackets(
-  source: Capture,
+  source: PacketSource,
   options: { count?: number; json?: boolean; hex?: boolean },
   out: NodeJS.WritableStream,
 ): Promise<number> {
@@ -115,7 +130,7 @@ export function progressLine(out: NodeJS.WritableStream, format: string, stats: 
 }
 
 /** Prints a capture's packets until it ends, Ctrl-C or the count, then closes it. */
-export async function printToEnd(cap: Capture, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream): Promise<void> {
+export async function printToEnd(cap: PacketSource, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream): Promise<void> {
   const release = closeOnSignals(() => cap.close());
   try {
     await printPackets(cap, options, out);
@@ -123,6 +138,19 @@ export async function printToEnd(cap: Capture, options: { count?: number; json?:
     release();
     cap.close();
   }
+}
+
+/**
+ * Where a command's summary and progress go: stderr when its packets go to
+ * standard output (-w -), so the pipe carries nothing but the capture.
+ */
+export function textStream(io: Io, write: string | undefined): NodeJS.WritableStream {
+  return write === '-' ? io.err : io.out;
+}
+
+/** Whether an error is the reader of a pipe going away (EPIPE): an end, not a failure. */
+export function readerGone(error: unknown): boolean {
+  return (error as { code?: string } | undefined)?.code === 'EPIPE';
 }
 
 /** Closes source on Ctrl-C or SIGTERM; returns a function that removes the handlers. */

@@ -29,16 +29,17 @@ export function registerSlice(cli: Command, { err }: Io): void {
   cli
     .command('slice')
     .description('merge capture files in time order and cut them to a time window')
-    .requiredOption('-w, --write <file>', 'the output file')
+    .requiredOption('-w, --write <file>', 'the output file (- for standard output)')
     .option('--start <time>', 'keep packets from this time: ISO 8601, epoch seconds, or +seconds after the first packet')
     .option('--end <time>', 'keep packets before this time (same forms)')
     .option('--filter <expr>', 'BPF filter')
     .addOption(new Option('--format <format>', 'output format').choices(['pcap', 'pcapng']).default('pcap'))
-    .argument('<files...>', 'pcap or pcapng files')
+    .argument('<files...>', 'pcap or pcapng files (- for standard input)')
     .action(async (files: string[], options: { write: string; start?: string; end?: string; filter?: string; format: 'pcap' | 'pcapng' }) => {
       let origin: bigint | null = null;
       const firstPacket = (): bigint => {
         if (origin === null) {
+          if (files.includes('-')) throw new WirecapError('+seconds needs the first packet of every input, and standard input cannot be read twice: give an absolute time', 'EINVAL');
           const times = files.map((f) => {
             const trace = openTrace(f);
             try {

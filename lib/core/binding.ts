@@ -215,6 +215,11 @@ export declare class ReplayHandle {
   info(): { linktype: number; linktypeName: string | null; mtu: number; mode: 'sendqueue' | 'inject' | 'sendpacket' };
   /** Stops and joins the thread, closes the handle. Idempotent. */
   close(): void;
+export declare class PacketFilter {
+  /** Compiles expr for linktype; EFILTER when it does not compile. */
+  constructor(expr: string, linktype: number, snaplen: number);
+  /** Whether a packet of data.length captured bytes (len on the wire) passes. */
+  matches(data: Buffer, len: number): boolean;
 }
 
 export interface Binding {
@@ -229,6 +234,7 @@ export interface Binding {
   CaptureHandle: typeof CaptureHandle;
   WriterHandle: typeof WriterHandle;
   ReplayHandle: typeof ReplayHandle;
+  PacketFilter: typeof PacketFilter;
 }
 
 // node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/; a

@@ -8,7 +8,7 @@
  * capture is closed), ENOTSUP (the library or device lacks a feature),
  * EPCAP (any other libpcap failure, with libpcap's text).
  * Files: ENOENT, EACCES, EISDIR, EROFS, ENOSPC, EFBIG, EMFILE, EIO (as the
- * OS said), EBADFORMAT (not a capture file, or a corrupt record, with
+ * OS said), EPIPE (the reader of standard output went away), EBADFORMAT (not a capture file, or a corrupt record, with
  * libpcap's text), ETRUNCATED (a file that ends inside a record).
  * Packet streaming: ECONNREFUSED (no collector answered for too long),
  * ECONNRESET (a peer's stream broke off), EPROTO (a malformed message, or
@@ -35,6 +35,7 @@ export type WirecapErrorCode =
   | 'EFBIG'
   | 'EMFILE'
   | 'EIO'
+  | 'EPIPE'
   | 'EBADFORMAT'
   | 'ETRUNCATED'
   | 'ECONNREFUSED'

@@ -4,9 +4,8 @@
  * optionally rotating files. WinPcap's pcap_live_dump / pcap_live_dump_ended
  * contract on every OS: `ended` is the synchronous check, `done` the wait.
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
+import { VERSION } from '../core/version';
 import type { CaptureHandle, NativeDumpOptions, NativeDumpStatus, NativeStats } from '../core/binding';
 import { WirecapError } from '../core/errors';
 import { checkInteger, checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
@@ -75,8 +74,6 @@ export interface DumpResult extends DumpStats {
 const DUMP_KEYS = ['format', 'maxBytes', 'maxPackets', 'durationMs', 'rotate', 'mode'] as const;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-
 /** The pcapng SHB's shb_userappl, shb_os and shb_hardware, as dumpcap fills them in. */
 const SECTION = {
   userAppl: `wirecap ${VERSION}`,
@@ -108,6 +105,9 @@ export function dumpOptions(file: unknown, options: unknown, allowed: readonly s
     files: rotate.files === undefined ? 0 : checkInteger(rotate.files, 'rotate.files', 1, 10 ** 6),
     ...SECTION,
   };
+  if (native.path === '-' && (native.fileBytes !== 0 || native.fileSeconds !== 0)) {
+    throw new WirecapError('standard output (-) cannot rotate', 'EINVAL');
+  }
   if (native.files !== 0 && native.fileBytes === 0 && native.fileSeconds === 0) {
     throw new WirecapError('rotate.files needs rotate.fileBytes or rotate.fileSeconds', 'EINVAL');
   }
@@ -125,6 +125,7 @@ const KERNEL_LIMIT = 2 ** 31 - 1; // pcap_live_dump takes int limits
 export function kernelObstacle(options: NativeDumpOptions, capture: { delivers: boolean; precision: string }): string | null {
   if (capture.delivers) return 'a kernel dump takes the whole capture: use liveDump()';
   if (options.format !== 'pcap') return 'the kernel dump writes pcap files only';
+  if (options.path === '-') return 'the kernel dump writes a named file, not standard output';
   if (options.fileBytes !== 0 || options.fileSeconds !== 0) return 'the kernel dump writes a single file (no rotation)';
   if (capture.precision !== 'micro') return "the kernel dump writes microsecond files: use precision 'micro'";
   if (options.maxBytes > KERNEL_LIMIT || options.maxPackets > KERNEL_LIMIT) {
@@ -202,6 +203,11 @@ export class Dumper {
     }
     const status = this.#status();
     return { packets: status?.packets ?? 0, bytes: status?.bytes ?? 0, files: status?.files ?? 0 };
+  }
+
+  /** Each device's capture counters now (as Capture#stats()), in interface order. */
+  devices(): { device: string; stats: NativeStats }[] {
+    return this.#host.captures.map((c) => ({ device: c.device, stats: c.stats() }));
   }
 
   /**

@@ -39,6 +39,7 @@ export interface SliceResult {
 export async function slice(inputs: string[], output: string, options?: SliceOptions): Promise<SliceResult> {
   if (!Array.isArray(inputs) || inputs.length === 0) throw new WirecapError('slice needs at least one input file', 'EINVAL');
   inputs.forEach((input, i) => checkString(input, `inputs[${i}]`));
+  if (inputs.filter((input) => input === '-').length > 1) throw new WirecapError('standard input (-) can be one input only', 'EINVAL');
   checkString(output, 'output');
   const o = checkObject(options, 'options');
   checkKeys(o, ['start', 'end', 'filter', 'format'], 'slice');
@@ -51,7 +52,8 @@ export async function slice(inputs: string[], output: string, options?: SliceOpt
   let seekBytes = 0;
   try {
     for (const input of inputs) {
-      if (start === null) {
+      if (start === null || input === '-') {
+        // Standard input cannot seek: its packets before start are read and skipped.
         files.push(openOffline(input, { filter, singleLinktype: true }));
       } else {
         const file = openOffline(input, { filter, seek: { time: start }, singleLinktype: true });

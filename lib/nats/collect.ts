@@ -76,6 +76,8 @@ export interface CollectStats {
   duplicates: number;
   /** Files started (or resumed) by this collector. */
   files: number;
+  /** Messages this collector wrote but another claimed first (cut back out of its files). */
+  claimsLost: number;
 }
 
 /** Where a message's records begin: the file (rotation index, path, first packet's time in ns) and its size. */
@@ -106,7 +108,7 @@ interface State {
 /** A running collector. done resolves with the stats once stop() was called and the last group is in the files. */
 export class PacketCollector {
   readonly done: Promise<CollectStats>;
-  #stats: CollectStats = { messages: 0, packets: 0, rejected: 0, duplicates: 0, files: 0 };
+  #stats: CollectStats = { messages: 0, packets: 0, rejected: 0, duplicates: 0, files: 0, claimsLost: 0 };
   #stop: () => void = () => {};
 
   /** @internal use collectPackets() */
@@ -145,6 +147,8 @@ export function collectPackets(options: CollectOptions): PacketCollector {
   const o = checkObject(options, 'options');
   checkKeys(o, [...CONSUME_KEYS, 'write', 'log', 'claimsMs'], 'collectPackets');
   const c = checkConsume(o);
+  if (c.durable === null) throw new WirecapError('collectPackets needs a durable consumer (files exactly once)', 'EINVAL');
+  if (c.sensor !== undefined) throw new WirecapError('collectPackets takes every sensor: filter with filterSubject, or read with consumePackets', 'EINVAL');
   const w = checkObject(o.write, 'write');
   checkKeys(w, ['path', 'format', 'rotate'], 'write');
   const pattern = checkString(w.path, 'write.path');
@@ -191,7 +195,7 @@ export function collectPackets(options: CollectOptions): PacketCollector {
     const { claims, scope } = await retrying(c.conn, `claims bucket ${bucket}`, async () => {
       const jsm = await nc.jetstreamManager();
       const stream = await jsm.streams.info(c.stream);
-      const consumer = await jsm.consumers.info(c.stream, c.durable);
+      const consumer = await jsm.consumers.info(c.stream, c.durable as string);
       const kv = await nc.jetstream().views.kv(bucket, { history: 1, ttl: claimsMs, replicas: stream.config.num_replicas });
       const stamp = (iso: string): string => iso.replace(/\D/g, '');
       return { claims: kv, scope: `${stamp(stream.created)}.${stamp(consumer.created)}` };
@@ -241,6 +245,7 @@ export function collectPackets(options: CollectOptions): PacketCollector {
         answer(entries.slice(won, won + 1), '+ACK');
         answer(entries.slice(won + 1), '-NAK');
         stats.duplicates++;
+        stats.claimsLost++;
       }
       return won;
     };
@@ -259,7 +264,7 @@ export function collectPackets(options: CollectOptions): PacketCollector {
       // back only after the ack wait, and newer ones would be fetched first.
       // So a restarted collector waits the ack wait out while the consumer
       // has messages outstanding: they then come first.
-      const info = await retrying(c.conn, `stream ${c.stream}`, async () => (await nc.jetstreamManager()).consumers.info(c.stream, c.durable));
+      const info = await retrying(c.conn, `stream ${c.stream}`, async () => (await nc.jetstreamManager()).consumers.info(c.stream, c.durable as string));
       if (info.num_ack_pending > 0) await new Promise((resolve) => setTimeout(resolve, natsJs().millis(info.config.ack_wait ?? 0) + 1000));
     }
 

@@ -9,17 +9,27 @@
  * max_ack_pending = fetchMessages; messages are fetched a group at a time.
  * What a dead consumer held comes back after ackWaitMs. Several consumers
  * on one durable split the stream.
+ *
+ * Without a durable, the stream is read through an ephemeral ordered
+ * consumer from `since` (a time, or now): nothing is acknowledged, and the
+ * consumer is deleted on close (the server also drops it after 30 s idle),
+ * so nothing is left behind. `sensor` keeps one sensor's messages.
  */
 import type * as Nats from 'nats';
 import { AbortError, WirecapError } from '../core/errors';
 import { checkInteger, checkKeys, checkObject, checkSignal, checkString } from '../core/validate';
+import { parseSince } from '../core/since';
 import { checkConnect, CheckedConnect, connect, CONNECT_KEYS, jsError, NatsConnectOptions, natsJs, retrying } from './connection';
 import { batchInfo, decodeRecords, H, NatsBatch, NatsPacket } from './framing';
 
 export interface ConsumeOptions extends NatsConnectOptions {
   stream: string;
-  /** The durable consumer's name; created when missing. */
-  durable: string;
+  /** The durable consumer's name; created when missing. Omitted: an ephemeral consumer (see since). */
+  durable?: string;
+  /** Ephemeral consumer only: the first message stored at or after this time (Date, or as parseSince: '5m', ISO 8601, 'now'; default now). */
+  since?: Date | string;
+  /** Only the messages of this sensor (Wirecap-Sensor); the others are skipped. */
+  sensor?: string;
   /** When the consumer is created: only messages on this subject. */
   filterSubject?: string;
   /** When the consumer is created: how long a message may go unacknowledged before it is delivered again (default 30000 ms, at least 5000: a fetch gathers for up to 1000 ms). */
@@ -29,12 +39,15 @@ export interface ConsumeOptions extends NatsConnectOptions {
   signal?: AbortSignal;
 }
 
-export const CONSUME_KEYS = [...CONNECT_KEYS, 'stream', 'durable', 'filterSubject', 'ackWaitMs', 'fetchMessages', 'signal'];
+export const CONSUME_KEYS = [...CONNECT_KEYS, 'stream', 'durable', 'since', 'sensor', 'filterSubject', 'ackWaitMs', 'fetchMessages', 'signal'];
 
 export interface CheckedConsume {
   conn: CheckedConnect;
   stream: string;
-  durable: string;
+  /** null: ephemeral, from since. */
+  durable: string | null;
+  since: Date | null;
+  sensor?: string;
   filterSubject?: string;
   ackWaitMs: number;
   fetchMessages: number;
@@ -45,12 +58,22 @@ export function checkConsume(o: Record<string, unknown>): CheckedConsume {
   return {
     conn: checkConnect(o),
     stream: checkString(o.stream, 'stream'),
-    durable: checkString(o.durable, 'durable'),
+    durable: o.durable === undefined ? null : checkString(o.durable, 'durable'),
+    since: checkSince(o.since, o.durable !== undefined),
+    ...(o.sensor === undefined ? {} : { sensor: checkString(o.sensor, 'sensor') }),
     ...(o.filterSubject === undefined ? {} : { filterSubject: checkString(o.filterSubject, 'filterSubject') }),
     ackWaitMs: o.ackWaitMs === undefined ? 30000 : checkInteger(o.ackWaitMs, 'ackWaitMs', 5000, 2 ** 31),
     fetchMessages: o.fetchMessages === undefined ? 64 : checkInteger(o.fetchMessages, 'fetchMessages', 1, 10000),
     signal: checkSignal(o.signal),
   };
+}
+
+function checkSince(since: unknown, durable: boolean): Date | null {
+  if (since === undefined) return null;
+  if (durable) throw new WirecapError('since takes an ephemeral consumer: give no durable', 'EINVAL');
+  if (typeof since === 'string') return parseSince(since);
+  if (!(since instanceof Date) || Number.isNaN(since.getTime())) throw new WirecapError('since must be a Date or a string', 'EINVAL');
+  return since;
 }
 
 /** The ack subject of a message (what +ACK / -NAK are published to). */
@@ -81,11 +104,17 @@ export class Subscription {
     this.#c = c;
   }
 
-  /** Connects and finds (or creates) the durable consumer; ENOENT for a stream that does not exist. */
+  /** Whether messages are acknowledged: false for an ephemeral (ordered) consumer. */
+  get acks(): boolean {
+    return this.#c.durable !== null;
+  }
+
+  /** Connects and finds (or creates) the durable consumer, or makes an ephemeral one; ENOENT for a stream that does not exist. */
   static async open(c: CheckedConsume): Promise<Subscription> {
     const nc = await connect(c.conn);
     try {
       const consumer = await retrying(c.conn, `stream ${c.stream}`, async () => {
+        if (c.durable === null) return ephemeral(nc, c);
         const jsm = await nc.jetstreamManager();
         try {
           await jsm.consumers.info(c.stream, c.durable);
@@ -150,8 +179,22 @@ export class Subscription {
 
   async close(): Promise<void> {
     this.#stopped = true;
+    // An ephemeral consumer goes with its reader, not 30 s later.
+    if (this.#c.durable === null) await this.#consumer.delete().catch(() => false);
     await this.nc.close();
   }
+}
+
+/** An ordered consumer from c.since (or new messages only), gone after 30 s without a reader. */
+async function ephemeral(nc: Nats.NatsConnection, c: CheckedConsume): Promise<Nats.Consumer> {
+  const { DeliverPolicy } = natsJs();
+  const consumer = await nc.jetstream().consumers.get(c.stream, {
+    ...(c.since === null ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: c.since.toISOString() }),
+    ...(c.filterSubject ? { filterSubjects: c.filterSubject } : {}),
+    inactive_threshold: 30_000,
+  });
+  await consumer.info(); // ENOENT now for a stream that does not exist
+  return consumer;
 }
 
 /** An open consumer: iterate it for packets, or batches() for whole messages. */
@@ -180,24 +223,29 @@ export class PacketConsumer implements AsyncIterable<NatsPacket & { sensor: stri
       if (group === null) return;
       for (let i = 0; i < group.length; i++) {
         const m = group[i];
+        const acks = this.#sub.acks;
         let batch: NatsBatch;
         try {
           batch = decodeMessage(m);
         } catch (error) {
-          m.term();
-          for (const rest of group.slice(i + 1)) rest.nak();
+          if (acks) m.term();
+          if (acks) for (const rest of group.slice(i + 1)) rest.nak();
           throw new WirecapError(`stream ${this.#c.stream} sequence ${m.seq}: ${(error as Error).message}`, 'EPROTO');
+        }
+        if (this.#c.sensor !== undefined && batch.sensor !== this.#c.sensor) {
+          if (acks) m.ack();
+          continue;
         }
         let resumed = false;
         try {
           yield batch;
           resumed = true;
         } finally {
-          if (this.#untaken) m.nak();
-          else m.ack();
+          if (acks && this.#untaken) m.nak();
+          else if (acks) m.ack();
           this.#untaken = false;
           // A loop that broke off gives back the messages fetched with this one, for delivery again now.
-          if (!resumed) for (const rest of group.slice(i + 1)) rest.nak();
+          if (!resumed && acks) for (const rest of group.slice(i + 1)) rest.nak();
         }
       }
     }

@@ -128,6 +128,9 @@ export class Collector {
   #summaries: StreamSummary[] = [];
   #ended = { streams: 0, packets: 0 };
   #active = new Set<Promise<unknown>>();
+  #failWrite!: (error: WirecapError) => void;
+  /** Resolves if writing fails: for write.path '-', EPIPE when the reader of standard output went away. */
+  readonly writeFailed = new Promise<WirecapError>((resolve) => (this.#failWrite = resolve));
 
   /** @internal use createCollector() */
   constructor(server: Grpc.Server, port: number, writers: Writer[]) {
@@ -159,6 +162,11 @@ export class Collector {
       if (stream === null) return;
       yield stream;
     }
+  }
+
+  /** @internal */
+  failWrite(error: WirecapError): void {
+    this.#failWrite(error);
   }
 
   /** @internal */
@@ -223,6 +231,20 @@ export async function createCollector(options?: CollectorOptions): Promise<Colle
   const writers: Writer[] = [];
   const merged = write && !perStream ? createWriter(writePath, writerOptions!) : null;
   if (merged) writers.push(merged);
+  // Standard output is flushed once per turn of the event loop that wrote, so a pipe's reader sees packets at once.
+  let flushing = false;
+  const flushSoon = (): void => {
+    if (writePath !== '-' || merged === null || flushing) return;
+    flushing = true;
+    setImmediate(() => {
+      flushing = false;
+      try {
+        merged.flush();
+      } catch (error) {
+        collector?.failWrite(error as WirecapError);
+      }
+    });
+  };
 
   const grpc = grpcJs();
   const server = new grpc.Server(GRPC_OPTIONS);
@@ -253,6 +275,7 @@ export async function createCollector(options?: CollectorOptions): Promise<Colle
               throw new WirecapError(`stream ${id} from ${peer}: a packet of ${message.caplen} bytes is over maxCaplen ${maxCaplen}`, 'EMSGSIZE');
             }
             writer?.write(message);
+            flushSoon();
             await stream.push(message);
           }
           // A peer that breaks off ends the messages first; the cancellation follows.

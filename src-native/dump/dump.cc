@@ -318,7 +318,8 @@ void Dump::Fail(const CaptureWriter::Error& error) {
 }
 
 void Dump::Idle(int64_t now_ns) {
-  if (now_ns - last_flush_ns_ >= kFlushEveryNs) {
+  // A pipe's reader sees each dispatch's packets at once; a file is flushed once a second.
+  if (now_ns - last_flush_ns_ >= kFlushEveryNs || config_.path == platform::kStandardOutput) {
     last_flush_ns_ = now_ns;
     if (!writer_.Flush()) Fail(writer_.error());
   }

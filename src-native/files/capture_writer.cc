@@ -138,6 +138,7 @@ const char* ErrnoCode(int errnum) {
 #endif
     case EFBIG: return "EFBIG";
     case EMFILE: return "EMFILE";
+    case EPIPE: return "EPIPE";  // the reader of a pipe went away
     default: return "EIO";
   }
 }
@@ -175,7 +176,7 @@ bool CaptureWriter::Open(const std::string& path, const Options& options, Error*
   if (!Flush()) {
     *error = error_;
     file_.Close();
-    platform::RemoveFile(path);
+    if (path != platform::kStandardOutput) platform::RemoveFile(path);
     open_ = false;
     return false;
   }

@@ -22,6 +22,9 @@ void* FindSymbol(void* library, const char* name);
 
 // A file opened for writing, by path in UTF-8. Each call returns 0 or an
 // errno value (ENOENT, EACCES, ENOSPC...), on Windows too.
+// The path that names standard output ("-", as tcpdump's -w takes it).
+constexpr const char* kStandardOutput = "-";
+
 class OutputFile {
  public:
   OutputFile() = default;
@@ -29,7 +32,7 @@ class OutputFile {
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
-  int Create(const std::string& path);  // creates or truncates
+  int Create(const std::string& path);  // creates or truncates; kStandardOutput writes to fd 1
   // Opens an existing file, cuts it to size bytes and writes on from there.
   int Resume(const std::string& path, uint64_t size);
   // Writes all of data unless an error stops it; *written says how much went out.

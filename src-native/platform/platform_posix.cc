@@ -53,7 +53,9 @@ void* OpenLibrary(const char* name, std::string* tried) {
 void* FindSymbol(void* library, const char* name) { return dlsym(library, name); }
 
 int OutputFile::Create(const std::string& path) {
-  fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // "-" is standard output: a copy of fd 1, so closing it leaves the process's own.
+  fd_ = path == kStandardOutput ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+                                : open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   return fd_ < 0 ? errno : 0;
 }
 
@@ -75,6 +77,12 @@ int OutputFile::Write(const void* data, size_t size, size_t* written) {
     ssize_t n = write(fd_, bytes + *written, size - *written);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // A pipe Node made non-blocking (it shares the description with fd 1): wait until it drains.
+        pollfd out{fd_, POLLOUT, 0};
+        poll(&out, 1, -1);
+        continue;
+      }
       return errno;
     }
     *written += static_cast<size_t>(n);

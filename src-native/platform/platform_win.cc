@@ -109,6 +109,13 @@ std::wstring Wide(const std::string& utf8) {
 }  // namespace
 
 int OutputFile::Create(const std::string& path) {
+  if (path == kStandardOutput) {
+    // A copy of standard output, in binary mode, so closing it leaves the process's own.
+    fd_ = _dup(1);
+    if (fd_ < 0) return errno;
+    _setmode(fd_, _O_BINARY);
+    return 0;
+  }
   int err = _wsopen_s(&fd_, Wide(path).c_str(), _O_WRONLY | _O_CREAT | _O_TRUNC | _O_BINARY | _O_NOINHERIT,
                       _SH_DENYWR, _S_IREAD | _S_IWRITE);
   if (err != 0) fd_ = -1;

@@ -1,5 +1,6 @@
 /** Test traffic: UDP datagrams on loopback only, bounded in count. */
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
@@ -90,4 +91,17 @@ export function runNode(
       resolve({ code, signal, stdout, stderr, elapsedMs: Date.now() - started });
     });
   });
+}
+
+/** Whether a TCP socket on local port is in state ('0A' listening, '01' established), from /proc/net/tcp. */
+export function tcpState(port: number, state: '0A' | '01'): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return fs
+    .readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      const fields = line.trim().split(/\s+/);
+      return fields[1]?.endsWith(hex) && fields[3] === state;
+    });
 }

@@ -1,0 +1,211 @@
+// Prometheus metrics: a running command's scrape, parsed and checked by
+// promtool (Prometheus' own), against the summary the command prints.
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { createMetrics } from '../lib';
+import { describeLive } from './helpers/live';
+import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
+import { pcapBytes, syntheticPackets } from './helpers/trace';
+import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
+
+const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-metrics-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function get(port: number, at = '/metrics'): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: at, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** promtool's verdict on an exposition: it parses it and lints names, types and help. */
+function promtool(text: string): { status: number | null; output: string } {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+/** The samples of a text exposition: 'name{a="b",c="d"}' → value (labels sorted). */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m === null) throw new Error(`not a sample line: ${line}`);
+    const labels = (m[2] ?? '').match(/[a-zA-Z_]\w*="(?:[^"\\]|\\.)*"/g) ?? [];
+    out.set(`${m[1]}{${labels.sort().join(',')}}`, Number(m[3]));
+  }
+  return out;
+}
+
+/** A CLI run with its stderr as it comes; killed after 30 s. */
+function start(args: string[]): { child: ChildProcess; err: () => string; exit: Promise<{ code: number | null; stdout: string }> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30000);
+  const exit = new Promise<{ code: number | null; stdout: string }>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout });
+    }),
+  );
+  return { child, err: () => stderr, exit };
+}
+
+/** Scrapes until check() holds for the samples; returns the last scrape's text. */
+async function scrapeUntil(port: number, check: (s: Map<string, number>) => boolean, what: string): Promise<string> {
+  let text = '';
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    text = (await get(port).catch(() => ({ body: '' }))).body;
+    if (text !== '' && check(samples(text))) return text;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last scrape:\n${text}`);
+    await sleep(100);
+  }
+}
+
+describeLive('--metrics on running commands', () => {
+  test('dump --metrics: promtool passes the scrape; captured, written, bytes and files equal the summary; labelled by device', async () => {
+    const sink = await udpSink();
+    const port = await freePort();
+    const run = start(['dump', 'lo', 'udp', 'port', String(sink.port), '-w', 'm.pcap', '--metrics', `127.0.0.1:${port}`]);
+    await waitFor(() => run.err().includes('metrics on'), 10000, 'the metrics server');
+    await sleep(300);
+    await sendUdp(sink.port, markedPayloads('metrics', 7));
+    const text = await scrapeUntil(port, (s) => s.get('wirecap_written_packets_total{device="lo"}') === 7, '7 packets written');
+    run.child.kill('SIGINT');
+    const { code, stdout } = await run.exit;
+    sink.close();
+    expect(code).toBe(0);
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+    const s = samples(text);
+    const summary = /^(\d+) packets, (\d+) bytes in (\d+) file\(s\)/.exec(stdout)!;
+    expect(summary).not.toBeNull();
+    expect(s.get('wirecap_written_packets_total{device="lo"}')).toBe(Number(summary[1]));
+    expect(s.get('wirecap_written_bytes_total{device="lo"}')).toBe(Number(summary[2]));
+    expect(s.get('wirecap_files_total{device="lo"}')).toBe(Number(summary[3]));
+    expect(s.get('wirecap_captured_packets_total{device="lo"}')).toBe(7);
+    expect(s.get('wirecap_kernel_dropped_packets_total{device="lo"}')).toBe(0);
+    expect(s.get('wirecap_consumer_dropped_packets_total{device="lo"}')).toBe(0);
+  });
+
+  describe('JetStream', () => {
+    let nats: NatsCluster;
+    beforeAll(async () => {
+      nats = await startNats(1);
+      await createStream(nats.urls, 'MET', ['met.>']);
+    });
+    afterAll(async () => {
+      await nats.stop();
+    });
+
+    test('publish and consume --metrics: sent, messages, acks, written and files equal their summaries; publish is labelled by device and sensor', async () => {
+      const sink = await udpSink();
+      const port = await freePort();
+      const pub = start(['publish', 'lo', 'udp', 'port', String(sink.port), '--nats', nats.urls[0], '--subject', 'met.lo', '--sensor', 'edge-3', '--metrics', `127.0.0.1:${port}`]);
+      await waitFor(() => pub.err().includes('metrics on'), 10000, 'the metrics server');
+      await sleep(300);
+      await sendUdp(sink.port, markedPayloads('pub', 12), 5);
+      const labels = '{device="lo",sensor="edge-3"}';
+      const pubText = await scrapeUntil(port, (s) => s.get(`wirecap_sent_packets_total${labels}`) === 12, '12 packets sent');
+      pub.child.kill('SIGINT');
+      const published = await pub.exit;
+      sink.close();
+      expect(promtool(pubText)).toEqual({ status: 0, output: '' });
+      const p = samples(pubText);
+      const pubSummary = /^(\d+) packets in (\d+) messages to met\.lo, (\d+) dropped, (\d+) retries, (\d+) reconnects/.exec(published.stdout)!;
+      expect(pubSummary).not.toBeNull();
+      expect(p.get(`wirecap_sent_packets_total${labels}`)).toBe(Number(pubSummary[1]));
+      expect(p.get(`wirecap_messages_total${labels}`)).toBe(Number(pubSummary[2]));
+      expect(p.get(`wirecap_acks_total${labels}`)).toBe(Number(pubSummary[2]));
+      expect(p.get(`wirecap_dropped_packets_total${labels}`)).toBe(Number(pubSummary[3]));
+      expect(p.get(`wirecap_retries_total${labels}`)).toBe(Number(pubSummary[4]));
+      expect(p.get(`wirecap_reconnects_total${labels}`)).toBe(Number(pubSummary[5]));
+      expect(p.get(`wirecap_captured_packets_total${labels}`)).toBe(12);
+
+      const cport = await freePort();
+      const con = start(['consume', '--nats', nats.urls[0], '--stream', 'MET', '-w', 'met.pcap', '--metrics', `127.0.0.1:${cport}`]);
+      const conText = await scrapeUntil(cport, (s) => s.get('wirecap_written_packets_total{}') === 12, '12 packets written');
+      con.child.kill('SIGINT');
+      const consumed = await con.exit;
+      expect(promtool(conText)).toEqual({ status: 0, output: '' });
+      const c = samples(conText);
+      const conSummary = /^(\d+) packets from (\d+) messages in (\d+) file\(s\) \(met\.pcap\), (\d+) rejected, (\d+) duplicates skipped/.exec(consumed.stdout)!;
+      expect(conSummary).not.toBeNull();
+      expect(c.get('wirecap_written_packets_total{}')).toBe(Number(conSummary[1]));
+      expect(c.get('wirecap_messages_total{}')).toBe(Number(conSummary[2]));
+      expect(c.get('wirecap_acks_total{}')).toBe(Number(conSummary[2]));
+      expect(c.get('wirecap_files_total{}')).toBe(Number(conSummary[3]));
+      expect(c.get('wirecap_rejected_messages_total{}')).toBe(Number(conSummary[4]));
+      expect(c.get('wirecap_redeliveries_total{}')).toBe(Number(conSummary[5]));
+      expect(c.get('wirecap_claims_lost_total{}')).toBe(0);
+    }, 60000);
+  });
+});
+
+describe('--metrics on collect', () => {
+  test('collect --metrics: received packets and streams equal its summary after `wirecap stream` sent a file', async () => {
+    const trace = path.join(dir, 'trace.pcap');
+    fs.writeFileSync(trace, pcapBytes(syntheticPackets(300)));
+    const port = await freePort();
+    const mport = await freePort();
+    const run = start(['collect', '--host', '127.0.0.1', '--port', String(port), '--metrics', `127.0.0.1:${mport}`]);
+    await waitFor(() => run.err().includes('collecting on'), 10000, 'the collector');
+    const sent = spawnSync(process.execPath, [CLI, 'stream', trace, '--to', `127.0.0.1:${port}`], { encoding: 'utf8' });
+    expect(sent.stdout).toMatch(/^300 packets sent/);
+    const text = await scrapeUntil(mport, (s) => s.get('wirecap_streams_total{}') === 1, 'the stream to end');
+    run.child.kill('SIGINT');
+    const { stdout } = await run.exit;
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+    const summary = /^(\d+) packets in (\d+) streams$/m.exec(stdout)!;
+    expect(samples(text).get('wirecap_received_packets_total{}')).toBe(Number(summary[1]));
+    expect(samples(text).get('wirecap_streams_total{}')).toBe(Number(summary[2]));
+  });
+});
+
+describe('createMetrics', () => {
+  test("a user's own registry gets the counters of the sources watched, read at each scrape; unwatching removes them", async () => {
+    const registry = new Registry();
+    const metrics = createMetrics({ registry });
+    let written = 5;
+    const unwatch = metrics.watch({ device: 'eth0', sensor: 's1' }, () => ({ written, files: 1 }));
+    expect(samples(await registry.metrics()).get('wirecap_written_packets_total{device="eth0",sensor="s1"}')).toBe(5);
+    written = 9;
+    expect(samples(await registry.metrics()).get('wirecap_written_packets_total{device="eth0",sensor="s1"}')).toBe(9);
+    unwatch();
+    expect([...samples(await registry.metrics()).keys()]).toEqual([]);
+  });
+
+  test('serve() answers GET /metrics in the text format (others 404), and a port in use is EINVAL naming it', async () => {
+    const metrics = createMetrics();
+    metrics.watch({ device: 'lo' }, () => ({ captured: 3 }));
+    const server = await metrics.serve(0);
+    try {
+      const r = await get(server.port);
+      expect(r.status).toBe(200);
+      expect(r.type).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(samples(r.body).get('wirecap_captured_packets_total{device="lo"}')).toBe(3);
+      expect(promtool(r.body)).toEqual({ status: 0, output: '' });
+      expect((await get(server.port, '/')).status).toBe(404);
+      await expect(createMetrics().serve(server.port)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringContaining(`127.0.0.1:${server.port}`) });
+    } finally {
+      await server.close();
+    }
+  });
+});
