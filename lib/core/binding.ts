@@ -215,6 +215,8 @@ export declare class ReplayHandle {
   info(): { linktype: number; linktypeName: string | null; mtu: number; mode: 'sendqueue' | 'inject' | 'sendpacket' };
   /** Stops and joins the thread, closes the handle. Idempotent. */
   close(): void;
+}
+
 export declare class PacketFilter {
   /** Compiles expr for linktype; EFILTER when it does not compile. */
   constructor(expr: string, linktype: number, snaplen: number);
