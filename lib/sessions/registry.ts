@@ -1,0 +1,200 @@
+/**
+ * The parser registry: for each new TCP connection or UDP flow it picks
+ * the first parser definition that claims it (by port, by sniffing the
+ * first bytes, or both), replays what was held while deciding, then
+ * passes the flow's bytes straight through. The built-in parsers (HTTP/1.x,
+ * TLS, QUIC Initial) are definitions like any user's, tried after them.
+ */
+import { httpParser, type HttpOptions } from './http';
+import { quicParser } from './quic';
+import { tlsParser } from './tls';
+import type { ChunkInfo, CustomRecord, Direction, ParserContext, ParserDefinition, SessionFlow, SessionParser, SessionRecord } from './types';
+
+/** Bytes held per flow while no parser has claimed it yet. */
+const SNIFF_BYTES = 1024;
+/** Datagrams of a UDP flow looked at before giving up on it. */
+const SNIFF_DATAGRAMS = 4;
+
+export interface SessionStats {
+  /** Flows seen, flows a parser claimed (per parser name), and flows no parser wanted. */
+  flows: number;
+  claimed: Record<string, number>;
+  unclaimed: number;
+  records: number;
+  /** Bytes parsers gave up on: junk, past a bound, or after a gap they could not cross. */
+  bytesGivenUp: number;
+  /** Exceptions thrown by parsers (the parser is detached and a record flagged 'parser-threw' is emitted). */
+  parserErrors: number;
+}
+
+export interface RegistryOptions {
+  /** Include the built-in HTTP, TLS and QUIC parsers (default true). */
+  builtins?: boolean;
+  http?: HttpOptions;
+}
+
+/** The per-flow handler the flow layer calls (the shape of the flows/reassembly contract). */
+export interface FlowHandler {
+  onData(direction: Direction, bytes: Buffer, info: ChunkInfo): void;
+  onGap(direction: Direction, length: number, info: ChunkInfo): void;
+  onDatagram(direction: Direction, bytes: Buffer, info: ChunkInfo): void;
+  onEnd(reason: string, timestamp?: bigint): void;
+}
+
+type Held = { kind: 'data'; direction: Direction; bytes: Buffer; info: ChunkInfo } | { kind: 'gap'; direction: Direction; length: number; info: ChunkInfo };
+
+export class ParserRegistry {
+  readonly definitions: ParserDefinition[] = [];
+  private readonly builtins: ParserDefinition[];
+  readonly stats: SessionStats = { flows: 0, claimed: {}, unclaimed: 0, records: 0, bytesGivenUp: 0, parserErrors: 0 };
+
+  constructor(options: RegistryOptions = {}) {
+    this.builtins = options.builtins === false ? [] : [httpParser(options.http), tlsParser(), quicParser()];
+  }
+
+  /** Adds a parser, tried before the built-in ones (and after those added earlier). */
+  add(definition: ParserDefinition): this {
+    this.definitions.push(definition);
+    return this;
+  }
+
+  /** A handler for one new flow; records go to `sink`. */
+  handler(flow: SessionFlow, sink: (record: SessionRecord) => void): FlowHandler {
+    this.stats.flows++;
+    const candidates = [...this.definitions, ...this.builtins].filter(
+      (d) => d.transport === flow.transport && (d.ports === undefined || d.ports.includes(flow.client.port) || d.ports.includes(flow.server.port)),
+    );
+    return new Dispatch(this, flow, candidates, sink);
+  }
+}
+
+class Dispatch implements FlowHandler {
+  private parser: SessionParser | null = null;
+  private name = '';
+  private state: 'sniffing' | 'attached' | 'off' = 'sniffing';
+  private held: Held[] = [];
+  private heldBytes = { client: 0, server: 0 };
+  private datagrams = 0;
+  private last = 0n;
+
+  constructor(
+    private readonly registry: ParserRegistry,
+    private readonly flow: SessionFlow,
+    private candidates: ParserDefinition[],
+    private readonly sink: (record: SessionRecord) => void,
+  ) {
+    // A definition chosen by port alone needs no bytes to decide.
+    const byPort = candidates.find((d) => d.sniff === undefined);
+    if (byPort !== undefined && candidates.indexOf(byPort) === 0) this.attach(byPort);
+    else if (candidates.length === 0) this.off();
+  }
+
+  onData(direction: Direction, bytes: Buffer, info: ChunkInfo): void {
+    this.last = info.timestamp;
+    if (this.state === 'attached') {
+      this.call(() => this.parser!.data?.(direction, bytes, info));
+      return;
+    }
+    if (this.state === 'off' || bytes.length === 0) return;
+    this.held.push({ kind: 'data', direction, bytes: Buffer.from(bytes), info: { ...info } });
+    this.heldBytes[direction] += bytes.length;
+    this.decide(direction);
+  }
+
+  onGap(direction: Direction, length: number, info: ChunkInfo): void {
+    if (this.state === 'attached') {
+      this.call(() => this.parser!.gap?.(direction, length, info));
+      return;
+    }
+    if (this.state === 'sniffing') this.held.push({ kind: 'gap', direction, length, info: { ...info } });
+  }
+
+  onDatagram(direction: Direction, bytes: Buffer, info: ChunkInfo): void {
+    this.last = info.timestamp;
+    if (this.state === 'sniffing') {
+      if (++this.datagrams > SNIFF_DATAGRAMS) return this.off();
+      const chosen = this.candidates.find((d) => d.sniff!(direction, bytes) === true);
+      if (chosen === undefined) return;
+      this.attach(chosen);
+    }
+    if (this.state === 'attached') this.call(() => this.parser!.datagram?.(direction, bytes, info));
+  }
+
+  onEnd(reason: string, timestamp?: bigint): void {
+    if (this.state === 'attached') {
+      const last = timestamp ?? this.last;
+      this.call(() => this.parser!.end?.(reason, last));
+    } else if (this.state === 'sniffing') {
+      this.off();
+    }
+    this.state = 'off';
+    this.parser = null;
+  }
+
+  /** Asks each candidate about the first bytes of this direction; attaches the first that says yes. */
+  private decide(direction: Direction): void {
+    const first = Buffer.concat(this.held.filter((h): h is Extract<Held, { kind: 'data' }> => h.kind === 'data' && h.direction === direction).map((h) => h.bytes));
+    let undecided = false;
+    const keep: ParserDefinition[] = [];
+    for (const d of this.candidates) {
+      const verdict = d.sniff === undefined ? true : d.sniff(direction, first);
+      if (verdict === true && !undecided) return this.attach(d);
+      if (verdict !== false) {
+        undecided = true;
+        keep.push(d);
+      }
+    }
+    this.candidates = keep;
+    if (!undecided || this.heldBytes[direction] >= SNIFF_BYTES) this.off();
+  }
+
+  private attach(definition: ParserDefinition): void {
+    const context: ParserContext = {
+      flow: this.flow,
+      emit: (record) => {
+        this.registry.stats.records++;
+        this.sink(record as SessionRecord);
+      },
+      giveUp: (bytes) => {
+        this.registry.stats.bytesGivenUp += bytes;
+      },
+      done: () => {
+        this.state = 'off';
+        this.parser = null;
+      },
+    };
+    this.name = definition.name;
+    this.registry.stats.claimed[definition.name] = (this.registry.stats.claimed[definition.name] ?? 0) + 1;
+    this.state = 'attached';
+    if (!this.call(() => (this.parser = definition.create(context)))) return;
+    const held = this.held;
+    this.held = [];
+    for (const h of held) {
+      if (this.state !== 'attached') break;
+      if (h.kind === 'data') this.call(() => this.parser!.data?.(h.direction, h.bytes, h.info));
+      else this.call(() => this.parser!.gap?.(h.direction, h.length, h.info));
+    }
+  }
+
+  private off(): void {
+    if (this.state === 'sniffing') this.registry.stats.unclaimed++;
+    this.state = 'off';
+    this.held = [];
+  }
+
+  /** Runs a parser call; a parser that throws is detached and its flow gets a flagged record. */
+  private call(fn: () => unknown): boolean {
+    try {
+      fn();
+      return true;
+    } catch (error) {
+      this.registry.stats.parserErrors++;
+      this.state = 'off';
+      this.parser = null;
+      const record: CustomRecord = { kind: 'error', flow: this.flow, flags: ['parser-threw'], parser: this.name, error: String((error as Error)?.message ?? error) };
+      this.registry.stats.records++;
+      this.sink(record as SessionRecord);
+      return false;
+    }
+  }
+}
