@@ -34,3 +34,5 @@ export { collectPackets, PacketCollector } from './nats/collect';
 export type { CollectOptions, CollectStats } from './nats/collect';
 export type { NatsConnectOptions } from './nats/connection';
 export type { NatsBatch, NatsPacket, BatchInfo } from './nats/framing';
+export { ParserRegistry, httpParser, tlsParser, quicParser, sealInitial, cryptoFrame, ja3, ja4, ja4s, parseClientHello, parseServerHello } from './sessions';
+export type { SessionStats, RegistryOptions, FlowHandler, HttpOptions, Direction as SessionDirection, ChunkInfo, SessionFlow, SessionParser, ParserContext, ParserDefinition, RecordBase, HttpBodyMode, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ClientHello, ServerHello, Fingerprints, HandshakeRecord, SessionRecord, CustomRecord } from './sessions';

@@ -58,3 +58,12 @@ test('a pcapng record dated past 2262 ends the read with EBADFORMAT after the re
   expect(seen).toEqual([1_700_000_000_000_000_000n, 1_700_000_000_000_000_001n]);
   expect(error).toMatchObject({ code: 'EBADFORMAT', message: expect.stringContaining('2262') });
 });
+
+test('20,000 mutated HTTP, TLS and QUIC streams and datagrams through the sessions parsers: no throw, no body kept past its bound', () => {
+  const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'fuzz.js'), '--target', 'sessions', '--cases', '20000', '--seed', '25', '--json'], {
+    encoding: 'utf8',
+    timeout: 120000,
+  });
+  const summary = JSON.parse(out.trim().split('\n').pop()!);
+  expect(summary).toMatchObject({ cases: 20000, crashes: 0, hangs: 0, errorsWithoutCode: 0, findings: [], outcomes: { sessions: 20000 } });
+});

@@ -16,7 +16,7 @@ const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'rfc
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 
 function flow(transport: 'tcp' | 'udp', port = 8080): SessionFlow {
-  return { id: 1, transport, client: { address: '10.0.0.1', port: 40000 }, server: { address: '10.0.0.2', port } };
+  return { id: 1, key: { version: 4, protocol: transport === 'tcp' ? 6 : 17, src: '10.0.0.1', srcPort: 40000, dst: '10.0.0.2', dstPort: port } };
 }
 
 /** Feeds chunks ([direction, bytes]) through a registry's handler for one flow; returns the records and the stats. */
@@ -32,7 +32,7 @@ function run(chunks: Array<[Direction, Buffer | string]>, options: { transport?:
     const step = options.split ?? bytes.length;
     for (let at = 0; at < bytes.length; at += step) {
       const piece = Buffer.from(bytes.subarray(at, at + step));
-      if (f.transport === 'udp') h.onDatagram(direction, piece, { offset: 0, timestamp: t++ });
+      if (f.key.protocol === 17) h.onDatagram(direction, piece, { offset: 0, timestamp: t++ });
       else h.onData(direction, piece, { offset: offsets[direction], timestamp: t++ });
       piece.fill(0xee); // the parser must not keep the buffer it was given
       offsets[direction] += piece.length;
@@ -311,7 +311,7 @@ describe('the registry', () => {
       },
     });
     const out: SessionRecord[] = [];
-    const redis = registry.handler({ ...flow('tcp'), server: { address: '10.0.0.2', port: 6379 } }, (r) => out.push(r));
+    const redis = registry.handler(flow('tcp', 6379), (r) => out.push(r));
     redis.onData('client', Buffer.from('PING\r\n'), { offset: 0, timestamp: 1n });
     redis.onEnd('close');
     const ssh = registry.handler(flow('tcp', 2222), (r) => out.push(r));

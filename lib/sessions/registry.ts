@@ -61,9 +61,9 @@ export class ParserRegistry {
   /** A handler for one new flow; records go to `sink`. */
   handler(flow: SessionFlow, sink: (record: SessionRecord) => void): FlowHandler {
     this.stats.flows++;
-    const candidates = [...this.definitions, ...this.builtins].filter(
-      (d) => d.transport === flow.transport && (d.ports === undefined || d.ports.includes(flow.client.port) || d.ports.includes(flow.server.port)),
-    );
+    const transport = flow.key.protocol === 6 ? 'tcp' : flow.key.protocol === 17 ? 'udp' : null;
+    const { srcPort, dstPort } = flow.key;
+    const candidates = [...this.definitions, ...this.builtins].filter((d) => d.transport === transport && (d.ports === undefined || d.ports.includes(srcPort) || d.ports.includes(dstPort)));
     return new Dispatch(this, flow, candidates, sink);
   }
 }

@@ -14,14 +14,20 @@ export interface ChunkInfo {
   timestamp: bigint;
 }
 
-/** The flow a record belongs to, as the flow layer names it. */
+/** The flow a record belongs to: the flow layer's id and key (client = src). */
 export interface SessionFlow {
   /** The flow layer's stable index of this flow. */
   id: number;
-  /** 'tcp' or 'udp'. */
-  transport: 'tcp' | 'udp';
-  client: { address: string; port: number };
-  server: { address: string; port: number };
+  key: {
+    version: 4 | 6;
+    /** 6 TCP, 17 UDP. */
+    protocol: number;
+    src: string;
+    srcPort: number;
+    dst: string;
+    dstPort: number;
+    vlan?: number;
+  };
 }
 
 /** A parser for one connection or UDP flow. Buffers passed in are valid only during the call. */
