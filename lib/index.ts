@@ -34,3 +34,5 @@ export { collectPackets, PacketCollector } from './nats/collect';
 export type { CollectOptions, CollectStats } from './nats/collect';
 export type { NatsConnectOptions } from './nats/connection';
 export type { NatsBatch, NatsPacket, BatchInfo } from './nats/framing';
+export { FlowTracker, trackFlows, tcpStreams, Defragmenter } from './flows';
+export type { Flow, FlowKey, FlowSide, TcpInfo, FlowEndReason, Direction, StreamHandler, StreamFactory, StreamInfo, DatagramInfo, FlowTimeouts, FlowOptions, ReassemblyOptions, FlowTrackerStats, FlowSource, PacketMessage, TrackOptions, TcpStream, TcpStreamsOptions, DirectionBytes, StreamGap, DefragOptions, DefragStats, DefragResult, Reassembled } from './flows';
