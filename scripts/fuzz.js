@@ -309,16 +309,16 @@ function sessionCase(ctx, r) {
     const cut = r.below(hello.length + 1);
     const frames = [cryptoFrame(0, hello.subarray(0, cut)), cryptoFrame(cut, hello.subarray(cut))];
     if (r.chance(0.3)) frames.reverse();
-    if (side === 'server') h.onDatagram('client', seeds.udp[0][0], { offset: 0, timestamp: t++ });
+    if (side === 'server') h.onDatagram('client', seeds.udp[0][0], { timestamp: t++, reassembled: false });
     for (const [i, f] of frames.entries()) {
       const frameBytes = r.chance(0.2) ? mutate(f, r) : f;
       const packet = sealInitial({ keyDcid: seeds.dcid, dcid: seeds.dcid, scid: Buffer.alloc(0), side, pn: i, frames: frameBytes, minSize: side === 'client' ? 1200 : 0 });
-      h.onDatagram(side, packet, { offset: 0, timestamp: t++ });
+      h.onDatagram(side, packet, { timestamp: t++, reassembled: false });
     }
   } else {
-    for (const [i, d] of seeds.udp[0].entries()) h.onDatagram(i === 0 ? 'client' : 'server', mutate(d, r), { offset: 0, timestamp: t++ });
+    for (const [i, d] of seeds.udp[0].entries()) h.onDatagram(i === 0 ? 'client' : 'server', mutate(d, r), { timestamp: t++, reassembled: false });
   }
-  h.onEnd('end', t);
+  h.onEnd('end', { last: t });
   if (registry.stats.parserErrors > 0) throw new Error(`a parser threw: ${records.find((x) => x.kind === 'error').error}`);
   for (const record of records) {
     for (const m of [record.request, record.response]) {

@@ -32,13 +32,13 @@ function run(chunks: Array<[Direction, Buffer | string]>, options: { transport?:
     const step = options.split ?? bytes.length;
     for (let at = 0; at < bytes.length; at += step) {
       const piece = Buffer.from(bytes.subarray(at, at + step));
-      if (f.key.protocol === 17) h.onDatagram(direction, piece, { offset: 0, timestamp: t++ });
+      if (f.key.protocol === 17) h.onDatagram(direction, piece, { timestamp: t++, reassembled: false });
       else h.onData(direction, piece, { offset: offsets[direction], timestamp: t++ });
       piece.fill(0xee); // the parser must not keep the buffer it was given
       offsets[direction] += piece.length;
     }
   }
-  h.onEnd('end', t);
+  h.onEnd('end', { last: t });
   return { records: out, stats: registry.stats };
 }
 
@@ -121,7 +121,7 @@ describe('HTTP/1.x', () => {
     h.onData('server', Buffer.alloc(40, 0x41), t);
     h.onData('client', Buffer.from('GET /next HT'), t);
     h.onGap('client', 5, t);
-    h.onEnd('end', 2n);
+    h.onEnd('end', { last: 2n });
     const txs = http(out);
     expect(txs[0].response!.bodyLength).toBe(100);
     expect(txs[0].flags).toEqual(['gap']);
@@ -313,14 +313,14 @@ describe('the registry', () => {
     const out: SessionRecord[] = [];
     const redis = registry.handler(flow('tcp', 6379), (r) => out.push(r));
     redis.onData('client', Buffer.from('PING\r\n'), { offset: 0, timestamp: 1n });
-    redis.onEnd('close');
+    redis.onEnd('closed');
     const ssh = registry.handler(flow('tcp', 2222), (r) => out.push(r));
     ssh.onData('server', Buffer.from('SS'), { offset: 0, timestamp: 1n });
     ssh.onData('server', Buffer.from('H-2.0-OpenSSH_9.2\r\n'), { offset: 2, timestamp: 2n });
-    ssh.onEnd('close');
+    ssh.onEnd('closed');
     const web = registry.handler(flow('tcp', 6380), (r) => out.push(r));
     web.onData('client', Buffer.from('GET / HTTP/1.1\r\n\r\n'), { offset: 0, timestamp: 1n });
-    web.onEnd('close');
+    web.onEnd('closed');
     expect(out.map((r) => r.kind)).toEqual(['redis', 'ssh', 'http']);
     expect(out[1]).toMatchObject({ banner: 'SSH-2.0-OpenSSH_9.2' });
     expect(registry.stats.claimed).toEqual({ redis: 1, banner: 1, http: 1 });
@@ -331,8 +331,8 @@ describe('the registry', () => {
     registry.add({ name: 'boom', transport: 'udp', sniff: () => true, create: () => ({ datagram: () => { throw new Error('oops'); } }) });
     const out: SessionRecord[] = [];
     const h = registry.handler(flow('udp'), (r) => out.push(r));
-    h.onDatagram('client', Buffer.from('x'), { offset: 0, timestamp: 1n });
-    h.onDatagram('client', Buffer.from('y'), { offset: 0, timestamp: 2n });
+    h.onDatagram('client', Buffer.from('x'), { timestamp: 1n, reassembled: false });
+    h.onDatagram('client', Buffer.from('y'), { timestamp: 2n, reassembled: false });
     expect(out).toEqual([expect.objectContaining({ kind: 'error', flags: ['parser-threw'], parser: 'boom', error: 'oops' })]);
     expect(registry.stats.parserErrors).toBe(1);
   });

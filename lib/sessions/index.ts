@@ -9,3 +9,5 @@ export { sealInitial, cryptoFrame } from './seal';
 export { ja3, ja4, ja4s } from './fingerprints';
 export { parseClientHello, parseServerHello } from './hello';
 export type * from './types';
+export { sessions } from './source';
+export type { SessionOptions } from './source';

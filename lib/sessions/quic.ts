@@ -10,7 +10,8 @@
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { parseClientHello, parseServerHello } from './hello';
 import { handshakeRecord, MAX_HELLO_BYTES } from './tls';
-import type { ChunkInfo, ClientHello, Direction, ParserContext, ParserDefinition, ServerHello, SessionParser } from './types';
+import type { DatagramInfo } from '../flows/types';
+import type { ClientHello, Direction, ParserContext, ParserDefinition, ServerHello, SessionParser } from './types';
 
 export const QUIC_V1 = 0x00000001;
 const V1_SALT = Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex');
@@ -200,7 +201,7 @@ class QuicParser implements SessionParser {
 
   constructor(private readonly context: ParserContext) {}
 
-  datagram(direction: Direction, bytes: Buffer, info: ChunkInfo): void {
+  datagram(direction: Direction, bytes: Buffer, info: DatagramInfo): void {
     let at = 0;
     // Coalesced packets: each long header says where it ends.
     while (at < bytes.length) {

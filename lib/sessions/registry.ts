@@ -8,6 +8,7 @@
 import { httpParser, type HttpOptions } from './http';
 import { quicParser } from './quic';
 import { tlsParser } from './tls';
+import type { DatagramInfo, Flow, FlowEndReason, StreamFactory, StreamHandler } from '../flows/types';
 import type { ChunkInfo, CustomRecord, Direction, ParserContext, ParserDefinition, SessionFlow, SessionParser, SessionRecord } from './types';
 
 /** Bytes held per flow while no parser has claimed it yet. */
@@ -33,13 +34,8 @@ export interface RegistryOptions {
   http?: HttpOptions;
 }
 
-/** The per-flow handler the flow layer calls (the shape of the flows/reassembly contract). */
-export interface FlowHandler {
-  onData(direction: Direction, bytes: Buffer, info: ChunkInfo): void;
-  onGap(direction: Direction, length: number, info: ChunkInfo): void;
-  onDatagram(direction: Direction, bytes: Buffer, info: ChunkInfo): void;
-  onEnd(reason: string, timestamp?: bigint): void;
-}
+/** The per-flow handler the registry gives the flow tracker (its StreamHandler, every method present). */
+export type FlowHandler = Required<Pick<StreamHandler, 'onData' | 'onGap' | 'onDatagram'>> & { onEnd(reason: FlowEndReason, flow?: Pick<Flow, 'last'>): void };
 
 type Held = { kind: 'data'; direction: Direction; bytes: Buffer; info: ChunkInfo } | { kind: 'gap'; direction: Direction; length: number; info: ChunkInfo };
 
@@ -58,8 +54,19 @@ export class ParserRegistry {
     return this;
   }
 
+  /**
+   * The flow tracker's `streams` option: a handler per new TCP or UDP flow,
+   * or none (no reassembly, no cost) when no parser could want that flow.
+   */
+  streams(sink: (record: SessionRecord) => void): StreamFactory {
+    return (flow) => {
+      const handler = this.handler({ id: flow.id, key: flow.key }, sink);
+      return handler.idle ? undefined : handler;
+    };
+  }
+
   /** A handler for one new flow; records go to `sink`. */
-  handler(flow: SessionFlow, sink: (record: SessionRecord) => void): FlowHandler {
+  handler(flow: SessionFlow, sink: (record: SessionRecord) => void): FlowHandler & { readonly idle: boolean } {
     this.stats.flows++;
     const transport = flow.key.protocol === 6 ? 'tcp' : flow.key.protocol === 17 ? 'udp' : null;
     const { srcPort, dstPort } = flow.key;
@@ -69,6 +76,11 @@ export class ParserRegistry {
 }
 
 class Dispatch implements FlowHandler {
+  /** No parser can claim this flow (none for its transport or ports). */
+  get idle(): boolean {
+    return this.state === 'off';
+  }
+
   private parser: SessionParser | null = null;
   private name = '';
   private state: 'sniffing' | 'attached' | 'off' = 'sniffing';
@@ -109,7 +121,7 @@ class Dispatch implements FlowHandler {
     if (this.state === 'sniffing') this.held.push({ kind: 'gap', direction, length, info: { ...info } });
   }
 
-  onDatagram(direction: Direction, bytes: Buffer, info: ChunkInfo): void {
+  onDatagram(direction: Direction, bytes: Buffer, info: DatagramInfo): void {
     this.last = info.timestamp;
     if (this.state === 'sniffing') {
       if (++this.datagrams > SNIFF_DATAGRAMS) return this.off();
@@ -120,9 +132,9 @@ class Dispatch implements FlowHandler {
     if (this.state === 'attached') this.call(() => this.parser!.datagram?.(direction, bytes, info));
   }
 
-  onEnd(reason: string, timestamp?: bigint): void {
+  onEnd(reason: FlowEndReason, flow?: Pick<Flow, 'last'>): void {
     if (this.state === 'attached') {
-      const last = timestamp ?? this.last;
+      const last = flow?.last ?? this.last;
       this.call(() => this.parser!.end?.(reason, last));
     } else if (this.state === 'sniffing') {
       this.off();

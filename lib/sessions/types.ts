@@ -5,8 +5,9 @@
  * it for that flow, and it emits records through its context.
  */
 
-/** client = the side that opened the connection (or the flow layer's guess). */
-export type Direction = 'client' | 'server';
+import type { DatagramInfo, Direction, FlowKey } from '../flows/types';
+
+export type { Direction };
 
 /** Where a chunk sits: its byte offset in that direction's stream and its packet's time (ns since the epoch). */
 export interface ChunkInfo {
@@ -14,20 +15,11 @@ export interface ChunkInfo {
   timestamp: bigint;
 }
 
-/** The flow a record belongs to: the flow layer's id and key (client = src). */
+/** The flow a record belongs to: the flow layer's id and key (the client is src). */
 export interface SessionFlow {
-  /** The flow layer's stable index of this flow. */
+  /** The flow tracker's id of this flow. */
   id: number;
-  key: {
-    version: 4 | 6;
-    /** 6 TCP, 17 UDP. */
-    protocol: number;
-    src: string;
-    srcPort: number;
-    dst: string;
-    dstPort: number;
-    vlan?: number;
-  };
+  key: FlowKey;
 }
 
 /** A parser for one connection or UDP flow. Buffers passed in are valid only during the call. */
@@ -37,7 +29,7 @@ export interface SessionParser {
   /** A hole of `length` bytes in one direction: the bytes around it are not contiguous. */
   gap?(direction: Direction, length: number, info: ChunkInfo): void;
   /** One UDP payload. */
-  datagram?(direction: Direction, bytes: Buffer, info: ChunkInfo): void;
+  datagram?(direction: Direction, bytes: Buffer, info: DatagramInfo): void;
   /** The flow ended (close, idle, eviction, end of source): emit what is still pending. */
   end?(reason: string, timestamp: bigint): void;
 }
