@@ -191,12 +191,12 @@ class QuicParser implements SessionParser {
   private dcid: Buffer | null = null;
   private version = 0;
   private keys: { client: InitialKeys; server: InitialKeys } | null = null;
-  private readonly streams = { client: new CryptoStream(), server: new CryptoStream() };
+  private streams = { client: new CryptoStream(), server: new CryptoStream() };
   private client: ClientHello | null = null;
   private server: ServerHello | null = null;
   private clientTime: bigint | null = null;
   private serverTime: bigint | null = null;
-  private readonly flags: string[] = [];
+  private flags: string[] = [];
   private emitted = false;
 
   constructor(private readonly context: ParserContext) {}
@@ -215,10 +215,8 @@ class QuicParser implements SessionParser {
       if (h.type === 3) break;
       at = h.end;
     }
-    if (this.streams.client.done && this.streams.server.done) {
-      this.emit();
-      this.context.done();
-    }
+    // Not detached once both hellos are in: a later client Initial may start a new connection on this flow.
+    if (this.streams.client.done && this.streams.server.done) this.emit();
   }
 
   end(): void {
@@ -231,6 +229,10 @@ class QuicParser implements SessionParser {
       this.dcid = Buffer.from(h.dcid);
       this.version = h.version;
       this.keys = { client: initialKeys(this.dcid, 'client'), server: initialKeys(this.dcid, 'server') };
+    }
+    if (direction === 'client' && !h.dcid.equals(this.dcid!) && openInitial(b, at, h, initialKeys(h.dcid, 'client')) !== null) {
+      // A client Initial under keys of its own DCID: a new connection on the same addresses and ports.
+      this.restart(h.dcid);
     }
     const stream = this.streams[direction];
     if (stream.done) return;
@@ -254,6 +256,18 @@ class QuicParser implements SessionParser {
       }
       return;
     }
+  }
+
+  /** Emits what the previous connection gave and starts over with new keys. */
+  private restart(dcid: Buffer): void {
+    this.emit();
+    this.emitted = false;
+    this.client = this.server = null;
+    this.clientTime = this.serverTime = null;
+    this.flags = [];
+    this.streams = { client: new CryptoStream(), server: new CryptoStream() };
+    this.dcid = Buffer.from(dcid);
+    this.keys = { client: initialKeys(this.dcid, 'client'), server: initialKeys(this.dcid, 'server') };
   }
 
   private flag(flag: string): void {
