@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { openLive } from '../capture/capture';
 import { Io, integer, printToEnd, statsText } from './output';
+import { sessionHooks } from './sessions';
 
 export function registerCapture(cli: Command, { out, err }: Io): void {
   cli
@@ -15,7 +16,8 @@ export function registerCapture(cli: Command, { out, err }: Io): void {
     .option('--snaplen <n>', 'bytes kept of each packet', integer)
     .option('--immediate', 'deliver each packet at once')
     .option('--nano', 'nanosecond timestamps')
-    .action(async (iface: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean }) => {
+    .option('--sessions', 'after the packet that completes one, each HTTP transaction and TLS/QUIC handshake')
+    .action(async (iface: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean; sessions?: boolean }) => {
       const cap = openLive(iface, {
         filter: filter.join(' '),
         snaplen: options.snaplen,
@@ -23,7 +25,7 @@ export function registerCapture(cli: Command, { out, err }: Io): void {
         precision: options.nano ? 'nano' : 'micro',
       });
       try {
-        await printToEnd(cap, options, out);
+        await printToEnd(cap, options, out, options.sessions ? sessionHooks(options.json ?? false) : undefined);
       } finally {
         err.write(`${statsText(cap.stats())}\n`);
       }

@@ -12,6 +12,7 @@ import { registerInfo } from './info';
 import { registerList } from './list';
 import { registerPublish } from './publish';
 import { registerRead } from './read';
+import { registerSessions } from './sessions';
 import { registerSlice } from './slice';
 import { registerStream } from './stream';
 
@@ -21,7 +22,7 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
     .exitOverride();
   const io = { out, err };
-  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice]) {
+  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice, registerSessions]) {
     register(cli, io);
   }
   return cli;

@@ -71,19 +71,27 @@ export function statsText(s: CaptureStats): string {
   return `${s.captured} packets captured, ${s.delivered} delivered${kernel}, ${s.consumerDropped} dropped by wirecap's queue`;
 }
 
+/** Text printed after each packet's line, and at the end (the sessions records of read/capture --sessions). */
+export interface PacketHooks {
+  after(p: Packet, linktype: number): string;
+  atEnd(): string;
+}
+
 /** Prints packets of a capture or file until count, the end, or a signal. */
 async function printPackets(
   source: Capture,
   options: { count?: number; json?: boolean; hex?: boolean },
   out: NodeJS.WritableStream,
+  hooks?: PacketHooks,
 ): Promise<number> {
   const nano = source.precision === 'nano';
   let n = 0;
   for await (const p of source) {
     const linktype = source instanceof CaptureFile ? source.linktypeOf(p) : source.linktype;
-    out.write(`${packetLine(p, linktype, { ...options, nano })}\n`);
+    out.write(`${packetLine(p, linktype, { ...options, nano })}\n${hooks?.after(p, linktype) ?? ''}`);
     if (++n === options.count) break;
   }
+  if (hooks !== undefined) out.write(hooks.atEnd());
   return n;
 }
 
@@ -115,10 +123,10 @@ export function progressLine(out: NodeJS.WritableStream, format: string, stats: 
 }
 
 /** Prints a capture's packets until it ends, Ctrl-C or the count, then closes it. */
-export async function printToEnd(cap: Capture, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream): Promise<void> {
+export async function printToEnd(cap: Capture, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream, hooks?: PacketHooks): Promise<void> {
   const release = closeOnSignals(() => cap.close());
   try {
-    await printPackets(cap, options, out);
+    await printPackets(cap, options, out, hooks);
   } finally {
     release();
     cap.close();

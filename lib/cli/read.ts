@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { openOffline } from '../files/offline';
 import { Io, integer, printToEnd } from './output';
+import { sessionHooks } from './sessions';
 
 export function registerRead(cli: Command, { out }: Io): void {
   cli
@@ -12,7 +13,8 @@ export function registerRead(cli: Command, { out }: Io): void {
     .option('-c, --count <n>', 'stop after n packets', integer)
     .option('--json', 'one JSON object a line')
     .option('--hex', 'print the bytes too')
-    .action(async (file: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean }) => {
-      await printToEnd(openOffline(file, { filter: filter.join(' ') }), options, out);
+    .option('--sessions', 'after the packet that completes one, each HTTP transaction and TLS/QUIC handshake')
+    .action(async (file: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean; sessions?: boolean }) => {
+      await printToEnd(openOffline(file, { filter: filter.join(' ') }), options, out, options.sessions ? sessionHooks(options.json ?? false) : undefined);
     });
 }
