@@ -2,14 +2,15 @@
 // traces (seeded: reordered, duplicated, dropped and overlapping segments
 // and fragments, sequence wraparound, mid-stream starts, IPv4 and IPv6) and
 // real traffic recorded on lo. Each comparison runs tshark once per trace.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openOffline, tcpStreams, trackFlows, type Flow, type TcpStream } from '../lib';
+import { decode, Defragmenter, openOffline, tcpStreams, trackFlows, type Flow, type TcpStream } from '../lib';
 import { pcapBytes } from './helpers/trace';
 import { endpoints, missing, pair, tsharkConversations, tsharkFollow, tsharkPackets, tsharkSize, type TsharkPackets } from './helpers/tshark-conv';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { tcpConversations } = require('./helpers/conversations.js');
+const { tcpConversations, fragmentedDatagrams } = require('./helpers/conversations.js');
 
 let dir: string;
 beforeAll(() => {
@@ -82,6 +83,12 @@ async function compareStreams(file: string, packets: TsharkPackets): Promise<[nu
   return [streams.length, bytes];
 }
 
+/** tshark's fields in two passes (-2), so that fragments know the frame they were reassembled in. */
+function tsharkFields2(file: string, fields: string[]): string[][] {
+  const out = execFileSync('tshark', ['-2', '-n', '-r', file, '-T', 'fields', '-E', 'separator=,', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return out.split('\n').filter((l) => l !== '').map((l) => l.split(','));
+}
+
 function writeTrace(name: string, frames: { timestamp: bigint; data: Buffer }[]): string {
   const file = path.join(dir, name);
   fs.writeFileSync(file, pcapBytes(frames, { nano: true }));
@@ -113,5 +120,48 @@ describe('generated TCP traces', () => {
     expect(flows.filter((f) => f.directionGuessed).length).toBe(mid);
     const [streams] = await compareStreams(file, packets);
     expect(streams).toBe(60);
+  });
+});
+
+describe('IP defragmentation', () => {
+  test('IPv4 and IPv6 fragments (reordered, duplicated, overlapping with the same bytes, some lost): reassembled in the frame tshark names (ip.reassembled_in, ipv6.reassembled.in), the DNS answer decodes as tshark decodes it, and the datagram counts once in conv,udp', async () => {
+    const { frames, truth } = fragmentedDatagrams({ seed: 21, datagrams: 40, v6: 0.5, reorder: 0.3, duplicate: 0.3, overlap: 0.3, lose: 0.15 });
+    const file = writeTrace('fragments.pcap', frames);
+    const rows = tsharkFields2(file, ['frame.number', 'ip.reassembled_in', 'ipv6.reassembled.in', 'dns.count.answers']);
+    const theirs = new Map<number, number>(); // fragment frame -> frame of its reassembly (1-based)
+    const answers = new Map<number, number>(); // frame -> DNS answers tshark decoded there
+    for (const [n, in4, in6, count] of rows) {
+      if (in4 || in6) theirs.set(Number(n), Number(in4 || in6));
+      if (count) answers.set(Number(n), Number(count));
+    }
+    const defrag = new Defragmenter();
+    const mine = new Map<number, number>();
+    let reassembled = 0;
+    for await (const p of openOffline(file)) {
+      const r = defrag.add(p, 1);
+      if (r.status !== 'reassembled') continue;
+      reassembled++;
+      const at = r.fragments[r.fragments.length - 1] + 1;
+      for (const k of r.fragments) if (k + 1 !== at) mine.set(k + 1, at);
+      const dns = decode(r.packet.data, 1).layers.find((l) => l.layer === 'dns');
+      expect(dns !== undefined && dns.layer === 'dns' ? dns.answers.length : -1).toBe(answers.get(at));
+    }
+    defrag.clear();
+    const complete = truth.filter((t: { complete: boolean }) => t.complete).length;
+    expect(reassembled).toBe(complete);
+    expect(defrag.stats).toMatchObject({ reassembled: complete, conflicts: 0, pending: 0, heldBytes: 0 });
+    // Every fragment wirecap used went into the datagram tshark put it in.
+    for (const [frame, at] of mine) expect(theirs.get(frame)).toBe(at);
+    // A fragment wirecap did not use, tshark did not use either: one of a
+    // datagram that never completed, or a duplicate that came after its
+    // datagram was complete (wirecap holds it as a new datagram that never
+    // completes, and counts it given up as incomplete at the end).
+    const used = new Set([...mine.keys(), ...mine.values()]);
+    for (let frame = 1; frame <= frames.length; frame++) if (!used.has(frame)) expect(theirs.get(frame)).toBeUndefined();
+    expect(theirs.size).toBe(mine.size);
+    expect(defrag.stats.incomplete).toBeGreaterThanOrEqual(truth.length - complete);
+    // The flow table counts each reassembled datagram once, as conv,udp does.
+    const flows = await flowsOf(file);
+    expect(compareConversations(file, flows, tsharkPackets(file))).toBe(complete);
   });
 });
