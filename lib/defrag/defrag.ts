@@ -36,8 +36,9 @@ export interface DefragStats {
   reassembled: number;
   /** Datagrams reassembled with overlapping bytes that differed (the first copy kept). */
   conflicts: number;
-  /** Datagrams given up, by reason, and the bytes they held. */
+  /** Datagrams given up, by reason, and the bytes they held. incomplete: still waiting for fragments when the source ended. */
   timedOut: number;
+  incomplete: number;
   evicted: number;
   tooBig: number;
   tooManyFragments: number;
@@ -103,6 +104,7 @@ export class Defragmenter {
     reassembled: 0,
     conflicts: 0,
     timedOut: 0,
+    incomplete: 0,
     evicted: 0,
     tooBig: 0,
     tooManyFragments: 0,
@@ -145,7 +147,7 @@ export class Defragmenter {
   #lastReason = '';
   #droppedCount(): number {
     const s = this.stats;
-    return s.timedOut + s.evicted + s.tooBig + s.tooManyFragments + s.malformed;
+    return s.timedOut + s.incomplete + s.evicted + s.tooBig + s.tooManyFragments + s.malformed;
   }
 
   /**
@@ -240,7 +242,7 @@ export class Defragmenter {
 
   /** Gives up everything held (the source ended). */
   clear(): void {
-    for (const p of this.#pending.values()) this.#giveUp(p, 'timedOut');
+    for (const p of this.#pending.values()) this.#giveUp(p, 'incomplete');
   }
 
   /** Keeps the bytes d[from, to) at payload offset at, where no earlier fragment put bytes. */
@@ -310,7 +312,7 @@ export class Defragmenter {
     this.stats.heldBytes -= p.held;
   }
 
-  #giveUp(p: Pending, reason: 'timedOut' | 'evicted' | 'tooBig' | 'tooManyFragments' | 'malformed'): null {
+  #giveUp(p: Pending, reason: 'timedOut' | 'incomplete' | 'evicted' | 'tooBig' | 'tooManyFragments' | 'malformed'): null {
     if (this.#pending.get(p.key) === p) {
       this.#forget(p);
       this.stats.bytesGivenUp += p.held;
