@@ -21,7 +21,7 @@ export interface HttpOptions {
 }
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
 const CHUNK_LINE_MAX = 1024;
 
@@ -194,9 +194,12 @@ class HttpParser implements SessionParser {
       this.stop(direction, side, side.headLength > this.maxHeaderBytes ? 'header-too-large' : 'too-many-headers', bytes.length - i);
       return bytes.length;
     }
-    side.head.push(Buffer.from(bytes.subarray(at, i)));
-    if (!ended) return i;
-    const text = Buffer.concat(side.head).toString('latin1');
+    if (!ended) {
+      side.head.push(Buffer.from(bytes.subarray(at, i)));
+      return i;
+    }
+    // Usually the whole head is in this chunk: read it in place.
+    const text = side.head.length === 0 ? bytes.toString('latin1', at, i) : Buffer.concat([...side.head, bytes.subarray(at, i)]).toString('latin1');
     side.head = [];
     side.headLength = 0;
     side.lines = 0;
@@ -207,25 +210,31 @@ class HttpParser implements SessionParser {
   }
 
   private parseHead(direction: Direction, side: Side, text: string, time: bigint): void {
-    const lines = text.split(/\r?\n/);
-    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    const start = lines.shift() ?? '';
     const headers: Array<[string, string]> = [];
-    for (const line of lines) {
+    let end = text.indexOf('\n');
+    const start = text.slice(0, end > 0 && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
+    let host: string | null = null;
+    for (let at = end + 1; at < text.length; at = end + 1) {
+      end = text.indexOf('\n', at);
+      if (end === -1) end = text.length;
+      const line = text.slice(at, end > at && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
+      if (line.length === 0) continue;
       const colon = line.indexOf(':');
       if (colon <= 0) return this.stop(direction, side, 'bad-header', 0);
-      headers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+      const name = line.slice(0, colon);
+      const value = line.slice(colon + 1).trim();
+      headers.push([name, value]);
+      if (host === null && name.length === 4 && name.toLowerCase() === 'host') host = value;
     }
-    const base = { headers, headerBytes: Buffer.byteLength(text, 'latin1'), bodyLength: 0, start: time, end: time, complete: false };
     let message: HttpRequest | HttpResponse;
     if (direction === 'client') {
       const m = REQUEST_LINE.exec(start);
-      if (m === null || !METHOD.test(m[1])) return this.stop(direction, side, 'bad-start-line', 0);
-      message = { ...base, method: m[1], uri: m[2], version: `${m[3]}.${m[4]}`, host: hostOf(m[2], headers), bodyMode: 'none', contentLength: null };
+      if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
+      message = { method: m[1], uri: m[2], host: host ?? authorityOf(m[2]), version: `${m[3]}.${m[4]}`, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
     } else {
       const m = STATUS_LINE.exec(start);
       if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
-      message = { ...base, status: Number(m[3]), reason: m[4] ?? '', version: `${m[1]}.${m[2]}`, bodyMode: 'none', contentLength: null };
+      message = { status: Number(m[3]), reason: m[4] ?? '', version: `${m[1]}.${m[2]}`, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
     }
     side.message = message;
     const framing = this.framing(direction, message);
@@ -269,7 +278,8 @@ class HttpParser implements SessionParser {
     let chunked = false;
     let length: number | null = null;
     for (const [name, value] of message.headers) {
-      const lower = name.toLowerCase();
+      // Only the two names that matter are lower-cased.
+      const lower = name.length === 17 || name.length === 14 ? name.toLowerCase() : '';
       if (lower === 'transfer-encoding') {
         chunked = value.toLowerCase().split(',').pop()!.trim() === 'chunked';
       } else if (lower === 'content-length') {
@@ -408,8 +418,8 @@ class HttpParser implements SessionParser {
   }
 }
 
-function hostOf(uri: string, headers: Array<[string, string]>): string | null {
-  for (const [name, value] of headers) if (name.toLowerCase() === 'host') return value;
+/** The authority of an absolute URI (http://host/...), or null. */
+function authorityOf(uri: string): string | null {
   const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)/i.exec(uri);
   return m === null ? null : m[1];
 }

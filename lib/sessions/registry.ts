@@ -104,13 +104,30 @@ class Dispatch implements FlowHandler {
   onData(direction: Direction, bytes: Buffer, info: ChunkInfo): void {
     this.last = info.timestamp;
     if (this.state === 'attached') {
-      this.call(() => this.parser!.data?.(direction, bytes, info));
+      try {
+        this.parser!.data?.(direction, bytes, info);
+      } catch (error) {
+        this.threw(error);
+      }
       return;
     }
     if (this.state === 'off' || bytes.length === 0) return;
+    if (this.held.length === 0) {
+      // Usually the first chunk decides: no copy, and the parser gets it straight.
+      const chosen = this.decide(direction, bytes, bytes.length);
+      if (chosen !== null) {
+        this.attach(chosen);
+        this.onData(direction, bytes, info);
+        return;
+      }
+      if (this.state !== 'sniffing') return;
+    }
     this.held.push({ kind: 'data', direction, bytes: Buffer.from(bytes), info: { ...info } });
     this.heldBytes[direction] += bytes.length;
-    this.decide(direction);
+    if (this.held.length === 1) return; // decided above on these very bytes: undecided
+    const first = Buffer.concat(this.held.filter((h): h is Extract<Held, { kind: 'data' }> => h.kind === 'data' && h.direction === direction).map((h) => h.bytes));
+    const chosen = this.decide(direction, first, this.heldBytes[direction]);
+    if (chosen !== null) this.attach(chosen);
   }
 
   onGap(direction: Direction, length: number, info: ChunkInfo): void {
@@ -143,21 +160,21 @@ class Dispatch implements FlowHandler {
     this.parser = null;
   }
 
-  /** Asks each candidate about the first bytes of this direction; attaches the first that says yes. */
-  private decide(direction: Direction): void {
-    const first = Buffer.concat(this.held.filter((h): h is Extract<Held, { kind: 'data' }> => h.kind === 'data' && h.direction === direction).map((h) => h.bytes));
+  /** Asks each candidate about the first bytes of this direction: the first that says yes, or null (still sniffing, or off when none can). */
+  private decide(direction: Direction, first: Buffer, held: number): ParserDefinition | null {
     let undecided = false;
     const keep: ParserDefinition[] = [];
     for (const d of this.candidates) {
       const verdict = d.sniff === undefined ? true : d.sniff(direction, first);
-      if (verdict === true && !undecided) return this.attach(d);
+      if (verdict === true && !undecided) return d;
       if (verdict !== false) {
         undecided = true;
         keep.push(d);
       }
     }
     this.candidates = keep;
-    if (!undecided || this.heldBytes[direction] >= SNIFF_BYTES) this.off();
+    if (!undecided || held >= SNIFF_BYTES) this.off();
+    return null;
   }
 
   private attach(definition: ParserDefinition): void {
@@ -194,19 +211,24 @@ class Dispatch implements FlowHandler {
     this.held = [];
   }
 
-  /** Runs a parser call; a parser that throws is detached and its flow gets a flagged record. */
+  /** Runs a parser call (off the hot path, which calls the parser itself). */
   private call(fn: () => unknown): boolean {
     try {
       fn();
       return true;
     } catch (error) {
-      this.registry.stats.parserErrors++;
-      this.state = 'off';
-      this.parser = null;
-      const record: CustomRecord = { kind: 'error', flow: this.flow, flags: ['parser-threw'], parser: this.name, error: String((error as Error)?.message ?? error) };
-      this.registry.stats.records++;
-      this.sink(record as SessionRecord);
+      this.threw(error);
       return false;
     }
+  }
+
+  /** A parser threw: it is detached and its flow gets a flagged record. */
+  private threw(error: unknown): void {
+    this.registry.stats.parserErrors++;
+    this.state = 'off';
+    this.parser = null;
+    const record: CustomRecord = { kind: 'error', flow: this.flow, flags: ['parser-threw'], parser: this.name, error: String((error as Error)?.message ?? error) };
+    this.registry.stats.records++;
+    this.sink(record as SessionRecord);
   }
 }
