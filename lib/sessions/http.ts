@@ -126,6 +126,7 @@ class HttpParser implements SessionParser {
     }
     for (const p of this.pending.splice(0)) {
       if (p.tx.response === null && !p.tx.flags.includes('unanswered')) p.tx.flags.push('unanswered');
+      if (p.tx.request === null && !p.tx.flags.includes('unpaired')) p.tx.flags.push('unpaired');
       this.context.emit(p.tx);
     }
     void timestamp;
@@ -239,26 +240,27 @@ class HttpParser implements SessionParser {
     side.message = message;
     const framing = this.framing(direction, message);
     if (framing === 'bad') return this.stop(direction, side, 'bad-content-length', 0);
-    if (direction === 'client') {
-      if (this.pending.length >= this.maxPending) {
-        const old = this.pending.shift()!;
-        old.tx.flags.push('unanswered', 'too-many-pending');
-        this.context.emit(old.tx);
-      }
-      this.pending.push({ tx: { kind: 'http', flow: this.context.flow, flags: [], request: message as HttpRequest, response: null }, requestDone: false, responseDone: false });
-    } else {
+    if (direction === 'server') {
       const status = (message as HttpResponse).status;
       if (status >= 100 && status < 200 && status !== 101) {
         // Interim response: not the one the request waits for.
         side.message = null;
         return;
       }
-      const p = this.pending.find((x) => x.tx.response === null);
-      if (p === undefined) {
-        this.pending.push({ tx: { kind: 'http', flow: this.context.flow, flags: ['unpaired'], request: null, response: message as HttpResponse }, requestDone: true, responseDone: false });
-      } else {
-        p.tx.response = message as HttpResponse;
+    }
+    // The n-th request pairs with the n-th response, whichever direction's bytes came first.
+    const open = this.pending.find((x) => (direction === 'client' ? x.tx.request === null : x.tx.response === null));
+    if (open !== undefined) {
+      if (direction === 'client') open.tx.request = message as HttpRequest;
+      else open.tx.response = message as HttpResponse;
+    } else {
+      if (this.pending.length >= this.maxPending) {
+        const old = this.pending.shift()!;
+        old.tx.flags.push(old.tx.response === null ? 'unanswered' : 'unpaired', 'too-many-pending');
+        this.context.emit(old.tx);
       }
+      const tx: HttpTransaction = { kind: 'http', flow: this.context.flow, flags: [], request: direction === 'client' ? (message as HttpRequest) : null, response: direction === 'server' ? (message as HttpResponse) : null };
+      this.pending.push({ tx, requestDone: false, responseDone: false });
     }
     message.bodyMode = framing.mode;
     if (framing.mode === 'length' && framing.length > 0) {
