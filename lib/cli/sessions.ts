@@ -10,7 +10,7 @@ import type { Packet } from '../capture/batch';
 import { openLive, type Capture } from '../capture/capture';
 import { CaptureFile, openOffline } from '../files/offline';
 import { FlowTracker } from '../flows/tracker';
-import type { Flow } from '../flows/types';
+import type { Flow, StreamFactory } from '../flows/types';
 import { ParserRegistry } from '../sessions/registry';
 import type { HandshakeRecord, HttpTransaction, SessionFlow, SessionRecord } from '../sessions/types';
 import { closeOnSignals, formatTime, integer, Io, isoTime, progressLine, type PacketHooks } from './output';
@@ -99,6 +99,30 @@ export class SessionFeed {
     this.tracker.end();
     return this.pending.splice(0);
   }
+}
+
+/**
+ * For `wirecap flows --sessions`: the tracker's `streams` option, and for
+ * each ended flow its records (as indented lines, or as the array to put in
+ * its JSON object). Records of a flow are kept only until the flow ends.
+ */
+export function flowSessions(): { streams: StreamFactory; records(flow: Flow): SessionRecord[]; lines(flow: Flow): string } {
+  const registry = new ParserRegistry();
+  const byFlow = new Map<number, SessionRecord[]>();
+  const records = (flow: Flow): SessionRecord[] => {
+    const list = byFlow.get(flow.id) ?? [];
+    byFlow.delete(flow.id);
+    return list;
+  };
+  return {
+    streams: registry.streams((r) => {
+      const list = byFlow.get(r.flow.id);
+      if (list === undefined) byFlow.set(r.flow.id, [r]);
+      else list.push(r);
+    }),
+    records,
+    lines: (flow) => records(flow).map((r) => `  ${recordText(r)}\n`).join(''),
+  };
 }
 
 /** For `read --sessions` and `capture --sessions`: after each packet, the records it completed (indented, or as JSON lines { record }). */
