@@ -7,7 +7,7 @@
  * hellos then go through the same parser and fingerprints as TLS over TCP,
  * JA4 with its `q`.
  */
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { nodeCrypto } from '../core/crypto';
 import { parseClientHello, parseServerHello } from './hello';
 import { handshakeRecord, MAX_HELLO_BYTES } from './tls';
 import type { DatagramInfo } from '../flows/types';
@@ -28,7 +28,7 @@ export interface InitialKeys {
 function expandLabel(secret: Buffer, label: string, length: number): Buffer {
   const full = Buffer.from(`tls13 ${label}`, 'latin1');
   const info = Buffer.concat([Buffer.from([length >> 8, length & 0xff, full.length]), full, Buffer.from([0])]);
-  return createHmac('sha256', secret)
+  return nodeCrypto().createHmac('sha256', secret)
     .update(Buffer.concat([info, Buffer.from([1])]))
     .digest()
     .subarray(0, length);
@@ -36,7 +36,7 @@ function expandLabel(secret: Buffer, label: string, length: number): Buffer {
 
 /** The Initial keys of one side, from the client's first Destination Connection ID (RFC 9001 5.2). */
 export function initialKeys(dcid: Buffer, side: Direction): InitialKeys {
-  const initial = createHmac('sha256', V1_SALT).update(dcid).digest();
+  const initial = nodeCrypto().createHmac('sha256', V1_SALT).update(dcid).digest();
   const secret = expandLabel(initial, side === 'client' ? 'client in' : 'server in', 32);
   return { key: expandLabel(secret, 'quic key', 16), iv: expandLabel(secret, 'quic iv', 12), hp: expandLabel(secret, 'quic hp', 16) };
 }
@@ -89,7 +89,7 @@ export function longHeader(b: Buffer, at: number): LongHeader | null {
 /** Removes header protection and opens an Initial packet; null when it does not authenticate. */
 export function openInitial(b: Buffer, at: number, h: LongHeader, keys: InitialKeys): { pn: number; payload: Buffer } | null {
   if (h.pnOffset + 4 + 16 > h.end || h.end - h.pnOffset < 4 + 16) return null;
-  const ecb = createCipheriv('aes-128-ecb', keys.hp, null).setAutoPadding(false);
+  const ecb = nodeCrypto().createCipheriv('aes-128-ecb', keys.hp, null).setAutoPadding(false);
   const mask = ecb.update(b.subarray(h.pnOffset + 4, h.pnOffset + 20));
   const first = b[at] ^ (mask[0] & 0x0f);
   const pnLength = (first & 3) + 1;
@@ -104,7 +104,7 @@ export function openInitial(b: Buffer, at: number, h: LongHeader, keys: InitialK
   for (let i = 0, v = pn; i < 4; i++, v = Math.floor(v / 256)) nonce[11 - i] ^= v & 0xff;
   const body = b.subarray(h.pnOffset + pnLength, h.end - 16);
   try {
-    const gcm = createDecipheriv('aes-128-gcm', keys.key, nonce);
+    const gcm = nodeCrypto().createDecipheriv('aes-128-gcm', keys.key, nonce);
     gcm.setAAD(header);
     gcm.setAuthTag(b.subarray(h.end - 16, h.end));
     return { pn, payload: Buffer.concat([gcm.update(body), gcm.final()]) };

@@ -4,7 +4,7 @@
  * the fuzzer (mutated hellos inside valid packets), and anyone generating
  * QUIC Initial traffic.
  */
-import { createCipheriv } from 'node:crypto';
+import { nodeCrypto } from '../core/crypto';
 import { initialKeys } from './quic';
 
 const u16 = (v: number): Buffer => Buffer.from([v >> 8, v & 0xff]);
@@ -31,12 +31,12 @@ export function sealInitial(options: { keyDcid: Buffer; dcid: Buffer; scid: Buff
   const header = Buffer.concat([headStart, u16(0x4000 | (4 + payload.length + 16)), pnBytes]);
   const nonce = Buffer.from(keys.iv);
   for (let i = 0; i < 4; i++) nonce[11 - i] ^= pnBytes[3 - i];
-  const gcm = createCipheriv('aes-128-gcm', keys.key, nonce);
+  const gcm = nodeCrypto().createCipheriv('aes-128-gcm', keys.key, nonce);
   gcm.setAAD(header);
   const sealed = Buffer.concat([gcm.update(payload), gcm.final(), gcm.getAuthTag()]);
   const packet = Buffer.concat([header, sealed]);
   const pnOffset = header.length - 4;
-  const mask = createCipheriv('aes-128-ecb', keys.hp, null).setAutoPadding(false).update(packet.subarray(pnOffset + 4, pnOffset + 20));
+  const mask = nodeCrypto().createCipheriv('aes-128-ecb', keys.hp, null).setAutoPadding(false).update(packet.subarray(pnOffset + 4, pnOffset + 20));
   packet[0] ^= mask[0] & 0x0f;
   for (let i = 0; i < 4; i++) packet[pnOffset + i] ^= mask[1 + i];
   return packet;
