@@ -101,6 +101,10 @@ export class FlowTracker extends EventEmitter {
   readonly #budget: ReassemblyBudget;
   #linktype = 1;
   #now = -Infinity;
+  /** Packet times are kept as ns since the first packet's (exact below 2^53 ns, 104 days). */
+  #baseHi = 0;
+  #baseLo = 0;
+  #based = false;
   #nextId = 0;
   #frame = 0;
   #ended = false;
@@ -208,7 +212,12 @@ export class FlowTracker extends EventEmitter {
       this.#stats.notIp++;
       return;
     }
-    const ns = hi * 4294967296 + lo;
+    if (!this.#based) {
+      this.#based = true;
+      this.#baseHi = hi | 0;
+      this.#baseLo = lo;
+    }
+    const ns = ((hi | 0) - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
     if (ns > this.#now) this.#now = ns;
     if (c.fragment[i] !== 0 && this.#defrag !== null) {
       const whole = this.#defrag.fragment(d, start, end, c.ipOffset[i], v, ns, frame);

@@ -103,7 +103,9 @@ export class TcpDirection {
     const old = Math.min(-rel, end - start);
     if (old > 0) this.#compareDelivered(at, d, start, start + old, timestamp);
     if (old === end - start) return;
-    this.#deliver(d, start + old, end, timestamp);
+    // Held bytes came first: they win where the new bytes overlap them.
+    if (this.#held.length > 0) this.#hold(this.#offset, d, start + old, end, timestamp);
+    else this.#deliver(d, start + old, end, timestamp);
     this.#drain();
   }
 

@@ -61,6 +61,14 @@ function tcpSegment(v6, src, dst, sport, dport, seq, ack, flags, payload) {
   return ethernet(v6, Buffer.concat([ipHeader(v6, src, dst, 6, 20 + payload.length), t, payload]));
 }
 
+function udpDatagram(v6, src, dst, sport, dport, payload) {
+  const u = Buffer.alloc(8);
+  u.writeUInt16BE(sport, 0);
+  u.writeUInt16BE(dport, 2);
+  u.writeUInt16BE(8 + payload.length, 4);
+  return ethernet(v6, Buffer.concat([ipHeader(v6, src, dst, 17, 8 + payload.length), u, payload]));
+}
+
 const FIN = 0x01;
 const SYN = 0x02;
 const RST = 0x04;
@@ -274,4 +282,4 @@ function fragmentedDatagrams(options = {}) {
   return { frames, truth };
 }
 
-module.exports = { tcpConversations, fragmentedDatagrams, tcpSegment, address };
+module.exports = { tcpConversations, fragmentedDatagrams, tcpSegment, udpDatagram, ipHeader, address };
