@@ -7,8 +7,11 @@
 // pass hands it the files the tests write), and collector messages. Each case mutates
 // or truncates a seed and feeds it to openOffline (a named file, or standard
 // input in a child), openTrace + seek({ time | offset | fraction }), slice,
-// or the collector's decodePacket. A finding is a crash, a hang (a case
-// over --case-ms) or an error without a `code`.
+// or the collector's decodePacket; one case in eleven (every case with
+// --target flows) puts 200 mutated packets of generated conversations
+// through defragmentation, the flow table and TCP reassembly (flowCase). A
+// finding is a crash, a hang (a case over --case-ms), an error without a
+// `code`, or a flow bound not kept.
 //
 // --target sessions runs the sessions parsers instead (lib/sessions): each
 // case mutates an HTTP exchange, a TLS handshake or QUIC Initial packets
@@ -40,7 +43,7 @@ function options(argv) {
       json: { type: 'boolean', default: false },
       child: { type: 'boolean', default: false },
       from: { type: 'string', default: '0' },
-      target: { type: 'string', default: 'files' },
+      target: { type: 'string', default: 'all' },
     },
   });
   const args = {
@@ -54,7 +57,7 @@ function options(argv) {
     from: Number(values.from),
     target: values.target,
   };
-  if (!['files', 'sessions'].includes(args.target)) throw new Error('--target is files or sessions');
+  if (!['all', 'flows', 'sessions'].includes(args.target)) throw new Error("--target must be 'all', 'flows' or 'sessions'");
   for (const k of ['cases', 'seed', 'caseMs', 'from']) {
     if (!Number.isSafeInteger(args[k]) || args[k] < 0) throw new Error(`--${k} must be a non-negative integer`);
   }
@@ -202,9 +205,86 @@ function readStdin(file, ms) {
   if (result.status !== 0) throw new Error(`stdin reader ended with ${result.status ?? result.signal}: ${result.stdout}${result.stderr.slice(-500)}`);
 }
 
+// --------------------------------------------------------------------------
+// The conversation layer: a window of FLOW_WINDOW consecutive frames of messy
+// generated conversations (test/helpers/conversations.js), a third of them
+// mutated, fed as one PacketBatch (the columns path) or packet by packet,
+// with small bounds, through a FlowTracker that defragments and reassembles
+// every TCP connection, and through a Defragmenter alone. A finding is a
+// throw, or a bound not kept.
+
+const FLOW_WINDOW = 200;
+const FLOW_BOUNDS = { maxFlows: 64, defrag: { maxDatagrams: 16, maxBytes: 32768, maxFragments: 16 }, reassembly: { maxBuffered: 65536, maxBufferedPerStream: 8192 } };
+
+function flowSeeds() {
+  const { tcpConversations, fragmentedDatagrams } = require(path.join(ROOT, 'test', 'helpers', 'conversations.js'));
+  const tcp = tcpConversations({ seed: 5, connections: 60, v6: 0.4, wrap: 0.3, reorder: 0.1, duplicate: 0.1, overlap: 0.1, drop: 0.05, midstream: 0.1 }).frames;
+  const frags = fragmentedDatagrams({ seed: 6, datagrams: 40, reorder: 0.3, duplicate: 0.3, overlap: 0.3, lose: 0.1 }).frames;
+  return [...tcp, ...frags].map((f) => f.data);
+}
+
+function flowCase(ctx, r) {
+  const { FlowTracker, Defragmenter, PacketBatch } = ctx.wirecap;
+  const seeds = ctx.flowFrames;
+  const from = r.below(seeds.length);
+  const frames = [];
+  for (let k = 0; k < FLOW_WINDOW; k++) {
+    const seed = seeds[(from + k) % seeds.length];
+    frames.push(r.chance(0.33) ? mutate(seed, r) : seed);
+  }
+  const tracker = new FlowTracker({
+    ...FLOW_BOUNDS,
+    timeouts: { tcp: 2e9, udp: 1e9, other: 1e9, tcpClosed: 1e8 },
+    streams: () => ({ onData() {}, onGap() {}, onOverlap() {}, onDatagram() {}, onEnd() {} }),
+  });
+  const defrag = new Defragmenter(FLOW_BOUNDS.defrag);
+  let t = 1_700_000_000_000_000_000n;
+  const times = frames.map(() => (t += BigInt(r.chance(0.05) ? r.below(4e9) : r.below(1e6))));
+  const check = () => {
+    const s = tracker.stats;
+    if (s.active > FLOW_BOUNDS.maxFlows) throw new Error(`${s.active} flows held, over maxFlows`);
+    if (s.reassembly.heldBytes > FLOW_BOUNDS.reassembly.maxBuffered) throw new Error(`${s.reassembly.heldBytes} bytes held, over maxBuffered`);
+    if (s.defrag.heldBytes > FLOW_BOUNDS.defrag.maxBytes || s.defrag.pending > FLOW_BOUNDS.defrag.maxDatagrams) throw new Error('defragmentation over its bounds');
+  };
+  if (r.chance(0.5)) {
+    const count = frames.length;
+    const data = Buffer.concat(frames);
+    const meta = new ArrayBuffer(20 * count);
+    const stamps = new BigInt64Array(meta, 0, count);
+    const caplens = new Uint32Array(meta, 8 * count, count);
+    const lens = new Uint32Array(meta, 12 * count, count);
+    const offsets = new Uint32Array(meta, 16 * count, count);
+    let at = 0;
+    frames.forEach((f, i) => {
+      stamps[i] = times[i];
+      caplens[i] = f.length;
+      lens[i] = f.length + (r.chance(0.1) ? r.below(100) : 0);
+      offsets[i] = at;
+      at += f.length;
+    });
+    tracker.addBatch(new PacketBatch(data, meta, count), 1);
+  } else {
+    frames.forEach((f, i) => {
+      tracker.addPacket({ timestamp: times[i], data: f, caplen: f.length, len: f.length }, 1);
+      check();
+    });
+  }
+  check();
+  frames.forEach((f, i) => defrag.add({ timestamp: times[i], data: f, caplen: f.length, len: f.length }, 1));
+  if (defrag.stats.heldBytes > FLOW_BOUNDS.defrag.maxBytes) throw new Error('Defragmenter over maxBytes');
+  let ended = 0;
+  tracker.on('flow', () => ended++);
+  const open = tracker.stats.active;
+  tracker.end();
+  if (ended !== open || tracker.stats.reassembly.heldBytes !== 0) throw new Error('end() left flows or held bytes behind');
+  return 'flows';
+}
+
 async function runCase(ctx, index) {
   const r = rng(ctx.seed, index);
-  const kind = r.below(20);
+  if (ctx.target === 'flows') return flowCase(ctx, r);
+  const kind = r.below(22);
+  if (kind >= 20) return flowCase(ctx, r);
   if (kind < 3) {
     const decoded = ctx.protocol.decodePacket(mutate(ctx.messages[r.below(ctx.messages.length)], r));
     if (!('malformed' in decoded) && decoded.caplen !== decoded.data.length) throw new Error('decodePacket let a caplen mismatch through');
@@ -333,7 +413,7 @@ async function child(args) {
   const protocol = require(path.join(ROOT, 'dist', 'stream', 'protocol.js'));
   const dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'wirecap-fuzz-'));
   const sessions = args.target === 'sessions';
-  const ctx = { wirecap, protocol, dir, seed: args.seed, caseMs: args.caseMs, seeds: sessions ? [] : captureSeeds(wirecap, dir, args.corpus), messages: messageSeeds(protocol), sessionSeeds: sessionSeeds() };
+  const ctx = { wirecap, protocol, dir, seed: args.seed, caseMs: args.caseMs, target: args.target, seeds: sessions ? [] : captureSeeds(wirecap, dir, args.corpus), messages: messageSeeds(protocol), flowFrames: sessions ? [] : flowSeeds(), sessionSeeds: sessionSeeds() };
   const say = (line) => process.stdout.write(line + '\n');
   const end = args.only !== null ? args.only + 1 : args.cases;
   // The sessions target runs tens of thousands of cases a second: it reports every 1000 (a crash is then placed within 1000 cases; replay with --only).
@@ -436,6 +516,7 @@ async function main() {
     cases,
     seconds: Number(seconds.toFixed(1)),
     casesPerSecond: Math.round(cases / seconds),
+    flowPackets: (counts.flows ?? 0) * FLOW_WINDOW,
     crashes: findings.filter((f) => f.kind === 'crash').length,
     hangs: findings.filter((f) => f.kind === 'hang').length,
     errorsWithoutCode: findings.filter((f) => f.kind === 'nocode').length,
@@ -447,7 +528,7 @@ async function main() {
   } else {
     console.log(`fuzz: seed ${summary.seed}, ${cases} cases in ${summary.seconds} s (${summary.casesPerSecond}/s)`);
     console.log(`  crashes ${summary.crashes}, hangs ${summary.hangs}, errors without a code ${summary.errorsWithoutCode}`);
-    console.log(`  outcomes: ${JSON.stringify(counts)}`);
+    console.log(`  outcomes: ${JSON.stringify(counts)}; ${summary.flowPackets} packets through defragmentation, flows and reassembly`);
     for (const f of summary.findings) console.log(`  ${f.kind} in case ${f.index} (replay: --seed ${args.seed} --only ${f.index}): ${f.detail}`);
   }
   process.exitCode = findings.length === 0 ? 0 : 1;

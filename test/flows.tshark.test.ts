@@ -2,15 +2,22 @@
 // traces (seeded: reordered, duplicated, dropped and overlapping segments
 // and fragments, sequence wraparound, mid-stream starts, IPv4 and IPv6) and
 // real traffic recorded on lo. Each comparison runs tshark once per trace.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import dgram from 'node:dgram';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decode, Defragmenter, openOffline, tcpStreams, trackFlows, type Flow, type TcpStream } from '../lib';
+import { decode, Defragmenter, openLive, openOffline, tcpStreams, trackFlows, type Flow, type TcpStream } from '../lib';
+import { describeLive } from './helpers/live';
 import { pcapBytes } from './helpers/trace';
+import { sleep, waitFor } from './helpers/traffic';
 import { endpoints, missing, pair, tsharkConversations, tsharkFollow, tsharkPackets, tsharkSize, type TsharkPackets } from './helpers/tshark-conv';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { tcpConversations, fragmentedDatagrams } = require('./helpers/conversations.js');
+
+const execFileAsync = promisify(execFile);
 
 let dir: string;
 beforeAll(() => {
@@ -49,6 +56,38 @@ function compareConversations(file: string, flows: Flow[], packets: TsharkPacket
     }
   }
   return compared;
+}
+
+/**
+ * conv,ipv4 and conv,ipv6 from the flows, summed per address pair (tshark's
+ * IP conversations are every protocol between two addresses). Traces
+ * without fragments only: tshark counts each fragment frame there, the
+ * flows count a reassembled datagram once.
+ */
+function compareIpConversations(file: string, flows: Flow[]): void {
+  const tables = tsharkConversations(file, ['ipv4', 'ipv6']);
+  const sums = new Map<string, Map<string, [number, number]>>();
+  for (const f of flows) {
+    const from = (a: string, b: string, side: { packets: number; bytes: number }): void => {
+      const m = sums.get(pair(a, b)) ?? new Map<string, [number, number]>();
+      const t = m.get(a) ?? [0, 0];
+      t[0] += side.packets;
+      t[1] += side.bytes;
+      m.set(a, t);
+      sums.set(pair(a, b), m);
+    };
+    from(f.key.src, f.key.dst, f.client);
+    from(f.key.dst, f.key.src, f.server);
+  }
+  const rows = [...(tables.ipv4 ?? []), ...(tables.ipv6 ?? [])];
+  expect(rows.length).toBe(sums.size);
+  for (const c of rows) {
+    const m = sums.get(pair(c.a, c.b))!;
+    const [aFrames, aBytes] = m.get(c.a) ?? [0, 0];
+    // Between an address and itself (lo), tshark counts every frame from a to b.
+    const [bFrames, bBytes] = c.a === c.b ? [0, 0] : (m.get(c.b) ?? [0, 0]);
+    expect([aFrames, tsharkSize(aBytes), bFrames, tsharkSize(bBytes)]).toEqual([c.aToB.frames, c.aToB.bytes, c.bToA.frames, c.bToA.bytes]);
+  }
 }
 
 /** A direction's bytes with each gap written as tshark's follow writes it. */
@@ -102,6 +141,7 @@ describe('generated TCP traces', () => {
     const flows = await flowsOf(file);
     const packets = tsharkPackets(file);
     expect(compareConversations(file, flows, packets)).toBe(60);
+    compareIpConversations(file, flows);
     expect(flows.every((f) => f.tcp!.state === 'SF' || f.tcp!.state === 'RSTO')).toBe(true);
     const [streams, bytes] = await compareStreams(file, packets);
     expect(streams).toBe(60);
@@ -163,5 +203,67 @@ describe('IP defragmentation', () => {
     // The flow table counts each reassembled datagram once, as conv,udp does.
     const flows = await flowsOf(file);
     expect(compareConversations(file, flows, tsharkPackets(file))).toBe(complete);
+  });
+});
+
+describeLive('real traffic on lo', () => {
+  test('node http and curl over IPv4 and IPv6, UDP both ways: the live capture and the file tcpdump wrote give tshark conv,tcp/udp/ipv4/ipv6 and follow,tcp,raw', async () => {
+    const server = http.createServer((req, res) => {
+      let n = 0;
+      req.on('data', (d: Buffer) => (n += d.length));
+      req.on('end', () => res.end(`got ${n} bytes for ${req.url}\n${'z'.repeat(40000)}`));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '::', resolve));
+    const port = (server.address() as { port: number }).port;
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const udpPort = udp.address().port;
+    udp.on('message', (m, from) => udp.send(m.subarray(0, 100), from.port, from.address));
+    const filter = `tcp port ${port} or udp port ${udpPort}`;
+    const file = path.join(dir, 'lo.pcap');
+    const tcpdump = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let said = '';
+    tcpdump.stderr.on('data', (d) => (said += d));
+    const live = openLive('lo', { filter, timeoutMs: 10 });
+    const liveFlows: Flow[] = [];
+    const tracking = (async () => {
+      for await (const f of trackFlows(live)) liveFlows.push(f);
+    })();
+    await waitFor(() => said.includes('listening on'), 5000, 'tcpdump to start');
+    await sleep(300);
+    // Node's client (keep-alive off: a connection per request), then curl, over both address families.
+    for (const host of ['127.0.0.1', '::1']) {
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const req = http.request({ host, port, path: `/node/${i}`, method: 'POST', agent: false }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          req.on('error', reject);
+          req.end(Buffer.alloc(5000 * (i + 1), 0x61));
+        });
+      }
+      await execFileAsync('curl', ['-s', '-o', '/dev/null', '--data-binary', 'x'.repeat(3000), `http://${host.includes(':') ? `[${host}]` : host}:${port}/curl`]);
+    }
+    const client = dgram.createSocket('udp4');
+    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => client.send(Buffer.alloc(200 + i * 1000, i), udpPort, '127.0.0.1', () => resolve()));
+    await sleep(500);
+    client.close();
+    udp.close();
+    server.close();
+    tcpdump.kill('SIGINT');
+    await new Promise((resolve) => tcpdump.on('exit', resolve));
+    await live.close();
+    await tracking;
+    const fromFile = await flowsOf(file);
+    const packets = tsharkPackets(file);
+    // 8 TCP connections and 1 UDP conversation.
+    expect(compareConversations(file, fromFile, packets)).toBe(9);
+    expect(compareConversations(file, liveFlows, packets)).toBe(9);
+    expect(fromFile.filter((f) => f.key.protocol === 6).every((f) => f.tcp!.state === 'SF' && f.tcp!.rttNs !== null && !f.directionGuessed)).toBe(true);
+    compareIpConversations(file, fromFile);
+    const [streams, bytes] = await compareStreams(file, packets);
+    expect(streams).toBe(8);
+    expect(bytes).toBeGreaterThan(8 * 40000);
   });
 });

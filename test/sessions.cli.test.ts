@@ -49,6 +49,17 @@ test('wirecap read --sessions prints each record after the packet that completed
   expect(json.filter((x) => x.record !== undefined).map((x) => x.record.kind).sort()).toEqual(['http', 'tls', 'tls', 'tls', 'tls', 'tls']);
 });
 
+test('wirecap flows --sessions: each flow line followed by its records; --json: a sessions array in each flow object', () => {
+  const lines = cli(['flows', LATEST, '--sessions']).stdout.split('\n');
+  const at = lines.findIndex((l) => l.includes(':52939 <-> 23.43.242.57:80'));
+  expect(lines[at + 1]).toMatch(/^ {2}HTTP 172\.16\.225\.48:52939 > 23\.43\.242\.57:80 GET apps\.identrust\.com\/roots\/dstrootcax3\.p7c -> 304 /);
+  expect(lines.filter((l) => l.startsWith('  TLS ')).length).toBe(5);
+  const flows = cli(['flows', LATEST, '--sessions', '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const tls = flows.find((f) => f.srcPort === expected[1].srcPort);
+  expect(tls.sessions).toEqual([expect.objectContaining({ kind: 'tls', sni: expected[1].sni, ja4: expected[1].ja4 })]);
+  expect(flows.filter((f) => f.sessions.length > 0)).toHaveLength(6);
+});
+
 describeLive('wirecap capture --sessions', () => {
   test('prints the HTTP transactions of live traffic on lo', async () => {
     const server = http.createServer((_req, res) => res.end('live'));

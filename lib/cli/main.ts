@@ -8,6 +8,8 @@ import { registerCapture } from './capture';
 import { registerCollect } from './collect';
 import { registerConsume } from './consume';
 import { registerDump } from './dump';
+import { registerFlows } from './flows';
+import { registerFollow } from './follow';
 import { registerInfo } from './info';
 import { registerList } from './list';
 import { registerPublish } from './publish';
@@ -22,7 +24,7 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
     .exitOverride();
   const io = { out, err };
-  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice, registerSessions]) {
+  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice, registerFlows, registerFollow, registerSessions]) {
     register(cli, io);
   }
   return cli;

@@ -2,11 +2,12 @@
  * What the commands share: argument parsers, how a packet prints, progress
  * lines and signal handling.
  */
+import fs from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { Packet } from '../capture/batch';
-import { Capture, CaptureStats } from '../capture/capture';
-import { CaptureFile } from '../files/offline';
+import { Capture, CaptureStats, openLive } from '../capture/capture';
+import { CaptureFile, openOffline } from '../files/offline';
 import { decode } from '../decode';
 import { summarize } from './summary';
 
@@ -131,6 +132,12 @@ export async function printToEnd(cap: Capture, options: { count?: number; json?:
     release();
     cap.close();
   }
+}
+
+/** A file when the path exists (or is - for standard input), else a device. */
+export function openSource(source: string, filter: string): { cap: Capture; live: boolean } {
+  if (source === '-' || fs.existsSync(source)) return { cap: openOffline(source, filter === '' ? {} : { filter }), live: false };
+  return { cap: openLive(source, filter === '' ? {} : { filter }), live: true };
 }
 
 /** Closes source on Ctrl-C or SIGTERM; returns a function that removes the handlers. */

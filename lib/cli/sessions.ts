@@ -4,16 +4,14 @@
  * printed when the connection ends. And the `--sessions` option of `read`
  * and `capture`: each record printed after the packet that completed it.
  */
-import fs from 'node:fs';
 import { Command } from 'commander';
 import type { Packet } from '../capture/batch';
-import { openLive, type Capture } from '../capture/capture';
-import { CaptureFile, openOffline } from '../files/offline';
+import { CaptureFile } from '../files/offline';
 import { FlowTracker } from '../flows/tracker';
 import type { Flow, StreamFactory } from '../flows/types';
 import { ParserRegistry } from '../sessions/registry';
 import type { HandshakeRecord, HttpTransaction, SessionFlow, SessionRecord } from '../sessions/types';
-import { closeOnSignals, formatTime, integer, Io, isoTime, progressLine, type PacketHooks } from './output';
+import { closeOnSignals, formatTime, integer, Io, isoTime, openSource, progressLine, type PacketHooks } from './output';
 
 const TLS_VERSIONS: Record<number, string> = { 0x0304: 'TLS1.3', 0x0303: 'TLS1.2', 0x0302: 'TLS1.1', 0x0301: 'TLS1.0', 0x0300: 'SSL3' };
 
@@ -132,10 +130,6 @@ export function sessionHooks(json: boolean): PacketHooks {
   return { after: (p, linktype) => lines(feed.packet(p, linktype)), atEnd: () => lines(feed.end()) };
 }
 
-function openSource(target: string, filter: string): Capture {
-  return fs.existsSync(target) || target === '-' ? openOffline(target, { filter }) : openLive(target, { filter });
-}
-
 export function registerSessions(cli: Command, { out, err }: Io): void {
   cli
     .command('sessions')
@@ -146,7 +140,7 @@ export function registerSessions(cli: Command, { out, err }: Io): void {
     .option('--json', 'one JSON object a connection, with its records')
     .option('--records', 'one line a record (each HTTP transaction, each handshake) instead')
     .action(async (target: string, filter: string[], options: { count?: number; json?: boolean; records?: boolean }) => {
-      const cap = openSource(target, filter.join(' '));
+      const { cap } = openSource(target, filter.join(' '));
       const byFlow = new Map<number, SessionRecord[]>();
       let printed = 0;
       const onFlow = (flow: Flow): void => {

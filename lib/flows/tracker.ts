@@ -61,6 +61,7 @@ export interface FlowTrackerStats {
 }
 
 const SEC = 1e9;
+const CLIENT_LETTERS = HISTORY_LETTERS.map((l) => l.toUpperCase());
 const DLT_RAW = 101;
 const MAX_TUNNEL_DEPTH = 4;
 const SYN = 0x02;
@@ -101,6 +102,10 @@ export class FlowTracker extends EventEmitter {
   readonly #budget: ReassemblyBudget;
   #linktype = 1;
   #now = -Infinity;
+  /** Packet times are kept as ns since the first packet's (exact below 2^53 ns, 104 days). */
+  #baseHi = 0;
+  #baseLo = 0;
+  #based = false;
   #nextId = 0;
   #frame = 0;
   #ended = false;
@@ -208,7 +213,12 @@ export class FlowTracker extends EventEmitter {
       this.#stats.notIp++;
       return;
     }
-    const ns = hi * 4294967296 + lo;
+    if (!this.#based) {
+      this.#based = true;
+      this.#baseHi = hi | 0;
+      this.#baseLo = lo;
+    }
+    const ns = ((hi | 0) - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
     if (ns > this.#now) this.#now = ns;
     if (c.fragment[i] !== 0 && this.#defrag !== null) {
       const whole = this.#defrag.fragment(d, start, end, c.ipOffset[i], v, ns, frame);
@@ -300,6 +310,12 @@ export class FlowTracker extends EventEmitter {
     }
     const list = proto === 6 ? LIST_TCP : proto === 17 ? LIST_UDP : LIST_OTHER;
     const s = slots.insert(this.#w, h, list);
+    // Keep the per-slot object arrays dense and as long as the table (reads past the end are slow).
+    while (this.#records.length < slots.capacity) {
+      this.#records.push(undefined);
+      this.#conns.push(undefined);
+      this.#handlers.push(undefined);
+    }
     const sp = c.srcPort[i];
     const dp = c.dstPort[i];
     // Who is the client: the SYN's sender; the SYN-ACK's receiver; else (TCP) the higher port's side, a guess.
@@ -374,7 +390,7 @@ export class FlowTracker extends EventEmitter {
       slots.letters[two] |= fresh;
       const record = this.#records[s]!;
       for (let k = 0; k < 7; k++) {
-        if ((fresh & (1 << k)) !== 0) record.tcp!.history += side === 0 ? HISTORY_LETTERS[k].toUpperCase() : HISTORY_LETTERS[k];
+        if ((fresh & (1 << k)) !== 0) record.tcp!.history += side === 0 ? CLIENT_LETTERS[k] : HISTORY_LETTERS[k];
       }
     }
     // Handshake RTT: the client's SYN, the server's SYN-ACK, the client's first ACK after it.

@@ -103,7 +103,9 @@ export class TcpDirection {
     const old = Math.min(-rel, end - start);
     if (old > 0) this.#compareDelivered(at, d, start, start + old, timestamp);
     if (old === end - start) return;
-    this.#deliver(d, start + old, end, timestamp);
+    // Held bytes came first: they win where the new bytes overlap them.
+    if (this.#held.length > 0) this.#hold(this.#offset, d, start + old, end, timestamp);
+    else this.#deliver(d, start + old, end, timestamp);
     this.#drain();
   }
 
@@ -213,9 +215,13 @@ export class TcpDirection {
     const w = this.budget.window;
     if (w === 0) return;
     if (this.#history === null) this.#history = Buffer.alloc(w);
-    const h = this.#history;
     const skip = Math.max(0, bytes.length - w);
-    for (let k = skip, o = this.#offset + skip; k < bytes.length; k++, o++) h[o % w] = bytes[k];
+    // The ring's copy in at most two pieces.
+    const at = (this.#offset + skip) % w;
+    const n = bytes.length - skip;
+    const first = Math.min(n, w - at);
+    bytes.copy(this.#history, at, skip, skip + first);
+    if (first < n) bytes.copy(this.#history, 0, skip + first, bytes.length);
   }
 
   /** Bytes d[start, end) at stream offset at (< #offset) against the history kept. */

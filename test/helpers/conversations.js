@@ -7,27 +7,7 @@
 // duplicated, overlapping). Checksums are left 0 (tshark does not check
 // them by default). Every frame is a function of the seed.
 
-/** mulberry32: a small seeded generator. */
-function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
-    chance: (p) => next() < p,
-    bytes: (n) => {
-      const b = Buffer.alloc(n);
-      for (let i = 0; i < n; i++) b[i] = Math.floor(next() * 256);
-      return b;
-    },
-  };
-}
+const { rng } = require('./packets.js');
 
 const MAC = Buffer.from('02000000000102000000000286dd', 'hex');
 
@@ -79,6 +59,14 @@ function tcpSegment(v6, src, dst, sport, dport, seq, ack, flags, payload) {
   t[13] = flags;
   t.writeUInt16BE(65535, 14);
   return ethernet(v6, Buffer.concat([ipHeader(v6, src, dst, 6, 20 + payload.length), t, payload]));
+}
+
+function udpDatagram(v6, src, dst, sport, dport, payload) {
+  const u = Buffer.alloc(8);
+  u.writeUInt16BE(sport, 0);
+  u.writeUInt16BE(dport, 2);
+  u.writeUInt16BE(8 + payload.length, 4);
+  return ethernet(v6, Buffer.concat([ipHeader(v6, src, dst, 17, 8 + payload.length), u, payload]));
 }
 
 const FIN = 0x01;
@@ -294,4 +282,4 @@ function fragmentedDatagrams(options = {}) {
   return { frames, truth };
 }
 
-module.exports = { rng, tcpConversations, fragmentedDatagrams, tcpSegment, address };
+module.exports = { tcpConversations, fragmentedDatagrams, tcpSegment, udpDatagram, ipHeader, address };

@@ -82,7 +82,11 @@ export interface FollowedStream {
 
 /** follow,tcp,raw for every stream index given, in one tshark pass. */
 export function tsharkFollow(file: string, streams: number[]): Map<number, FollowedStream> {
-  const out = run(['-n', '-r', file, '-q', ...streams.flatMap((n) => ['-z', `follow,tcp,raw,${n}`])]);
+  return parseFollow(run(['-n', '-r', file, '-q', ...streams.flatMap((n) => ['-z', `follow,tcp,raw,${n}`])]));
+}
+
+/** The blocks of follow,tcp,raw output (tshark's, or wirecap follow --format raw), by stream index ("Filter: tcp.stream eq N"). */
+export function parseFollow(out: string): Map<number, FollowedStream> {
   const result = new Map<number, FollowedStream>();
   for (const block of out.split(/^=+$/m)) {
     const filter = /Filter: tcp\.stream eq (\d+)/.exec(block);
