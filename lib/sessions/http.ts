@@ -24,6 +24,8 @@ const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
 const CHUNK_LINE_MAX = 1024;
+/** Bytes no HTTP head holds: controls other than tab, CR and LF, and DEL. */
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
 /** Does this look like the start of an HTTP/1.x message? (null: too short to say) */
 export function sniffHttp(direction: Direction, bytes: Buffer): boolean | null {
@@ -48,6 +50,8 @@ class Side {
   headLength = 0;
   /** Non-CR bytes on the current header line (0 at a line start). */
   lineBytes = 0;
+  /** The last byte of an unfinished line was a CR. */
+  lastCr = false;
   lines = 0;
   remaining = 0;
   message: (HttpRequest | HttpResponse) | null = null;
@@ -164,29 +168,35 @@ class HttpParser implements SessionParser {
   private headBytes(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
     let ended = false;
     let i = at;
-    for (; i < bytes.length; i++) {
-      const c = bytes[i];
-      if (c === 0x0a) {
-        if (side.lineBytes > 0) {
-          side.lines++;
-          side.lineBytes = 0;
-        } else if (side.lines === 0 && side.state === 'head') {
-          // Empty lines before a start line are allowed (RFC 9112 2.2): drop them.
-          side.head = [];
-          side.headLength = 0;
-          at = i + 1;
-        } else {
-          ended = true;
-          i++;
-          break;
-        }
-      } else if (c !== 0x0d) {
-        if ((c < 0x20 && c !== 0x09) || c === 0x7f || (c > 0x7e && side.lines === 0)) {
-          // Control bytes anywhere, or non-ASCII in the start line: binary, not HTTP.
-          this.stop(direction, side, 'not-http', bytes.length - at);
-          return bytes.length;
-        }
-        side.lineBytes++;
+    // Line by line (indexOf finds each LF); lineBytes counts the current line's bytes, a lone CR making a blank line too.
+    while (i < bytes.length) {
+      const lf = bytes.indexOf(0x0a, i);
+      const stop = lf === -1 ? bytes.length : lf;
+      if (side.lineBytes === 0 && stop > i && !this.lineStartOk(bytes[i], side)) {
+        // Binary where a line should start: not HTTP.
+        this.stop(direction, side, 'not-http', bytes.length - at);
+        return bytes.length;
+      }
+      const length = side.lineBytes + (stop - i);
+      if (lf === -1) {
+        side.lineBytes = length;
+        side.lastCr = bytes[bytes.length - 1] === 0x0d;
+        i = bytes.length;
+        break;
+      }
+      const blank = length === 0 || (length === 1 && (lf > i ? bytes[lf - 1] === 0x0d : side.lastCr));
+      side.lineBytes = 0;
+      i = lf + 1;
+      if (!blank) {
+        side.lines++;
+      } else if (side.lines === 0 && side.state === 'head') {
+        // Empty lines before a start line are allowed (RFC 9112 2.2): drop them.
+        side.head = [];
+        side.headLength = 0;
+        at = i;
+      } else {
+        ended = true;
+        break;
       }
     }
     side.headLength += i - at;
@@ -210,7 +220,15 @@ class HttpParser implements SessionParser {
     return i;
   }
 
+  /** Can this byte start a line of a head? (A start line is ASCII; control bytes start nothing but CR and LF.) */
+  private lineStartOk(c: number, side: Side): boolean {
+    if (c === 0x0d || c === 0x09) return true;
+    if (c < 0x20 || c === 0x7f) return false;
+    return side.lines > 0 || c < 0x80;
+  }
+
   private parseHead(direction: Direction, side: Side, text: string, time: bigint): void {
+    if (CONTROL.test(text)) return this.stop(direction, side, 'not-http', 0);
     const headers: Array<[string, string]> = [];
     let end = text.indexOf('\n');
     const start = text.slice(0, end > 0 && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
@@ -316,9 +334,12 @@ class HttpParser implements SessionParser {
       this.stop(direction, side, 'bad-chunk', bytes.length - at);
       return bytes.length;
     }
-    side.head.push(Buffer.from(bytes.subarray(at, end)));
-    if (lf === -1) return end;
-    const line = Buffer.concat(side.head).toString('latin1').replace(/\r?\n$/, '');
+    if (lf === -1) {
+      side.head.push(Buffer.from(bytes.subarray(at, end)));
+      return end;
+    }
+    const raw = side.head.length === 0 ? bytes.toString('latin1', at, end) : Buffer.concat([...side.head, bytes.subarray(at, end)]).toString('latin1');
+    const line = raw.endsWith('\r\n') ? raw.slice(0, -2) : raw.slice(0, -1);
     side.head = [];
     side.headLength = 0;
     if (side.state === 'chunk-end') {

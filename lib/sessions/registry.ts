@@ -42,6 +42,8 @@ type Held = { kind: 'data'; direction: Direction; bytes: Buffer; info: ChunkInfo
 export class ParserRegistry {
   readonly definitions: ParserDefinition[] = [];
   private readonly builtins: ParserDefinition[];
+  /** The definitions of each transport, in the order they are tried (rebuilt after add()). */
+  private byTransport: Record<'tcp' | 'udp', ParserDefinition[]> | null = null;
   readonly stats: SessionStats = { flows: 0, claimed: {}, unclaimed: 0, records: 0, bytesGivenUp: 0, parserErrors: 0 };
 
   constructor(options: RegistryOptions = {}) {
@@ -51,6 +53,7 @@ export class ParserRegistry {
   /** Adds a parser, tried before the built-in ones (and after those added earlier). */
   add(definition: ParserDefinition): this {
     this.definitions.push(definition);
+    this.byTransport = null;
     return this;
   }
 
@@ -69,8 +72,15 @@ export class ParserRegistry {
   handler(flow: SessionFlow, sink: (record: SessionRecord) => void): FlowHandler & { readonly idle: boolean } {
     this.stats.flows++;
     const transport = flow.key.protocol === 6 ? 'tcp' : flow.key.protocol === 17 ? 'udp' : null;
+    if (transport === null) return new Dispatch(this, flow, [], sink);
+    this.byTransport ??= {
+      tcp: [...this.definitions, ...this.builtins].filter((d) => d.transport === 'tcp'),
+      udp: [...this.definitions, ...this.builtins].filter((d) => d.transport === 'udp'),
+    };
+    const all = this.byTransport[transport];
     const { srcPort, dstPort } = flow.key;
-    const candidates = [...this.definitions, ...this.builtins].filter((d) => d.transport === transport && (d.ports === undefined || d.ports.includes(srcPort) || d.ports.includes(dstPort)));
+    // The list is shared between flows while no definition names ports (Dispatch copies it before narrowing it).
+    const candidates = all.some((d) => d.ports !== undefined) ? all.filter((d) => d.ports === undefined || d.ports.includes(srcPort) || d.ports.includes(dstPort)) : all;
     return new Dispatch(this, flow, candidates, sink);
   }
 }
@@ -96,9 +106,8 @@ class Dispatch implements FlowHandler {
     private readonly sink: (record: SessionRecord) => void,
   ) {
     // A definition chosen by port alone needs no bytes to decide.
-    const byPort = candidates.find((d) => d.sniff === undefined);
-    if (byPort !== undefined && candidates.indexOf(byPort) === 0) this.attach(byPort);
-    else if (candidates.length === 0) this.off();
+    if (candidates.length === 0) this.off();
+    else if (candidates[0].sniff === undefined) this.attach(candidates[0]);
   }
 
   onData(direction: Direction, bytes: Buffer, info: ChunkInfo): void {

@@ -21,9 +21,14 @@ export class HandshakeReader {
   /** 'too-large' once a message claims more than the bound. */
   failed: string | null = null;
 
-  /** Adds bytes (copied); returns the first whole message once there is one. */
+  /** Adds bytes (copied when kept); returns the first whole message once there is one (valid during the call that gave the bytes). */
   push(bytes: Buffer): { type: number; body: Buffer } | null {
     if (this.failed !== null) return null;
+    if (this.length === 0 && bytes.length >= 4) {
+      // Usually the whole message is in one piece: no copy.
+      const size = bytes.readUIntBE(1, 3);
+      if (size <= MAX_HELLO_BYTES && bytes.length >= 4 + size) return { type: bytes[0], body: bytes.subarray(4, 4 + size) };
+    }
     this.parts.push(Buffer.from(bytes));
     this.length += bytes.length;
     if (this.length < 4) return null;
@@ -52,8 +57,9 @@ export function sniffTls(_direction: Direction, bytes: Buffer): boolean | null {
 }
 
 class Side {
-  header = Buffer.alloc(5);
+  /** The record header's bytes seen so far (5 in all): type, version major, length. */
   headerHave = 0;
+  major = 0;
   type = 0;
   remaining = 0;
   reader = new HandshakeReader();
@@ -76,14 +82,13 @@ class TlsParser implements SessionParser {
     let at = 0;
     while (at < bytes.length && !side.done) {
       if (side.headerHave < 5) {
-        const take = Math.min(5 - side.headerHave, bytes.length - at);
-        bytes.copy(side.header, side.headerHave, at, at + take);
-        side.headerHave += take;
-        at += take;
-        if (side.headerHave < 5) break;
-        side.type = side.header[0];
-        side.remaining = side.header.readUInt16BE(3);
-        if (side.type < 20 || side.type > 24 || side.header[1] !== 3 || side.remaining > MAX_RECORD) {
+        const b = bytes[at++];
+        if (side.headerHave === 0) side.type = b;
+        else if (side.headerHave === 1) side.major = b;
+        else if (side.headerHave === 3) side.remaining = b << 8;
+        else if (side.headerHave === 4) side.remaining |= b;
+        if (++side.headerHave < 5) continue;
+        if (side.type < 20 || side.type > 24 || side.major !== 3 || side.remaining > MAX_RECORD) {
           this.fail(direction, 'not-tls', bytes.length - at);
           return;
         }
