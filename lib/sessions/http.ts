@@ -327,6 +327,28 @@ class HttpParser implements SessionParser {
 
   /** A chunk-size line, or the CRLF after a chunk's data. */
   private chunkLine(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
+    if (side.head.length === 0) {
+      // The usual case, read in place: the CRLF after a chunk, or "<hex>\r\n" whole in this chunk.
+      if (side.state === 'chunk-end' && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
+        side.state = 'chunk-size';
+        return at + 2;
+      }
+      if (side.state === 'chunk-size') {
+        let size = 0;
+        let i = at;
+        for (; i < bytes.length && i - at < 12; i++) {
+          const c = bytes[i];
+          const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+          if (d < 0) break;
+          size = size * 16 + d;
+        }
+        if (i > at && bytes[i] === 0x0d && bytes[i + 1] === 0x0a && size > 0) {
+          side.state = 'chunk-data';
+          side.remaining = size;
+          return i + 2;
+        }
+      }
+    }
     const lf = bytes.indexOf(0x0a, at);
     const end = lf === -1 ? bytes.length : lf + 1;
     side.headLength += end - at;
