@@ -4,12 +4,12 @@
  * technical_details/JA4.md; JA4 is BSD-3, JA4S is JA4+ under the FoxIO
  * License 1.1). GREASE values are left out everywhere.
  */
-import { nodeCrypto } from '../core/crypto';
+import { digestHex } from '../core/crypto';
 import { isGrease } from './hello';
 import type { ClientHello, Fingerprints, ServerHello } from './types';
 
 const hex4 = (v: number): string => v.toString(16).padStart(4, '0');
-const sha12 = (s: string): string => nodeCrypto().createHash('sha256').update(s).digest('hex').slice(0, 12);
+const sha12 = (s: string): string => digestHex('sha256', s).slice(0, 12);
 const count2 = (n: number): string => String(Math.min(n, 99)).padStart(2, '0');
 const clean = (list: number[]): number[] => list.filter((v) => !isGrease(v));
 
@@ -22,7 +22,7 @@ export function ja3String(hello: ClientHello): string {
 
 export function ja3(hello: ClientHello): { ja3: string; ja3Full: string } {
   const full = ja3String(hello);
-  return { ja3Full: full, ja3: nodeCrypto().createHash('md5').update(full).digest('hex') };
+  return { ja3Full: full, ja3: digestHex('md5', full) };
 }
 
 /** The two characters JA4 and JA4S take from an ALPN value. */
