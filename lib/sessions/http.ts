@@ -120,7 +120,7 @@ class HttpParser implements SessionParser {
     this.stop(direction, side, 'gap', 0);
   }
 
-  end(_reason: string, timestamp: bigint): void {
+  end(): void {
     for (const direction of ['client', 'server'] as const) {
       const side = direction === 'client' ? this.client : this.server;
       if (side.message !== null || side.headLength > 0) {
@@ -133,7 +133,6 @@ class HttpParser implements SessionParser {
       if (p.tx.request === null && !p.tx.flags.includes('unpaired')) p.tx.flags.push('unpaired');
       this.context.emit(p.tx);
     }
-    void timestamp;
   }
 
   /** Parses from `at`; returns where it stopped. */
@@ -158,7 +157,7 @@ class HttpParser implements SessionParser {
         return bytes.length;
       case 'chunk-size':
       case 'chunk-end':
-        return this.chunkLine(direction, side, bytes, at, time);
+        return this.chunkLine(direction, side, bytes, at);
       default:
         return bytes.length;
     }
@@ -326,7 +325,7 @@ class HttpParser implements SessionParser {
   }
 
   /** A chunk-size line, or the CRLF after a chunk's data. */
-  private chunkLine(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
+  private chunkLine(direction: Direction, side: Side, bytes: Buffer, at: number): number {
     if (side.head.length === 0) {
       // The usual case, read in place: the CRLF after a chunk, or "<hex>\r\n" whole in this chunk.
       if (side.state === 'chunk-end' && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
