@@ -19,6 +19,9 @@ import { describeLive } from './helpers/live';
 import { tsharkFields } from './helpers/tools';
 import { sleep } from './helpers/traffic';
 
+// tshark runs several times per test: generous timeouts for a loaded machine (about 10 s in all on a quiet one).
+jest.setTimeout(120000);
+
 let dir: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-sessions-'));
@@ -96,6 +99,7 @@ async function rawExchange(port: number, parts: Buffer[], ms = 300): Promise<Buf
 
 describeLive('sessions against tshark, on traffic from real clients on lo', () => {
   let file: string;
+  let captured: SessionRecord[];
   const ports = { http: 0, https: 0, quic: 0 };
 
   beforeAll(async () => {
@@ -179,10 +183,11 @@ describeLive('sessions against tshark, on traffic from real clients on lo', () =
     plain.close();
     secure.close();
     udp.close();
-  }, 60000);
+    captured = await recordsOf(file);
+  }, 120000);
 
   test('HTTP: method, URI, host, status and Content-Length of every request and response, as tshark reads them', async () => {
-    const txs = (await recordsOf(file)).filter((r): r is HttpTransaction => r.kind === 'http');
+    const txs = captured.filter((r): r is HttpTransaction => r.kind === 'http');
     const decode = [`tcp.port==${ports.http},http`];
     const theirRequests = rows(file, ['tcp.srcport', 'http.request.method', 'http.request.uri', 'http.host'], 'http.request', decode).map((r) => r.join(' '));
     const theirResponses = rows(file, ['tcp.dstport', 'http.response.code', 'http.content_length'], 'http.response', decode).map((r) => r.join(' '));
@@ -199,7 +204,7 @@ describeLive('sessions against tshark, on traffic from real clients on lo', () =
   });
 
   test('TLS: SNI, ALPN, cipher suites, JA3 and JA3 full of every ClientHello, and the chosen suite, as tshark reads them', async () => {
-    const hs = (await recordsOf(file)).filter((r): r is HandshakeRecord => r.kind === 'tls');
+    const hs = captured.filter((r): r is HandshakeRecord => r.kind === 'tls');
     const decode = [`tcp.port==${ports.https},tls`];
     const theirServers = rows(file, ['tcp.dstport', 'tls.handshake.ciphersuite'], 'tls.handshake.type==2', decode).map((r) => r.join(' '));
     // One ClientHello per frame here: its lists stay whole (comma-joined, as JA3 and wirecap join them).
@@ -215,12 +220,12 @@ describeLive('sessions against tshark, on traffic from real clients on lo', () =
   });
 
   test('QUIC: the SNI of each ClientHello spread over two Initial packets, as tshark decrypts them', async () => {
-    const ours = (await recordsOf(file)).filter((r): r is HandshakeRecord => r.kind === 'quic');
+    const quic = captured.filter((r): r is HandshakeRecord => r.kind === 'quic');
     const theirs = tsharkFields(file, ['udp.srcport', 'tls.handshake.extensions_server_name', 'tls.handshake.ja3'], 'quic && tls.handshake.type==1').map((r) => r.join(' '));
     expect(theirs).toHaveLength(2);
-    expect(sorted(ours.map((r) => `${r.flow.key.srcPort} ${r.sni} ${r.ja3}`))).toEqual(sorted(theirs));
-    expect(ours.every((r) => r.ja4!.startsWith('q13d') && r.flags.length === 0)).toBe(true);
-    console.log(`QUIC compared with tshark: ${ours.length} ClientHellos (server_name, ja3), 0 mismatches`);
+    expect(sorted(quic.map((r) => `${r.flow.key.srcPort} ${r.sni} ${r.ja3}`))).toEqual(sorted(theirs));
+    expect(quic.every((r) => r.ja4!.startsWith('q13d') && r.flags.length === 0)).toBe(true);
+    console.log(`QUIC compared with tshark: ${quic.length} ClientHellos (server_name, ja3), 0 mismatches`);
   });
 });
 
