@@ -3,11 +3,13 @@
 // at a time. HTTP (60 %): 1 to 4 keep-alive exchanges, bodies by
 // Content-Length or chunked, up to 30 KB. TLS (40 %): a ClientHello (RFC
 // 9001's, SNI varied), a ServerHello and a 3 KB certificate-sized record,
-// then application data both ways. Segments from test/helpers/conversations.js.
+// then application data both ways. Segments from test/helpers/conversations.js,
+// the seeded generator from test/helpers/packets.js.
 //   node bench/make-sessions-trace.js <file> [connections=10000]
 const fs = require('node:fs');
 const path = require('node:path');
-const { rng, tcpSegment, address } = require('../test/helpers/conversations');
+const { rng } = require('../test/helpers/packets');
+const { tcpSegment, address } = require('../test/helpers/conversations');
 
 const [file, count = '10000'] = process.argv.slice(2);
 const r = rng(25);

@@ -247,3 +247,22 @@ test("JA3 and JA3 full of every ClientHello in FoxIO's sample captures (GREASE-l
   expect(compared).toBeGreaterThanOrEqual(90);
   console.log(`JA3 compared with tshark on FoxIO's captures: ${compared} ClientHellos, 0 mismatches`);
 });
+
+test("a generated trace (bench/make-sessions-trace.js, 60 connections): every HTTP and TLS field equals tshark's", async () => {
+  const file = path.join(dir, 'generated.pcap');
+  execFileSync(process.execPath, [path.join(__dirname, '..', 'bench', 'make-sessions-trace.js'), file, '60'], { stdio: 'ignore' });
+  const records = await recordsOf(file);
+  const txs = records.filter((r): r is HttpTransaction => r.kind === 'http');
+  const hs = records.filter((r): r is HandshakeRecord => r.kind === 'tls');
+  const decode = ['tcp.port==80,http', 'tcp.port==443,tls'];
+  const theirRequests = rows(file, ['tcp.srcport', 'http.request.method', 'http.request.uri', 'http.host'], 'http.request', decode).map((r) => r.join(' '));
+  const theirResponses = rows(file, ['tcp.dstport', 'http.response.code', 'http.content_length'], 'http.response', decode).map((r) => r.join(' '));
+  // The generator puts HTTP and TLS on ports 80 and 443 alike, and wirecap finds each by its bytes: tshark is told both ports are TLS for the hellos.
+  const theirHellos = rows(file, ['tcp.srcport', 'tls.handshake.extensions_server_name', 'tls.handshake.ja3'], 'tls.handshake.type==1', ['tcp.port==80,tls', 'tcp.port==443,tls']).map((r) => r.join(' '));
+  expect(sorted(txs.map((t) => `${t.flow.key.srcPort} ${t.request!.method} ${t.request!.uri} ${t.request!.host}`))).toEqual(sorted(theirRequests));
+  expect(sorted(txs.map((t) => `${t.flow.key.srcPort} ${t.response!.status} ${t.response!.contentLength ?? ''}`))).toEqual(sorted(theirResponses));
+  expect(sorted(hs.map((r) => `${r.flow.key.srcPort} ${r.sni} ${r.ja3}`))).toEqual(sorted(theirHellos));
+  expect(txs.length).toBeGreaterThan(40);
+  expect(hs.length).toBeGreaterThan(10);
+  console.log(`generated trace compared with tshark: ${txs.length} HTTP transactions (method, uri, host, code, content_length), ${hs.length} ClientHellos (server_name, ja3), 0 mismatches`);
+});
