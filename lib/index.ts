@@ -44,3 +44,7 @@ export type { ServeOptions, PcapServeStats, PcapClientStats } from './pcap-over-
 export { openPcapStream, PcapStream } from './pcap-over-ip/reader';
 export type { PcapStreamOptions } from './pcap-over-ip/reader';
 export { packetFilter } from './capture/packet-filter';
+export { FlowTracker, trackFlows, tcpStreams, Defragmenter } from './flows';
+export type { Flow, FlowKey, FlowSide, TcpInfo, FlowEndReason, Direction, StreamHandler, StreamFactory, StreamInfo, DatagramInfo, FlowTimeouts, FlowOptions, ReassemblyOptions, FlowTrackerStats, FlowSource, PacketMessage, TrackOptions, TcpStream, TcpStreamsOptions, DirectionBytes, StreamGap, DefragOptions, DefragStats, DefragResult, Reassembled } from './flows';
+export { sessions, ParserRegistry, httpParser, tlsParser, quicParser, sealInitial, cryptoFrame, ja3, ja4, ja4s, parseClientHello, parseServerHello } from './sessions';
+export type { SessionOptions, SessionStats, RegistryOptions, FlowHandler, HttpOptions, ChunkInfo, SessionFlow, SessionParser, ParserContext, ParserDefinition, RecordBase, HttpBodyMode, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ClientHello, ServerHello, Fingerprints, HandshakeRecord, SessionRecord, CustomRecord } from './sessions';

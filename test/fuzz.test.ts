@@ -34,6 +34,12 @@ test('3,000 mutated and truncated files and messages: no crash, no hang, no erro
   expect(Object.keys(summary.outcomes)).toEqual(expect.arrayContaining(['openOffline', 'openTrace', 'slice', 'decode', 'EBADFORMAT']));
 });
 
+test('100,000 mutated packets of generated conversations through defragmentation, flows and reassembly: no throw, every bound kept', () => {
+  const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'fuzz.js'), '--target', 'flows', '--cases', '500', '--seed', '24', '--json'], { encoding: 'utf8', timeout: 120000 });
+  const summary = JSON.parse(out.trim().split('\n').pop()!);
+  expect(summary).toMatchObject({ cases: 500, crashes: 0, hangs: 0, errorsWithoutCode: 0, findings: [], flowPackets: 100000, outcomes: { flows: 500 } });
+});
+
 test('a pcapng record dated past 2262 ends the read with EBADFORMAT after the records before it (found by the fuzzer: it overflowed)', async () => {
   const file = path.join(dir, 'late.pcapng');
   const writer = createWriter(file, { format: 'pcapng', precision: 'nano' });
@@ -57,4 +63,13 @@ test('a pcapng record dated past 2262 ends the read with EBADFORMAT after the re
   }
   expect(seen).toEqual([1_700_000_000_000_000_000n, 1_700_000_000_000_000_001n]);
   expect(error).toMatchObject({ code: 'EBADFORMAT', message: expect.stringContaining('2262') });
+});
+
+test('20,000 mutated HTTP, TLS and QUIC streams and datagrams through the sessions parsers: no throw, no body kept past its bound', () => {
+  const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'fuzz.js'), '--target', 'sessions', '--cases', '20000', '--seed', '25', '--json'], {
+    encoding: 'utf8',
+    timeout: 120000,
+  });
+  const summary = JSON.parse(out.trim().split('\n').pop()!);
+  expect(summary).toMatchObject({ cases: 20000, crashes: 0, hangs: 0, errorsWithoutCode: 0, findings: [], outcomes: { sessions: 20000 } });
 });

@@ -4,6 +4,7 @@ import { Capture, openLive } from '../capture/capture';
 import { Io, closeOnSignals, integer, printToEnd, statsText } from './output';
 import { PacketSink } from '../files/sink';
 import { captureSource, MetricsFlag, metricsOption, listenMetrics } from './metrics-option';
+import { sessionHooks } from './sessions';
 
 
 export function registerCapture(cli: Command, { out, err }: Io): void {
@@ -18,7 +19,8 @@ export function registerCapture(cli: Command, { out, err }: Io): void {
     .option('--immediate', 'deliver each packet at once')
     .option('--nano', 'nanosecond timestamps')
     .option('-w, --write <file>', 'write the packets to a pcap file instead of printing them (- for standard output, flushed per batch)')
-    .action(async (iface: string, filter: string[], options: MetricsFlag & { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean; write?: string }) => {
+    .option('--sessions', 'after the packet that completes one, each HTTP transaction and TLS/QUIC handshake')
+    .action(async (iface: string, filter: string[], options: MetricsFlag & { count?: number; json?: boolean; hex?: boolean; snaplen?: number; immediate?: boolean; nano?: boolean; write?: string; sessions?: boolean }) => {
       const metrics = await listenMetrics(options.metrics, err);
       const cap = openLive(iface, {
         filter: filter.join(' '),
@@ -28,7 +30,7 @@ export function registerCapture(cli: Command, { out, err }: Io): void {
       });
       metrics.watch(captureSource(cap));
       try {
-        if (options.write === undefined) await printToEnd(cap, options, out);
+        if (options.write === undefined) await printToEnd(cap, options, out, options.sessions ? sessionHooks(options.json ?? false) : undefined);
         else await writeToEnd(cap, options.write, options.count);
       } finally {
         await metrics.close();

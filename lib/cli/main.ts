@@ -9,12 +9,15 @@ import { registerCollect } from './collect';
 import { registerConsume } from './consume';
 import { registerDump } from './dump';
 import { registerExtcap } from './extcap';
+import { registerFlows } from './flows';
+import { registerFollow } from './follow';
 import { registerInfo } from './info';
 import { registerList } from './list';
 import { registerPublish } from './publish';
 import { registerRead } from './read';
 import { registerReplay } from './replay';
 import { registerServe } from './serve';
+import { registerSessions } from './sessions';
 import { registerSlice } from './slice';
 import { registerStream } from './stream';
 
@@ -35,6 +38,9 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     registerPublish,
     registerConsume,
     registerSlice,
+    registerFlows,
+    registerFollow,
+    registerSessions,
     registerReplay,
     registerExtcap,
     registerServe,

@@ -2,11 +2,12 @@
  * What the commands share: argument parsers, how a packet prints, progress
  * lines and signal handling.
  */
+import fs from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { Packet } from '../capture/batch';
-import { CaptureStats } from '../capture/capture';
-import { CaptureFile } from '../files/offline';
+import { Capture, CaptureStats, openLive } from '../capture/capture';
+import { CaptureFile, openOffline } from '../files/offline';
 import { decode } from '../decode';
 import { summarize } from './summary';
 
@@ -86,19 +87,27 @@ export interface PacketSource extends AsyncIterable<Packet> {
   close(): void;
 }
 
+/** Text printed after each packet's line, and at the end (the sessions records of read/capture --sessions). */
+export interface PacketHooks {
+  after(p: Packet, linktype: number): string;
+  atEnd(): string;
+}
+
 /** Prints packets of a capture or file until count, the end, or a signal. */
 async function printPackets(
   source: PacketSource,
   options: { count?: number; json?: boolean; hex?: boolean },
   out: NodeJS.WritableStream,
+  hooks?: PacketHooks,
 ): Promise<number> {
   const nano = source.precision === 'nano';
   let n = 0;
   for await (const p of source) {
     const linktype = source instanceof CaptureFile ? source.linktypeOf(p) : source.linktype;
-    out.write(`${packetLine(p, linktype, { ...options, nano })}\n`);
+    out.write(`${packetLine(p, linktype, { ...options, nano })}\n${hooks?.after(p, linktype) ?? ''}`);
     if (++n === options.count) break;
   }
+  if (hooks !== undefined) out.write(hooks.atEnd());
   return n;
 }
 
@@ -130,10 +139,10 @@ export function progressLine(out: NodeJS.WritableStream, format: string, stats: 
 }
 
 /** Prints a capture's packets until it ends, Ctrl-C or the count, then closes it. */
-export async function printToEnd(cap: PacketSource, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream): Promise<void> {
+export async function printToEnd(cap: PacketSource, options: { count?: number; json?: boolean; hex?: boolean }, out: NodeJS.WritableStream, hooks?: PacketHooks): Promise<void> {
   const release = closeOnSignals(() => cap.close());
   try {
-    await printPackets(cap, options, out);
+    await printPackets(cap, options, out, hooks);
   } finally {
     release();
     cap.close();
@@ -151,6 +160,12 @@ export function textStream(io: Io, write: string | undefined): NodeJS.WritableSt
 /** Whether an error is the reader of a pipe going away (EPIPE): an end, not a failure. */
 export function readerGone(error: unknown): boolean {
   return (error as { code?: string } | undefined)?.code === 'EPIPE';
+}
+
+/** A file when the path exists (or is - for standard input), else a device. */
+export function openSource(source: string, filter: string): { cap: Capture; live: boolean } {
+  if (source === '-' || fs.existsSync(source)) return { cap: openOffline(source, filter === '' ? {} : { filter }), live: false };
+  return { cap: openLive(source, filter === '' ? {} : { filter }), live: true };
 }
 
 /** Closes source on Ctrl-C or SIGTERM; returns a function that removes the handlers. */

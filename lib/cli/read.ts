@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { openOffline } from '../files/offline';
 import { openPcapStream } from '../pcap-over-ip/reader';
 import { Io, integer, printToEnd } from './output';
+import { sessionHooks } from './sessions';
 
 export function registerRead(cli: Command, { out }: Io): void {
   cli
@@ -13,8 +14,9 @@ export function registerRead(cli: Command, { out }: Io): void {
     .option('-c, --count <n>', 'stop after n packets', integer)
     .option('--json', 'one JSON object a line')
     .option('--hex', 'print the bytes too')
-    .action(async (file: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean }) => {
+    .option('--sessions', 'after the packet that completes one, each HTTP transaction and TLS/QUIC handshake')
+    .action(async (file: string, filter: string[], options: { count?: number; json?: boolean; hex?: boolean; sessions?: boolean }) => {
       const source = file.startsWith('tcp://') ? await openPcapStream(file, { filter: filter.join(' ') }) : openOffline(file, { filter: filter.join(' ') });
-      await printToEnd(source, options, out);
+      await printToEnd(source, options, out, options.sessions ? sessionHooks(options.json ?? false) : undefined);
     });
 }

@@ -35,6 +35,14 @@ export class PacketColumns {
   payloadLength!: Uint32Array;
   /** 0 when every header read was whole, 1 when one was cut (truncated), 2 when one was malformed. */
   status!: Uint8Array;
+  /** Where the (outer) IP header starts, from the packet's start; 0 without IP. */
+  ipOffset!: Uint32Array;
+  /** Where the TCP or UDP header starts, from the packet's start; 0 otherwise. */
+  transportOffset!: Uint32Array;
+  /** 1 when the IP datagram is a fragment (an IPv4 offset or MF flag, or an IPv6 fragment header). */
+  fragment!: Uint8Array;
+  /** The outermost 802.1Q/802.1ad tag's VLAN id; 0 untagged. */
+  vlan!: Uint16Array;
   #capacity = 0;
   /** The address columns as words, to clear them quickly. */
   #src6Words!: Uint32Array;
@@ -60,6 +68,10 @@ export class PacketColumns {
     this.payloadOffset = new Uint32Array(capacity);
     this.payloadLength = new Uint32Array(capacity);
     this.status = new Uint8Array(capacity);
+    this.ipOffset = new Uint32Array(capacity);
+    this.transportOffset = new Uint32Array(capacity);
+    this.fragment = new Uint8Array(capacity);
+    this.vlan = new Uint16Array(capacity);
   }
 
   /** Decodes every packet of batch (captured with linktype) into the columns; they grow if the batch is larger. */
@@ -82,6 +94,10 @@ export class PacketColumns {
     this.dstPort[i] = 0;
     this.tcpFlags[i] = 0;
     this.status[i] = COLUMN_OK;
+    this.ipOffset[i] = 0;
+    this.transportOffset[i] = 0;
+    this.fragment[i] = 0;
+    this.vlan[i] = 0;
     const w = this.#src6Words;
     const x = this.#dst6Words;
     w[4 * i] = w[4 * i + 1] = w[4 * i + 2] = w[4 * i + 3] = 0;
@@ -97,6 +113,7 @@ export class PacketColumns {
         off += 4;
         if (off > end) return this.#stop(i, start, off - 4, end, COLUMN_TRUNCATED);
         if (tags === 8) return this.#stop(i, start, off, end, COLUMN_MALFORMED);
+        if (tags === 0) this.vlan[i] = ((d[off - 4] << 8) | d[off - 3]) & 0x0fff;
         type = (d[off - 2] << 8) | d[off - 1];
       }
       version = type === ETHERTYPE_IPV4 ? 4 : type === ETHERTYPE_IPV6 ? 6 : -1;
@@ -119,6 +136,7 @@ export class PacketColumns {
     if (version < 0) return this.#stop(i, start, off, end, COLUMN_OK);
     if (off >= end) return this.#stop(i, start, off, end, COLUMN_TRUNCATED);
     if (version === 0) version = d[off] >> 4 === 6 ? 6 : 4;
+    this.ipOffset[i] = off - start;
     // IP: where the transport header starts and where the datagram ends.
     let proto: number;
     let ipEnd: number;
@@ -135,7 +153,9 @@ export class PacketColumns {
       if (end - off < headerLength) return this.#stop(i, start, off, end, COLUMN_TRUNCATED);
       ipEnd = Math.min(end, off + total);
       off += headerLength;
-      if ((((d[off - headerLength + 6] << 8) | d[off - headerLength + 7]) & 0x1fff) !== 0) return this.#stop(i, start, off, ipEnd, COLUMN_OK);
+      const fragment = ((d[off - headerLength + 6] << 8) | d[off - headerLength + 7]) & 0x3fff;
+      if (fragment !== 0) this.fragment[i] = 1;
+      if ((fragment & 0x1fff) !== 0) return this.#stop(i, start, off, ipEnd, COLUMN_OK);
     } else {
       if (end - off < 40) return this.#stop(i, start, off, end, COLUMN_TRUNCATED);
       this.ipVersion[i] = 6;
@@ -153,6 +173,7 @@ export class PacketColumns {
         const length = proto === 44 ? 8 : proto === 51 ? (d[off + 1] + 2) * 4 : (d[off + 1] + 1) * 8;
         if (ipEnd - off < length) return this.#stop(i, start, off, ipEnd, COLUMN_TRUNCATED);
         const later = proto === 44 && ((d[off + 2] << 8) | d[off + 3]) >> 3 !== 0;
+        if (proto === 44) this.fragment[i] = 1;
         proto = d[off];
         this.protocol[i] = proto;
         off += length;
@@ -160,6 +181,7 @@ export class PacketColumns {
       }
     }
     // TCP and UDP.
+    if (proto === 6 || proto === 17) this.transportOffset[i] = off - start;
     if (proto === 6) {
       if (ipEnd - off < 20) return this.#stop(i, start, off, ipEnd, COLUMN_TRUNCATED);
       this.srcPort[i] = (d[off] << 8) | d[off + 1];

@@ -1,0 +1,37 @@
+'use strict';
+// Writes bench/flows' TCP trace: 12,000 connections (a third IPv6), all open at
+// once (each lasts about 3 s of packet time, all start within 1 s), requests
+// up to 3,000 bytes, responses up to 20,000, from the tests' seeded generator
+// (test/helpers/conversations.js) with no impairment.
+//   node bench/make-flows-trace.js <file> [connections=12000]
+const fs = require('node:fs');
+const { tcpConversations } = require('../test/helpers/conversations');
+
+const [file, count = '12000'] = process.argv.slice(2);
+const { frames } = tcpConversations({ seed: 24, connections: Number(count), spreadUs: 1_000_000, gapUs: 200_000, v6: 0.33, wrap: 0.1 });
+const fd = fs.openSync(file, 'w');
+const header = Buffer.alloc(24);
+header.writeUInt32LE(0xa1b2c3d4, 0);
+header.writeUInt16LE(2, 4);
+header.writeUInt16LE(4, 6);
+header.writeUInt32LE(262144, 16);
+header.writeUInt32LE(1, 20);
+fs.writeSync(fd, header);
+const chunk = Buffer.alloc(8 << 20);
+let used = 0;
+for (const f of frames) {
+  if (used + 16 + f.data.length > chunk.length) {
+    fs.writeSync(fd, chunk, 0, used);
+    used = 0;
+  }
+  const us = f.timestamp / 1000n;
+  chunk.writeUInt32LE(Number(us / 1_000_000n), used);
+  chunk.writeUInt32LE(Number(us % 1_000_000n), used + 4);
+  chunk.writeUInt32LE(f.data.length, used + 8);
+  chunk.writeUInt32LE(f.data.length, used + 12);
+  f.data.copy(chunk, used + 16);
+  used += 16 + f.data.length;
+}
+fs.writeSync(fd, chunk, 0, used);
+fs.closeSync(fd);
+console.log(`${file}: ${frames.length} packets`);

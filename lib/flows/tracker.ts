@@ -1,0 +1,449 @@
+/**
+ * FlowTracker: bidirectional conversations from batches or packets, keyed
+ * as tshark keys its conversation tables (addresses, ports, protocol; the
+ * VLAN id when asked), after IP defragmentation and through IP in IP. TCP
+ * flows track the handshake, its RTT, FIN/RST, Zeek's conn_state and
+ * history; with options.streams, TCP flows are reassembled and UDP
+ * datagrams handed over.
+ *
+ * The per-packet path reads PacketColumns and updates typed arrays (see
+ * table.ts): no object is made per packet, one per flow. Time is the
+ * packets' time, never the wall clock. Ended flows come out as 'flow'
+ * events.
+ */
+import { EventEmitter } from 'node:events';
+import { PacketBatch, type Packet } from '../capture/batch';
+import { ipv6Text } from '../decode/bytes';
+import { PacketColumns } from '../decode/columns';
+import { Defragmenter, type DefragOptions, type DefragStats } from '../defrag/defrag';
+import { TcpConnection } from '../reassembly/connection';
+import { ReassemblyBudget } from '../reassembly/stream';
+import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
+import { invalid } from '../core/errors';
+import { FlowSlots, hashKey, KEY_WORDS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP } from './table';
+import { connState, HISTORY_LETTERS } from './tcp-state';
+import type { Flow, FlowEndReason, FlowKey, FlowSide, FlowTimeouts, StreamFactory, StreamHandler, TcpInfo } from './types';
+
+export interface ReassemblyOptions {
+  /** Out-of-order bytes one direction may hold before its first hole is given up as a gap. Default 1 MiB. */
+  maxBufferedPerStream?: number;
+  /** Out-of-order bytes all streams together may hold. Default 64 MiB. */
+  maxBuffered?: number;
+  /** Delivered bytes each direction keeps to compare retransmissions with (overlap conflicts). Default 2048. */
+  window?: number;
+}
+
+export interface FlowOptions {
+  /** Key flows on the outermost VLAN id too. Default false (as tshark's conversations). */
+  vlan?: boolean;
+  /** Flows held at once; the least recently seen is evicted (and counted) for a new one. Default 262,144. */
+  maxFlows?: number;
+  timeouts?: FlowTimeouts;
+  /** IP defragmentation bounds, or false to count fragments as they come. */
+  defrag?: DefragOptions | false;
+  /** Called once per new TCP or UDP flow: the handler that gets its reassembled bytes or datagrams. */
+  streams?: StreamFactory;
+  reassembly?: ReassemblyOptions;
+}
+
+export interface FlowTrackerStats {
+  /** Packets given to the tracker. */
+  packets: number;
+  /** Packets without IP, and TCP/UDP packets cut before their ports: in no flow. */
+  notIp: number;
+  truncated: number;
+  /** Flows created, flows held now, and flows ended by reason. */
+  flows: number;
+  active: number;
+  ended: Record<FlowEndReason, number>;
+  defrag: DefragStats | null;
+  reassembly: { heldBytes: number; gapBytes: number; forcedGaps: number };
+}
+
+const SEC = 1e9;
+const CLIENT_LETTERS = HISTORY_LETTERS.map((l) => l.toUpperCase());
+const DLT_RAW = 101;
+const MAX_TUNNEL_DEPTH = 4;
+const SYN = 0x02;
+const ACK = 0x10;
+const FIN = 0x01;
+const RST = 0x04;
+
+class FlowRecord implements Flow {
+  directionGuessed = false;
+  first = 0n;
+  last = 0n;
+  client: FlowSide = { packets: 0, bytes: 0, payloadBytes: 0 };
+  server: FlowSide = { packets: 0, bytes: 0, payloadBytes: 0 };
+  tcp?: TcpInfo;
+  endReason: FlowEndReason | null = null;
+  constructor(
+    readonly id: number,
+    readonly key: FlowKey,
+  ) {}
+}
+
+const v4Text = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+const wordsTime = (lo: number, hi: number): bigint => BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+
+export class FlowTracker extends EventEmitter {
+  readonly #slots: FlowSlots;
+  readonly #records: (FlowRecord | undefined)[] = [];
+  readonly #conns: (TcpConnection | undefined)[] = [];
+  readonly #handlers: (StreamHandler | undefined)[] = [];
+  readonly #cols = new PacketColumns(4096);
+  readonly #mini = new PacketColumns(1);
+  readonly #miniMeta = new ArrayBuffer(24);
+  readonly #w = new Uint32Array(KEY_WORDS);
+  readonly #timeouts: Float64Array;
+  readonly #vlan: boolean;
+  readonly #defrag: Defragmenter | null;
+  readonly #streams: StreamFactory | null;
+  readonly #budget: ReassemblyBudget;
+  #linktype = 1;
+  #now = -Infinity;
+  /** Packet times are kept as ns since the first packet's (exact below 2^53 ns, 104 days). */
+  #baseHi = 0;
+  #baseLo = 0;
+  #based = false;
+  #nextId = 0;
+  #frame = 0;
+  #ended = false;
+  readonly #stats = { packets: 0, notIp: 0, truncated: 0, flows: 0, ended: { closed: 0, idle: 0, evicted: 0, end: 0 } };
+
+  constructor(options: FlowOptions = {}) {
+    super();
+    const o = checkObject(options, 'options');
+    checkKeys(o, ['vlan', 'maxFlows', 'timeouts', 'defrag', 'streams', 'reassembly'], 'FlowTracker');
+    this.#vlan = o.vlan === undefined ? false : checkBoolean(o.vlan, 'vlan');
+    const maxFlows = o.maxFlows === undefined ? 262144 : checkInteger(o.maxFlows, 'maxFlows', 1, 1 << 26);
+    const t = checkObject(o.timeouts, 'timeouts');
+    checkKeys(t, ['tcp', 'tcpClosed', 'udp', 'other'], 'timeouts');
+    const ns = (k: string, d: number): number => (t[k] === undefined ? d : checkInteger(t[k], `timeouts.${k}`, 0, Number.MAX_SAFE_INTEGER));
+    this.#timeouts = new Float64Array(4);
+    this.#timeouts[LIST_TCP] = ns('tcp', 300 * SEC);
+    this.#timeouts[LIST_TCP_CLOSED] = ns('tcpClosed', 5 * SEC);
+    this.#timeouts[LIST_UDP] = ns('udp', 60 * SEC);
+    this.#timeouts[LIST_OTHER] = ns('other', 60 * SEC);
+    if (o.defrag === false) this.#defrag = null;
+    else {
+      const d = checkObject(o.defrag, 'defrag');
+      checkKeys(d, ['timeout', 'maxDatagrams', 'maxFragments', 'maxBytes', 'minFragment'], 'defrag');
+      for (const k of Object.keys(d)) checkInteger(d[k], `defrag.${k}`, 0, Number.MAX_SAFE_INTEGER);
+      this.#defrag = new Defragmenter(d as DefragOptions);
+    }
+    if (o.streams !== undefined && typeof o.streams !== 'function') throw invalid('streams must be a function (flow) => handler');
+    this.#streams = (o.streams as StreamFactory | undefined) ?? null;
+    const r = checkObject(o.reassembly, 'reassembly');
+    checkKeys(r, ['maxBufferedPerStream', 'maxBuffered', 'window'], 'reassembly');
+    const int = (k: string, d: number): number => (r[k] === undefined ? d : checkInteger(r[k], `reassembly.${k}`, 0, 2 ** 40));
+    this.#budget = new ReassemblyBudget(int('maxBuffered', 64 << 20), int('maxBufferedPerStream', 1 << 20), int('window', 2048));
+    this.#slots = new FlowSlots(maxFlows);
+  }
+
+  get stats(): FlowTrackerStats {
+    const b = this.#budget;
+    return {
+      ...this.#stats,
+      ended: { ...this.#stats.ended },
+      active: this.#slots.count,
+      defrag: this.#defrag === null ? null : { ...this.#defrag.stats },
+      reassembly: { heldBytes: b.held, gapBytes: b.gapBytes, forcedGaps: b.forcedGaps },
+    };
+  }
+
+  /** Every packet of a batch captured with linktype. */
+  addBatch(batch: PacketBatch, linktype: number): void {
+    this.#open();
+    this.#linktype = linktype;
+    const c = this.#cols.fill(batch, linktype);
+    const t = batch.timestamps;
+    const words = new Uint32Array(t.buffer, t.byteOffset, 2 * batch.count);
+    const d = batch.data;
+    const offsets = batch.offsets;
+    const caplens = batch.caplens;
+    const lens = batch.lens;
+    for (let i = 0; i < c.count; i++) {
+      const start = offsets[i];
+      this.#one(c, i, d, start, start + caplens[i], lens[i], words[2 * i], words[2 * i + 1], false, 0);
+    }
+    this.#expire();
+  }
+
+  /** One packet captured with linktype. */
+  addPacket(packet: Packet, linktype: number): void {
+    this.#open();
+    this.#linktype = linktype;
+    const t = BigInt.asUintN(64, packet.timestamp);
+    this.#whole(packet.data, linktype, packet.len, Number(t & 0xffffffffn), Number(t >> 32n), false, 0);
+    this.#expire();
+  }
+
+  /** Ends every flow still open (reason 'end'), as at the end of a source. The tracker takes no packet after. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const s = this.#slots;
+    for (let l = 0; l < 4; l++) while (s.heads[l] >= 0) this.#end(s.heads[l], l === LIST_TCP_CLOSED ? 'closed' : 'end');
+    this.#defrag?.clear();
+  }
+
+  #open(): void {
+    if (this.#ended) throw invalid('the tracker has ended: it takes no more packets');
+  }
+
+  /** A frame that is not part of a batch (a packet, a reassembled datagram, a tunnel's inside). */
+  #whole(data: Buffer, linktype: number, len: number, lo: number, hi: number, reassembled: boolean, depth: number): void {
+    const meta = new Uint32Array(this.#miniMeta);
+    meta[2] = data.length;
+    meta[3] = len;
+    meta[4] = 0;
+    const c = this.#mini.fill(new PacketBatch(data, this.#miniMeta, 1), linktype);
+    this.#one(c, 0, data, 0, data.length, len, lo, hi, reassembled, depth);
+  }
+
+  #one(c: PacketColumns, i: number, d: Buffer, start: number, end: number, len: number, lo: number, hi: number, reassembled: boolean, depth: number): void {
+    const frame = this.#frame;
+    if (depth === 0 && !reassembled) {
+      this.#frame++;
+      this.#stats.packets++;
+    }
+    const v = c.ipVersion[i];
+    if (v === 0) {
+      this.#stats.notIp++;
+      return;
+    }
+    if (!this.#based) {
+      this.#based = true;
+      this.#baseHi = hi | 0;
+      this.#baseLo = lo;
+    }
+    const ns = ((hi | 0) - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
+    if (ns > this.#now) this.#now = ns;
+    if (c.fragment[i] !== 0 && this.#defrag !== null) {
+      const whole = this.#defrag.fragment(d, start, end, c.ipOffset[i], v, ns, frame);
+      if (whole !== null) this.#whole(whole.data, depth === 0 ? this.#linktype : DLT_RAW, len, lo, hi, true, depth);
+      return;
+    }
+    const proto = c.protocol[i];
+    if ((proto === 4 || proto === 41) && depth < MAX_TUNNEL_DEPTH && c.payloadLength[i] > 0) {
+      const inner = start + c.payloadOffset[i];
+      this.#whole(d.subarray(inner, inner + c.payloadLength[i]), DLT_RAW, len, lo, hi, reassembled, depth + 1);
+      return;
+    }
+    const isTcp = proto === 6;
+    if ((isTcp || proto === 17) && c.status[i] !== 0 && c.payloadOffset[i] === c.transportOffset[i]) {
+      this.#stats.truncated++;
+      return;
+    }
+    // The key, smaller endpoint first.
+    const w = this.#w;
+    const sp = c.srcPort[i];
+    const dp = c.dstPort[i];
+    let srcIsA: boolean;
+    if (v === 4) {
+      const a = c.src4[i];
+      const b = c.dst4[i];
+      srcIsA = a < b || (a === b && sp <= dp);
+      w[0] = srcIsA ? a : b;
+      w[4] = srcIsA ? b : a;
+      w[1] = w[2] = w[3] = w[5] = w[6] = w[7] = 0;
+    } else {
+      const s6 = c.src6;
+      const d6 = c.dst6;
+      const o = 16 * i;
+      let cmp = 0;
+      for (let k = 0; k < 16 && cmp === 0; k++) cmp = s6[o + k] - d6[o + k];
+      srcIsA = cmp < 0 || (cmp === 0 && sp <= dp);
+      const x = srcIsA ? s6 : d6;
+      const y = srcIsA ? d6 : s6;
+      for (let k = 0; k < 4; k++) {
+        const q = o + 4 * k;
+        w[k] = ((x[q] << 24) | (x[q + 1] << 16) | (x[q + 2] << 8) | x[q + 3]) >>> 0;
+        w[4 + k] = ((y[q] << 24) | (y[q + 1] << 16) | (y[q + 2] << 8) | y[q + 3]) >>> 0;
+      }
+    }
+    w[8] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
+    w[9] = (proto | (v << 8) | (this.#vlan ? c.vlan[i] << 16 : 0)) >>> 0;
+    const h = hashKey(w);
+    const slots = this.#slots;
+    const flags = isTcp ? c.tcpFlags[i] : 0;
+    let s = slots.find(w, h);
+    if (s >= 0) {
+      const list = slots.list[s];
+      if (ns - slots.lastNs[s] > this.#timeouts[list]) {
+        this.#end(s, list === LIST_TCP_CLOSED ? 'closed' : 'idle');
+        s = -1;
+      } else if (list === LIST_TCP_CLOSED && (flags & (SYN | ACK)) === SYN) {
+        // A new SYN on a closed connection: port reuse, a new flow.
+        this.#end(s, 'closed');
+        s = -1;
+      }
+    }
+    if (s < 0) s = this.#create(c, i, srcIsA, proto, flags, h, lo, hi);
+    const side = srcIsA === (slots.clientIsA[s] === 1) ? 0 : 1;
+    const two = 2 * s + side;
+    const po = c.payloadOffset[i];
+    const pl = c.payloadLength[i];
+    slots.packets[two]++;
+    slots.bytes[two] += len;
+    if (isTcp || proto === 17) slots.payload[two] += pl;
+    slots.lastWords[2 * s] = lo;
+    slots.lastWords[2 * s + 1] = hi;
+    slots.lastNs[s] = ns;
+    if (isTcp) this.#tcp(s, side, flags, c, i, d, start, ns, lo, hi);
+    else {
+      slots.touch(s, slots.list[s]);
+      if (proto === 17) {
+        const handler = this.#handlers[s];
+        if (handler?.onDatagram !== undefined) {
+          handler.onDatagram(side === 0 ? 'client' : 'server', d.subarray(start + po, start + po + pl), { timestamp: wordsTime(lo, hi), reassembled });
+        }
+      }
+    }
+  }
+
+  #create(c: PacketColumns, i: number, srcIsA: boolean, proto: number, flags: number, h: number, lo: number, hi: number): number {
+    const slots = this.#slots;
+    if (slots.full) {
+      this.#end(slots.oldest(), 'evicted');
+    }
+    const list = proto === 6 ? LIST_TCP : proto === 17 ? LIST_UDP : LIST_OTHER;
+    const s = slots.insert(this.#w, h, list);
+    // Keep the per-slot object arrays dense and as long as the table (reads past the end are slow).
+    while (this.#records.length < slots.capacity) {
+      this.#records.push(undefined);
+      this.#conns.push(undefined);
+      this.#handlers.push(undefined);
+    }
+    const sp = c.srcPort[i];
+    const dp = c.dstPort[i];
+    // Who is the client: the SYN's sender; the SYN-ACK's receiver; else (TCP) the higher port's side, a guess.
+    let srcIsClient = true;
+    let guessed = false;
+    let flipped = false;
+    if (proto === 6) {
+      if ((flags & (SYN | ACK)) === (SYN | ACK)) {
+        srcIsClient = false;
+        flipped = true;
+      } else if ((flags & SYN) === 0) {
+        guessed = true;
+        srcIsClient = sp >= dp;
+        flipped = !srcIsClient;
+      }
+    }
+    slots.clientIsA[s] = srcIsClient === srcIsA ? 1 : 0;
+    slots.firstWords[2 * s] = lo;
+    slots.firstWords[2 * s + 1] = hi;
+    const v = c.ipVersion[i];
+    let src: string;
+    let dst: string;
+    if (v === 4) {
+      src = v4Text(c.src4[i]);
+      dst = v4Text(c.dst4[i]);
+    } else {
+      src = ipv6Text(c.src6, 16 * i);
+      dst = ipv6Text(c.dst6, 16 * i);
+    }
+    const key: FlowKey = srcIsClient
+      ? { version: v as 4 | 6, protocol: proto, src, srcPort: sp, dst, dstPort: dp }
+      : { version: v as 4 | 6, protocol: proto, src: dst, srcPort: dp, dst: src, dstPort: sp };
+    if (this.#vlan) key.vlan = c.vlan[i];
+    const record = new FlowRecord(this.#nextId++, key);
+    record.directionGuessed = guessed;
+    if (proto === 6) record.tcp = { state: 'OTH', history: flipped ? '^' : '', rttNs: null, missedBytes: 0, overlapConflicts: 0 };
+    this.#records[s] = record;
+    this.#stats.flows++;
+    if (this.#streams !== null && (proto === 6 || proto === 17)) {
+      const handler = this.#streams(record);
+      if (handler) {
+        if (proto === 6) this.#conns[s] = new TcpConnection(handler, this.#budget);
+        else this.#handlers[s] = handler;
+      }
+    }
+    return s;
+  }
+
+  #tcp(s: number, side: number, flags: number, c: PacketColumns, i: number, d: Buffer, start: number, ns: number, lo: number, hi: number): void {
+    const slots = this.#slots;
+    const two = 2 * s + side;
+    slots.flagsSeen[two] |= flags;
+    const t = start + c.transportOffset[i];
+    const seq = ((d[t + 4] << 24) | (d[t + 5] << 16) | (d[t + 6] << 8) | d[t + 7]) >>> 0;
+    const pl = c.payloadLength[i];
+    // History letters (Zeek's): s h a d f r t, upper case for the client.
+    let bits = 0;
+    if ((flags & SYN) !== 0) bits |= (flags & ACK) !== 0 ? 2 : 1;
+    if ((flags & FIN) !== 0) bits |= 16;
+    if ((flags & RST) !== 0) bits |= 32;
+    if (pl > 0) {
+      const endSeq = (seq + pl) >>> 0;
+      if (slots.seqSet[two] === 1 && ((endSeq - slots.seqEnd[two]) | 0) <= 0) bits |= 64;
+      else {
+        bits |= 8;
+        slots.seqEnd[two] = endSeq;
+        slots.seqSet[two] = 1;
+      }
+    } else if ((flags & (SYN | FIN | RST)) === 0 && (flags & ACK) !== 0) bits |= 4;
+    const fresh = bits & ~slots.letters[two];
+    if (fresh !== 0) {
+      slots.letters[two] |= fresh;
+      const record = this.#records[s]!;
+      for (let k = 0; k < 7; k++) {
+        if ((fresh & (1 << k)) !== 0) record.tcp!.history += side === 0 ? CLIENT_LETTERS[k] : HISTORY_LETTERS[k];
+      }
+    }
+    // Handshake RTT: the client's SYN, the server's SYN-ACK, the client's first ACK after it.
+    if (side === 0 && (flags & (SYN | ACK)) === SYN && slots.synNs[s] < 0) slots.synNs[s] = ns;
+    else if (side === 1 && (flags & (SYN | ACK)) === (SYN | ACK) && slots.synAckNs[s] < 0) slots.synAckNs[s] = ns;
+    else if (side === 0 && (flags & (SYN | ACK)) === ACK && slots.rttNs[s] < 0 && slots.synNs[s] >= 0 && slots.synAckNs[s] >= 0) slots.rttNs[s] = ns - slots.synNs[s];
+    const closed = (flags & RST) !== 0 || slots.list[s] === LIST_TCP_CLOSED || ((slots.flagsSeen[2 * s] & slots.flagsSeen[2 * s + 1] & FIN) !== 0);
+    slots.touch(s, closed ? LIST_TCP_CLOSED : LIST_TCP);
+    const conn = this.#conns[s];
+    if (conn !== undefined) {
+      const ack = ((d[t + 8] << 24) | (d[t + 9] << 16) | (d[t + 10] << 8) | d[t + 11]) >>> 0;
+      const po = start + c.payloadOffset[i];
+      conn.segment(side as 0 | 1, seq, ack, flags, d, po, po + pl, wordsTime(lo, hi));
+    }
+  }
+
+  /** Ends the flow in slot s: its record filled in, its streams flushed, then the 'flow' event. */
+  #end(s: number, reason: FlowEndReason): void {
+    const slots = this.#slots;
+    const record = this.#records[s]!;
+    const sides = [record.client, record.server];
+    for (let side = 0; side < 2; side++) {
+      const two = 2 * s + side;
+      sides[side].packets = slots.packets[two];
+      sides[side].bytes = slots.bytes[two];
+      sides[side].payloadBytes = slots.payload[two];
+    }
+    record.first = wordsTime(slots.firstWords[2 * s], slots.firstWords[2 * s + 1]);
+    record.last = wordsTime(slots.lastWords[2 * s], slots.lastWords[2 * s + 1]);
+    record.endReason = reason;
+    if (record.tcp !== undefined) {
+      record.tcp.state = connState(slots.flagsSeen[2 * s], slots.flagsSeen[2 * s + 1]);
+      record.tcp.rttNs = slots.rttNs[s] >= 0 ? slots.rttNs[s] : null;
+    }
+    const conn = this.#conns[s];
+    const handler = this.#handlers[s];
+    this.#records[s] = undefined;
+    this.#conns[s] = undefined;
+    this.#handlers[s] = undefined;
+    slots.remove(s);
+    this.#stats.ended[reason]++;
+    if (conn !== undefined) conn.end(reason, record, record.last);
+    handler?.onEnd?.(reason, record);
+    this.emit('flow', record);
+  }
+
+  /** Ends the flows idle past their timeout at the latest packet time. */
+  #expire(): void {
+    const slots = this.#slots;
+    const now = this.#now;
+    for (let l = 0; l < 4; l++) {
+      const timeout = this.#timeouts[l];
+      for (let s = slots.heads[l]; s >= 0 && now - slots.lastNs[s] > timeout; s = slots.heads[l]) this.#end(s, l === LIST_TCP_CLOSED ? 'closed' : 'idle');
+    }
+  }
+}

@@ -1,0 +1,476 @@
+/**
+ * HTTP/1.x over a reassembled TCP connection: requests in the client
+ * direction, responses in the server direction, each fed chunk by chunk.
+ * Responses pair with requests in order (pipelining, keep-alive). Bodies
+ * are skipped by length (Content-Length, chunked, until close) and only
+ * their first `bodyLimit` bytes are kept, when asked. Every buffer is
+ * bounded; input that is not HTTP, or breaks a bound, ends the parsing of
+ * that direction with a flagged record and the rest counted as given up.
+ */
+import type { Direction, ChunkInfo, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ParserContext, ParserDefinition, SessionParser } from './types';
+
+export interface HttpOptions {
+  /** Largest start line + header block, in bytes (default 65536). */
+  maxHeaderBytes?: number;
+  /** Most header fields in one message (default 256). */
+  maxHeaders?: number;
+  /** Most requests waiting for their response (default 64). */
+  maxPending?: number;
+  /** Body bytes kept per message, in `body` (default 0: none kept). */
+  bodyLimit?: number;
+}
+
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
+const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
+const CHUNK_LINE_MAX = 1024;
+/** Bytes no HTTP head holds: controls other than tab, CR and LF, and DEL. */
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+/** Does this look like the start of an HTTP/1.x message? (null: too short to say) */
+export function sniffHttp(direction: Direction, bytes: Buffer): boolean | null {
+  const text = bytes.toString('latin1', 0, Math.min(bytes.length, 24));
+  if (direction === 'server') {
+    if (text.length < 5) return 'HTTP/'.startsWith(text) ? null : false;
+    return text.startsWith('HTTP/');
+  }
+  const space = text.indexOf(' ');
+  if (space === -1) return text.length < 20 && (text.length === 0 || METHOD.test(text)) ? null : false;
+  if (space === 0 || !METHOD.test(text.slice(0, space))) return false;
+  // A method, a space, then a request target: "/", "*", a scheme or an authority (CONNECT).
+  return text.length > space + 1 ? true : null;
+}
+
+type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'close' | 'stopped';
+
+/** One direction's message parser. */
+class Side {
+  state: State = 'head';
+  head: Buffer[] = [];
+  headLength = 0;
+  /** Non-CR bytes on the current header line (0 at a line start). */
+  lineBytes = 0;
+  /** The last byte of an unfinished line was a CR. */
+  lastCr = false;
+  lines = 0;
+  remaining = 0;
+  message: (HttpRequest | HttpResponse) | null = null;
+  bodyKept: Buffer[] = [];
+  bodyKeptLength = 0;
+  lastTime = 0n;
+}
+
+interface Pending {
+  tx: HttpTransaction;
+  requestDone: boolean;
+  responseDone: boolean;
+}
+
+class HttpParser implements SessionParser {
+  private readonly client = new Side();
+  private readonly server = new Side();
+  private readonly pending: Pending[] = [];
+  private readonly maxHeaderBytes: number;
+  private readonly maxHeaders: number;
+  private readonly maxPending: number;
+  private readonly bodyLimit: number;
+  /** After a 101 or a CONNECT tunnel: the rest is not HTTP. */
+  private upgraded = false;
+
+  constructor(private readonly context: ParserContext, options: HttpOptions) {
+    this.maxHeaderBytes = options.maxHeaderBytes ?? 65536;
+    this.maxHeaders = options.maxHeaders ?? 256;
+    this.maxPending = options.maxPending ?? 64;
+    this.bodyLimit = options.bodyLimit ?? 0;
+  }
+
+  data(direction: Direction, bytes: Buffer, info: ChunkInfo): void {
+    const side = direction === 'client' ? this.client : this.server;
+    side.lastTime = info.timestamp;
+    let at = 0;
+    while (at < bytes.length) {
+      if (side.state === 'stopped') {
+        this.context.giveUp(bytes.length - at);
+        return;
+      }
+      at = this.step(direction, side, bytes, at, info.timestamp);
+    }
+  }
+
+  gap(direction: Direction, length: number, info: ChunkInfo): void {
+    const side = direction === 'client' ? this.client : this.server;
+    side.lastTime = info.timestamp;
+    if (side.state === 'stopped') return this.context.giveUp(length);
+    const message = side.message;
+    // A hole inside a body of known length is crossed; anywhere else the framing is lost.
+    if (message !== null && (side.state === 'length' || side.state === 'chunk-data') && length <= side.remaining) {
+      side.remaining -= length;
+      message.bodyLength += length;
+      this.flag(direction, 'gap');
+      if (side.state === 'length' && side.remaining === 0) this.finish(direction, side, info.timestamp);
+      else if (side.state === 'chunk-data' && side.remaining === 0) side.state = 'chunk-end';
+      return;
+    }
+    if (message !== null && side.state === 'close') {
+      message.bodyLength += length;
+      this.flag(direction, 'gap');
+      return;
+    }
+    this.context.giveUp(length);
+    this.stop(direction, side, 'gap', 0);
+  }
+
+  end(): void {
+    for (const direction of ['client', 'server'] as const) {
+      const side = direction === 'client' ? this.client : this.server;
+      if (side.message !== null || side.headLength > 0) {
+        if (side.state === 'close') this.finish(direction, side, side.lastTime);
+        else this.stop(direction, side, 'truncated', 0);
+      }
+    }
+    for (const p of this.pending.splice(0)) {
+      if (p.tx.response === null && !p.tx.flags.includes('unanswered')) p.tx.flags.push('unanswered');
+      if (p.tx.request === null && !p.tx.flags.includes('unpaired')) p.tx.flags.push('unpaired');
+      this.context.emit(p.tx);
+    }
+  }
+
+  /** Parses from `at`; returns where it stopped. */
+  private step(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
+    switch (side.state) {
+      case 'head':
+      case 'trailers':
+        return this.headBytes(direction, side, bytes, at, time);
+      case 'length':
+      case 'chunk-data': {
+        const take = Math.min(side.remaining, bytes.length - at);
+        this.body(side, bytes, at, take);
+        side.remaining -= take;
+        if (side.remaining === 0) {
+          if (side.state === 'length') this.finish(direction, side, time);
+          else side.state = 'chunk-end';
+        }
+        return at + take;
+      }
+      case 'close':
+        this.body(side, bytes, at, bytes.length - at);
+        return bytes.length;
+      case 'chunk-size':
+      case 'chunk-end':
+        return this.chunkLine(direction, side, bytes, at);
+      default:
+        return bytes.length;
+    }
+  }
+
+  /** Collects a head (or a chunked body's trailers) up to its empty line. */
+  private headBytes(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
+    let ended = false;
+    let i = at;
+    // Line by line (indexOf finds each LF); lineBytes counts the current line's bytes, a lone CR making a blank line too.
+    while (i < bytes.length) {
+      const lf = bytes.indexOf(0x0a, i);
+      const stop = lf === -1 ? bytes.length : lf;
+      if (side.lineBytes === 0 && stop > i && !this.lineStartOk(bytes[i], side)) {
+        // Binary where a line should start: not HTTP.
+        this.stop(direction, side, 'not-http', bytes.length - at);
+        return bytes.length;
+      }
+      const length = side.lineBytes + (stop - i);
+      if (lf === -1) {
+        side.lineBytes = length;
+        side.lastCr = bytes[bytes.length - 1] === 0x0d;
+        i = bytes.length;
+        break;
+      }
+      const blank = length === 0 || (length === 1 && (lf > i ? bytes[lf - 1] === 0x0d : side.lastCr));
+      side.lineBytes = 0;
+      i = lf + 1;
+      if (!blank) {
+        side.lines++;
+      } else if (side.lines === 0 && side.state === 'head') {
+        // Empty lines before a start line are allowed (RFC 9112 2.2): drop them.
+        side.head = [];
+        side.headLength = 0;
+        at = i;
+      } else {
+        ended = true;
+        break;
+      }
+    }
+    side.headLength += i - at;
+    if (side.headLength > this.maxHeaderBytes || side.lines > this.maxHeaders + 1) {
+      this.context.giveUp(side.headLength);
+      this.stop(direction, side, side.headLength > this.maxHeaderBytes ? 'header-too-large' : 'too-many-headers', bytes.length - i);
+      return bytes.length;
+    }
+    if (!ended) {
+      side.head.push(Buffer.from(bytes.subarray(at, i)));
+      return i;
+    }
+    // Usually the whole head is in this chunk: read it in place.
+    const text = side.head.length === 0 ? bytes.toString('latin1', at, i) : Buffer.concat([...side.head, bytes.subarray(at, i)]).toString('latin1');
+    side.head = [];
+    side.headLength = 0;
+    side.lines = 0;
+    side.lineBytes = 0;
+    if (side.state === 'trailers') this.finish(direction, side, time);
+    else this.parseHead(direction, side, text, time);
+    return i;
+  }
+
+  /** Can this byte start a line of a head? (A start line is ASCII; control bytes start nothing but CR and LF.) */
+  private lineStartOk(c: number, side: Side): boolean {
+    if (c === 0x0d || c === 0x09) return true;
+    if (c < 0x20 || c === 0x7f) return false;
+    return side.lines > 0 || c < 0x80;
+  }
+
+  private parseHead(direction: Direction, side: Side, text: string, time: bigint): void {
+    if (CONTROL.test(text)) return this.stop(direction, side, 'not-http', 0);
+    const headers: Array<[string, string]> = [];
+    let end = text.indexOf('\n');
+    const start = text.slice(0, end > 0 && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
+    let host: string | null = null;
+    for (let at = end + 1; at < text.length; at = end + 1) {
+      end = text.indexOf('\n', at);
+      if (end === -1) end = text.length;
+      const line = text.slice(at, end > at && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
+      if (line.length === 0) continue;
+      const colon = line.indexOf(':');
+      if (colon <= 0) return this.stop(direction, side, 'bad-header', 0);
+      const name = line.slice(0, colon);
+      const value = line.slice(colon + 1).trim();
+      headers.push([name, value]);
+      if (host === null && name.length === 4 && name.toLowerCase() === 'host') host = value;
+    }
+    let message: HttpRequest | HttpResponse;
+    if (direction === 'client') {
+      const m = REQUEST_LINE.exec(start);
+      if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
+      message = { method: m[1], uri: m[2], host: host ?? authorityOf(m[2]), version: `${m[3]}.${m[4]}`, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
+    } else {
+      const m = STATUS_LINE.exec(start);
+      if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
+      message = { status: Number(m[3]), reason: m[4] ?? '', version: `${m[1]}.${m[2]}`, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
+    }
+    side.message = message;
+    const framing = this.framing(direction, message);
+    if (framing === 'bad') return this.stop(direction, side, 'bad-content-length', 0);
+    if (direction === 'server') {
+      const status = (message as HttpResponse).status;
+      if (status >= 100 && status < 200 && status !== 101) {
+        // Interim response: not the one the request waits for.
+        side.message = null;
+        return;
+      }
+    }
+    // The n-th request pairs with the n-th response, whichever direction's bytes came first.
+    const open = this.pending.find((x) => (direction === 'client' ? x.tx.request === null : x.tx.response === null));
+    if (open !== undefined) {
+      if (direction === 'client') open.tx.request = message as HttpRequest;
+      else open.tx.response = message as HttpResponse;
+    } else {
+      if (this.pending.length >= this.maxPending) {
+        const old = this.pending.shift()!;
+        old.tx.flags.push(old.tx.response === null ? 'unanswered' : 'unpaired', 'too-many-pending');
+        this.context.emit(old.tx);
+      }
+      const tx: HttpTransaction = { kind: 'http', flow: this.context.flow, flags: [], request: direction === 'client' ? (message as HttpRequest) : null, response: direction === 'server' ? (message as HttpResponse) : null };
+      this.pending.push({ tx, requestDone: false, responseDone: false });
+    }
+    message.bodyMode = framing.mode;
+    if (framing.mode === 'length' && framing.length > 0) {
+      side.state = 'length';
+      side.remaining = framing.length;
+    } else if (framing.mode === 'chunked') {
+      side.state = 'chunk-size';
+    } else if (framing.mode === 'close') {
+      side.state = 'close';
+    } else {
+      this.finish(direction, side, time);
+    }
+  }
+
+  /** How the body of this message is delimited (RFC 9112 6.3). */
+  private framing(direction: Direction, message: HttpRequest | HttpResponse): { mode: 'none' | 'length' | 'chunked' | 'close'; length: number } | 'bad' {
+    let chunked = false;
+    let length: number | null = null;
+    for (const [name, value] of message.headers) {
+      // Only the two names that matter are lower-cased.
+      const lower = name.length === 17 || name.length === 14 ? name.toLowerCase() : '';
+      if (lower === 'transfer-encoding') {
+        chunked = value.toLowerCase().split(',').pop()!.trim() === 'chunked';
+      } else if (lower === 'content-length') {
+        const values = value.split(',').map((v) => v.trim());
+        if (!values.every((v) => /^\d{1,15}$/.test(v)) || new Set(values).size !== 1) return 'bad';
+        const n = Number(values[0]);
+        if (length !== null && length !== n) return 'bad';
+        length = n;
+      }
+    }
+    message.contentLength = length;
+    if (direction === 'server') {
+      const status = (message as HttpResponse).status;
+      const request = this.pending.find((x) => x.tx.response === null)?.tx.request;
+      if (status === 101 || (request?.method === 'CONNECT' && status >= 200 && status < 300)) {
+        this.upgraded = true;
+        return { mode: 'none', length: 0 };
+      }
+      if (request?.method === 'HEAD' || status === 204 || status === 304) return { mode: 'none', length: 0 };
+    }
+    if (chunked) return { mode: 'chunked', length: 0 };
+    if (length !== null) return { mode: 'length', length };
+    return direction === 'server' ? { mode: 'close', length: 0 } : { mode: 'none', length: 0 };
+  }
+
+  /** A chunk-size line, or the CRLF after a chunk's data. */
+  private chunkLine(direction: Direction, side: Side, bytes: Buffer, at: number): number {
+    if (side.head.length === 0) {
+      // The usual case, read in place: the CRLF after a chunk, or "<hex>\r\n" whole in this chunk.
+      if (side.state === 'chunk-end' && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
+        side.state = 'chunk-size';
+        return at + 2;
+      }
+      if (side.state === 'chunk-size') {
+        let size = 0;
+        let i = at;
+        for (; i < bytes.length && i - at < 12; i++) {
+          const c = bytes[i];
+          const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+          if (d < 0) break;
+          size = size * 16 + d;
+        }
+        if (i > at && bytes[i] === 0x0d && bytes[i + 1] === 0x0a && size > 0) {
+          side.state = 'chunk-data';
+          side.remaining = size;
+          return i + 2;
+        }
+      }
+    }
+    const lf = bytes.indexOf(0x0a, at);
+    const end = lf === -1 ? bytes.length : lf + 1;
+    side.headLength += end - at;
+    if (side.headLength > CHUNK_LINE_MAX) {
+      this.stop(direction, side, 'bad-chunk', bytes.length - at);
+      return bytes.length;
+    }
+    if (lf === -1) {
+      side.head.push(Buffer.from(bytes.subarray(at, end)));
+      return end;
+    }
+    const raw = side.head.length === 0 ? bytes.toString('latin1', at, end) : Buffer.concat([...side.head, bytes.subarray(at, end)]).toString('latin1');
+    const line = raw.endsWith('\r\n') ? raw.slice(0, -2) : raw.slice(0, -1);
+    side.head = [];
+    side.headLength = 0;
+    if (side.state === 'chunk-end') {
+      if (line !== '') {
+        this.stop(direction, side, 'bad-chunk', bytes.length - end);
+        return bytes.length;
+      }
+      side.state = 'chunk-size';
+      return end;
+    }
+    const m = /^([0-9A-Fa-f]{1,12})[ \t]*(;.*)?$/.exec(line);
+    if (m === null) {
+      this.stop(direction, side, 'bad-chunk', bytes.length - end);
+      return bytes.length;
+    }
+    const size = parseInt(m[1], 16);
+    if (size === 0) {
+      side.state = 'trailers';
+      side.lines = 0;
+      side.lineBytes = 0;
+      side.head = [];
+      // The last chunk: trailers (usually none) end with an empty line.
+      return end;
+    }
+    side.state = 'chunk-data';
+    side.remaining = size;
+    return end;
+  }
+
+  private body(side: Side, bytes: Buffer, at: number, length: number): void {
+    const message = side.message!;
+    message.bodyLength += length;
+    if (side.bodyKeptLength < this.bodyLimit) {
+      const keep = Math.min(length, this.bodyLimit - side.bodyKeptLength);
+      side.bodyKept.push(Buffer.from(bytes.subarray(at, at + keep)));
+      side.bodyKeptLength += keep;
+    }
+  }
+
+  /** The message in this direction is complete. */
+  private finish(direction: Direction, side: Side, time: bigint): void {
+    const message = side.message;
+    side.message = null;
+    side.state = this.upgraded ? 'stopped' : 'head';
+    side.lines = 0;
+    side.lineBytes = 0;
+    side.head = [];
+    side.headLength = 0;
+    if (message === null) return;
+    message.end = time;
+    message.complete = true;
+    if (this.bodyLimit > 0 && message.bodyMode !== 'none') message.body = Buffer.concat(side.bodyKept);
+    side.bodyKept = [];
+    side.bodyKeptLength = 0;
+    const p = this.pending.find((x) => (direction === 'client' ? x.tx.request === message : x.tx.response === message));
+    if (p !== undefined) {
+      if (direction === 'client') p.requestDone = true;
+      else p.responseDone = true;
+    }
+    if (this.upgraded && direction === 'server') {
+      this.client.state = 'stopped';
+      if (p !== undefined) p.requestDone = true;
+    }
+    this.flush();
+  }
+
+  /** Emits the transactions at the head of the queue that are done both ways. */
+  private flush(): void {
+    while (this.pending.length > 0 && this.pending[0].requestDone && this.pending[0].responseDone) {
+      this.context.emit(this.pending.shift()!.tx);
+    }
+  }
+
+  private flag(direction: Direction, flag: string): void {
+    const side = direction === 'client' ? this.client : this.server;
+    const p = this.pending.find((x) => x.tx.request === side.message || x.tx.response === side.message);
+    if (p !== undefined && !p.tx.flags.includes(flag)) p.tx.flags.push(flag);
+  }
+
+  /** Stops parsing this direction: flags the message in progress (or a new record), counts `rest` bytes as given up. */
+  private stop(direction: Direction, side: Side, flag: string, rest: number): void {
+    this.context.giveUp(rest);
+    const message = side.message;
+    const p = this.pending.find((x) => message !== null && (x.tx.request === message || x.tx.response === message));
+    if (p !== undefined) {
+      if (!p.tx.flags.includes(flag)) p.tx.flags.push(flag);
+      if (direction === 'client') p.requestDone = true;
+      else p.responseDone = true;
+      if (message !== null) message.end = side.lastTime;
+      this.flush();
+    } else {
+      this.context.emit({ kind: 'http', flow: this.context.flow, flags: [flag, direction === 'client' ? 'in-request' : 'in-response'], request: null, response: null });
+    }
+    side.message = null;
+    side.state = 'stopped';
+    side.head = [];
+    side.headLength = 0;
+    side.bodyKept = [];
+  }
+}
+
+/** The authority of an absolute URI (http://host/...), or null. */
+function authorityOf(uri: string): string | null {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)/i.exec(uri);
+  return m === null ? null : m[1];
+}
+
+/** The built-in HTTP/1.x parser's definition, with its options. */
+export function httpParser(options: HttpOptions = {}): ParserDefinition {
+  return { name: 'http', transport: 'tcp', sniff: sniffHttp, create: (context) => new HttpParser(context, options) };
+}
+
+export type { HttpMessage };
