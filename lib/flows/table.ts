@@ -31,6 +31,8 @@ export const LAST = 16;
 export const FLAGS = 18;
 /** Per side: the highest TCP sequence end sent. */
 export const SEQ_END = 20;
+/** History letters in the order they came, 4 bits each (1 + letter + 7 * side), 16 at most over two words. */
+export const HISTORY = 22;
 /** A slot's doubles (f64 view, slot s at s * D). */
 export const D = W / 2;
 /** Per side: packets, frame bytes, payload bytes. */

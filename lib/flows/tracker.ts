@@ -20,7 +20,7 @@ import { TcpConnection } from '../reassembly/connection';
 import { ReassemblyBudget } from '../reassembly/stream';
 import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
 import { invalid } from '../core/errors';
-import { BYTES, D, FIRST, FLAGS, FlowSlots, hashKey, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PACKETS, PAYLOAD, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
+import { BYTES, D, FIRST, FLAGS, FlowSlots, hashKey, HISTORY, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PACKETS, PAYLOAD, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
 import { connState, HISTORY_LETTERS } from './tcp-state';
 import type { Flow, FlowEndReason, FlowKey, FlowSide, FlowTimeouts, StreamFactory, StreamHandler, TcpInfo } from './types';
 
@@ -404,9 +404,15 @@ export class FlowTracker extends EventEmitter {
     const fresh = bits & ~(u[fw] >>> 16);
     if (fresh !== 0) {
       u[fw] |= fresh << 16;
-      const record = this.#records[s]!;
+      // Appended as nibbles; the string is made when the flow ends.
       for (let k = 0; k < 7; k++) {
-        if ((fresh & (1 << k)) !== 0) record.tcp!.history += side === 0 ? CLIENT_LETTERS[k] : HISTORY_LETTERS[k];
+        if ((fresh & (1 << k)) === 0) continue;
+        const code = 1 + k + 7 * side;
+        let at = s * W + HISTORY;
+        if (u[at] >>> 28 !== 0) at++;
+        let shift = 0;
+        while (shift < 32 && ((u[at] >>> shift) & 15) !== 0) shift += 4;
+        if (shift < 32) u[at] |= code << shift;
       }
     }
     // Handshake RTT: the client's SYN, the server's SYN-ACK, the client's first ACK after it.
@@ -441,6 +447,13 @@ export class FlowTracker extends EventEmitter {
     record.last = wordsTime(u[s * W + LAST], u[s * W + LAST + 1]);
     record.endReason = reason;
     if (record.tcp !== undefined) {
+      for (let at = s * W + HISTORY; at < s * W + HISTORY + 2; at++) {
+        for (let shift = 0; shift < 32; shift += 4) {
+          const code = (u[at] >>> shift) & 15;
+          if (code === 0) break;
+          record.tcp.history += code > 7 ? HISTORY_LETTERS[code - 8] : CLIENT_LETTERS[code - 1];
+        }
+      }
       record.tcp.state = connState(u[s * W + FLAGS] & 0xffff, u[s * W + FLAGS + 1] & 0xffff);
       record.tcp.rttNs = f[s * D + RTT_NS] >= 0 ? f[s * D + RTT_NS] : null;
     }
