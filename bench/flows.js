@@ -11,7 +11,7 @@
 //     connection (payload bytes/s, peak RSS).
 //  3. Abandoned connections (bench/flows-abandon.js): RSS as 1 GB to 5 GB of
 //     half-done connections stream through the tracker.
-//   node bench/flows.js [--rounds 3] [--skip-abandon]
+//   npm run bench:flows [-- --rounds 3 --skip-abandon]
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -53,15 +53,15 @@ const tcpPackets = runs.tcpFlows[0].packets;
 const lines = [
   `machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, kernel ${os.release()}, node ${process.version}; load average ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after; ${rounds} rounds, medians`,
   '',
-  '| run | packets/s | × baseline | CPU ns/packet | peak RSS MB | notes |',
-  '|---|---|---|---|---|---|',
-  `| read trace: batches({ recycle: true }) alone (baseline) | ${(rate(runs.recycle) / 1e6).toFixed(2)} M | 1 | ${cpu(runs.recycle).toFixed(0)} | ${median(runs.recycle.map((x) => x.maxRssMB)).toFixed(0)} | ${runs.recycle[0].packets} packets |`,
-  `| read trace: FlowTracker, defrag on | ${(rate(runs.flows) / 1e6).toFixed(2)} M | ${(rate(runs.flows) / rate(runs.recycle)).toFixed(2)} | ${cpu(runs.flows).toFixed(0)} | ${median(runs.flows.map((x) => x.maxRssMB)).toFixed(0)} | ${runs.flows[0].flows} flows (most packets are fragments) |`,
-  `| read trace: FlowTracker, defrag off | ${(rate(runs.nodefrag) / 1e6).toFixed(2)} M | ${(rate(runs.nodefrag) / rate(runs.recycle)).toFixed(2)} | ${cpu(runs.nodefrag).toFixed(0)} | ${median(runs.nodefrag.map((x) => x.maxRssMB)).toFixed(0)} | ${runs.nodefrag[0].flows} flows |`,
-  `| TCP trace: batches({ recycle: true }) alone (baseline) | ${(rate(runs.tcpRecycle) / 1e6).toFixed(2)} M | 1 | ${cpu(runs.tcpRecycle).toFixed(0)} | ${median(runs.tcpRecycle.map((x) => x.maxRssMB)).toFixed(0)} | ${tcpPackets} packets |`,
-  `| TCP trace: FlowTracker | ${(rate(runs.tcpFlows) / 1e6).toFixed(2)} M | ${(rate(runs.tcpFlows) / rate(runs.tcpRecycle)).toFixed(2)} | ${cpu(runs.tcpFlows).toFixed(0)} | ${median(runs.tcpFlows.map((x) => x.maxRssMB)).toFixed(0)} | ${runs.tcpFlows[0].flows} flows; ${(rate(runs.tcpFlows) / (tcpPackets / runs.tshark[0].seconds)).toFixed(1)}× tshark -z conv,tcp |`,
-  `| TCP trace: tshark -q -z conv,tcp | ${(tcpPackets / runs.tshark[0].seconds / 1e6).toFixed(3)} M | ${(tcpPackets / runs.tshark[0].seconds / rate(runs.tcpRecycle)).toFixed(3)} | - | - | one round |`,
-  `| TCP trace: FlowTracker reassembling every connection | ${(rate(runs.tcpStreams) / 1e6).toFixed(2)} M | ${(rate(runs.tcpStreams) / rate(runs.tcpRecycle)).toFixed(2)} | ${cpu(runs.tcpStreams).toFixed(0)} | ${median(runs.tcpStreams.map((x) => x.maxRssMB)).toFixed(0)} | ${(median(runs.tcpStreams.map((x) => x.payload / x.seconds)) / 1e6).toFixed(0)} MB/s of payload, ${runs.tcpStreams[0].payload} bytes, gaps ${runs.tcpStreams[0].gaps} |`,
+  '| run | packets/s | × baseline | CPU ns/packet | × baseline by CPU time | peak RSS MB | notes |',
+  '|---|---|---|---|---|---|---|',
+  `| read trace: batches({ recycle: true }) alone (baseline) | ${(rate(runs.recycle) / 1e6).toFixed(2)} M | 1 | ${cpu(runs.recycle).toFixed(0)} | 1 | ${median(runs.recycle.map((x) => x.maxRssMB)).toFixed(0)} | ${runs.recycle[0].packets} packets |`,
+  `| read trace: FlowTracker, defrag on | ${(rate(runs.flows) / 1e6).toFixed(2)} M | ${(rate(runs.flows) / rate(runs.recycle)).toFixed(2)} | ${cpu(runs.flows).toFixed(0)} | ${(cpu(runs.recycle) / cpu(runs.flows)).toFixed(2)} | ${median(runs.flows.map((x) => x.maxRssMB)).toFixed(0)} | ${runs.flows[0].flows} flows (most packets are fragments) |`,
+  `| read trace: FlowTracker, defrag off | ${(rate(runs.nodefrag) / 1e6).toFixed(2)} M | ${(rate(runs.nodefrag) / rate(runs.recycle)).toFixed(2)} | ${cpu(runs.nodefrag).toFixed(0)} | ${(cpu(runs.recycle) / cpu(runs.nodefrag)).toFixed(2)} | ${median(runs.nodefrag.map((x) => x.maxRssMB)).toFixed(0)} | ${runs.nodefrag[0].flows} flows |`,
+  `| TCP trace: batches({ recycle: true }) alone (baseline) | ${(rate(runs.tcpRecycle) / 1e6).toFixed(2)} M | 1 | ${cpu(runs.tcpRecycle).toFixed(0)} | 1 | ${median(runs.tcpRecycle.map((x) => x.maxRssMB)).toFixed(0)} | ${tcpPackets} packets |`,
+  `| TCP trace: FlowTracker | ${(rate(runs.tcpFlows) / 1e6).toFixed(2)} M | ${(rate(runs.tcpFlows) / rate(runs.tcpRecycle)).toFixed(2)} | ${cpu(runs.tcpFlows).toFixed(0)} | ${(cpu(runs.tcpRecycle) / cpu(runs.tcpFlows)).toFixed(2)} | ${median(runs.tcpFlows.map((x) => x.maxRssMB)).toFixed(0)} | ${runs.tcpFlows[0].flows} flows; ${(rate(runs.tcpFlows) / (tcpPackets / runs.tshark[0].seconds)).toFixed(1)}× tshark -z conv,tcp |`,
+  `| TCP trace: tshark -q -z conv,tcp | ${(tcpPackets / runs.tshark[0].seconds / 1e6).toFixed(3)} M | ${(tcpPackets / runs.tshark[0].seconds / rate(runs.tcpRecycle)).toFixed(3)} | - | - | - | one round |`,
+  `| TCP trace: FlowTracker reassembling every connection | ${(rate(runs.tcpStreams) / 1e6).toFixed(2)} M | ${(rate(runs.tcpStreams) / rate(runs.tcpRecycle)).toFixed(2)} | ${cpu(runs.tcpStreams).toFixed(0)} | ${(cpu(runs.tcpRecycle) / cpu(runs.tcpStreams)).toFixed(2)} | ${median(runs.tcpStreams.map((x) => x.maxRssMB)).toFixed(0)} | ${(median(runs.tcpStreams.map((x) => x.payload / x.seconds)) / 1e6).toFixed(0)} MB/s of payload, ${runs.tcpStreams[0].payload} bytes, gaps ${runs.tcpStreams[0].gaps} |`,
 ];
 if (!values['skip-abandon']) {
   const a = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'flows-abandon.js')], { encoding: 'utf8' }));

@@ -159,8 +159,13 @@ export class PacketColumns {
     } else {
       if (end - off < 40) return this.#stop(i, start, off, end, COLUMN_TRUNCATED);
       this.ipVersion[i] = 6;
-      this.src6.set(d.subarray(off + 8, off + 24), 16 * i);
-      this.dst6.set(d.subarray(off + 24, off + 40), 16 * i);
+      // Byte by byte: set(subarray()) would make a Buffer per packet.
+      const s6 = this.src6;
+      const d6 = this.dst6;
+      for (let k = 0, o = 16 * i; k < 16; k++, o++) {
+        s6[o] = d[off + 8 + k];
+        d6[o] = d[off + 24 + k];
+      }
       const payloadLength = (d[off + 4] << 8) | d[off + 5];
       proto = d[off + 6];
       this.protocol[i] = proto;

@@ -20,7 +20,7 @@ import { TcpConnection } from '../reassembly/connection';
 import { ReassemblyBudget } from '../reassembly/stream';
 import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
 import { invalid } from '../core/errors';
-import { FlowSlots, hashKey, KEY_WORDS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP } from './table';
+import { BYTES, D, FIRST, FLAGS, FlowSlots, hashKey, HISTORY, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PACKETS, PAYLOAD, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
 import { connState, HISTORY_LETTERS } from './tcp-state';
 import type { Flow, FlowEndReason, FlowKey, FlowSide, FlowTimeouts, StreamFactory, StreamHandler, TcpInfo } from './types';
 
@@ -95,6 +95,8 @@ export class FlowTracker extends EventEmitter {
   readonly #mini = new PacketColumns(1);
   readonly #miniMeta = new ArrayBuffer(24);
   readonly #w = new Uint32Array(KEY_WORDS);
+  /** A lone packet's time as two words (see #one). */
+  readonly #time = new Uint32Array(2);
   readonly #timeouts: Float64Array;
   readonly #vlan: boolean;
   readonly #defrag: Defragmenter | null;
@@ -165,7 +167,7 @@ export class FlowTracker extends EventEmitter {
     const lens = batch.lens;
     for (let i = 0; i < c.count; i++) {
       const start = offsets[i];
-      this.#one(c, i, d, start, start + caplens[i], lens[i], words[2 * i], words[2 * i + 1], false, 0);
+      this.#one(c, i, d, start, start + caplens[i], lens[i], words, 2 * i, false, 0);
     }
     this.#expire();
   }
@@ -175,7 +177,9 @@ export class FlowTracker extends EventEmitter {
     this.#open();
     this.#linktype = linktype;
     const t = BigInt.asUintN(64, packet.timestamp);
-    this.#whole(packet.data, linktype, packet.len, Number(t & 0xffffffffn), Number(t >> 32n), false, 0);
+    this.#time[0] = Number(t & 0xffffffffn);
+    this.#time[1] = Number(t >> 32n);
+    this.#whole(packet.data, linktype, packet.len, this.#time, 0, false, 0);
     this.#expire();
   }
 
@@ -192,17 +196,23 @@ export class FlowTracker extends EventEmitter {
     if (this.#ended) throw invalid('the tracker has ended: it takes no more packets');
   }
 
-  /** A frame that is not part of a batch (a packet, a reassembled datagram, a tunnel's inside). */
-  #whole(data: Buffer, linktype: number, len: number, lo: number, hi: number, reassembled: boolean, depth: number): void {
+  /** A frame that is not part of a batch (a packet, a reassembled datagram, a tunnel's inside); its time is tw[ti], tw[ti + 1]. */
+  #whole(data: Buffer, linktype: number, len: number, tw: Uint32Array, ti: number, reassembled: boolean, depth: number): void {
     const meta = new Uint32Array(this.#miniMeta);
     meta[2] = data.length;
     meta[3] = len;
     meta[4] = 0;
     const c = this.#mini.fill(new PacketBatch(data, this.#miniMeta, 1), linktype);
-    this.#one(c, 0, data, 0, data.length, len, lo, hi, reassembled, depth);
+    this.#one(c, 0, data, 0, data.length, len, tw, ti, reassembled, depth);
   }
 
-  #one(c: PacketColumns, i: number, d: Buffer, start: number, end: number, len: number, lo: number, hi: number, reassembled: boolean, depth: number): void {
+  /**
+   * Packet i of columns c, its bytes d[start, end), len on the wire, its
+   * time the int64 at words tw[ti] (low) and tw[ti + 1] (high). Times are
+   * passed as words in a typed array, not as numbers: a double or a
+   * uint32 past 2^31 passed to a call is boxed, an allocation per packet.
+   */
+  #one(c: PacketColumns, i: number, d: Buffer, start: number, end: number, len: number, tw: Uint32Array, ti: number, reassembled: boolean, depth: number): void {
     const frame = this.#frame;
     if (depth === 0 && !reassembled) {
       this.#frame++;
@@ -213,6 +223,8 @@ export class FlowTracker extends EventEmitter {
       this.#stats.notIp++;
       return;
     }
+    const lo = tw[ti];
+    const hi = tw[ti + 1];
     if (!this.#based) {
       this.#based = true;
       this.#baseHi = hi | 0;
@@ -222,13 +234,13 @@ export class FlowTracker extends EventEmitter {
     if (ns > this.#now) this.#now = ns;
     if (c.fragment[i] !== 0 && this.#defrag !== null) {
       const whole = this.#defrag.fragment(d, start, end, c.ipOffset[i], v, ns, frame);
-      if (whole !== null) this.#whole(whole.data, depth === 0 ? this.#linktype : DLT_RAW, len, lo, hi, true, depth);
+      if (whole !== null) this.#whole(whole.data, depth === 0 ? this.#linktype : DLT_RAW, len, tw, ti, true, depth);
       return;
     }
     const proto = c.protocol[i];
     if ((proto === 4 || proto === 41) && depth < MAX_TUNNEL_DEPTH && c.payloadLength[i] > 0) {
       const inner = start + c.payloadOffset[i];
-      this.#whole(d.subarray(inner, inner + c.payloadLength[i]), DLT_RAW, len, lo, hi, reassembled, depth + 1);
+      this.#whole(d.subarray(inner, inner + c.payloadLength[i]), DLT_RAW, len, tw, ti, reassembled, depth + 1);
       return;
     }
     const isTcp = proto === 6;
@@ -270,8 +282,8 @@ export class FlowTracker extends EventEmitter {
     const flags = isTcp ? c.tcpFlags[i] : 0;
     let s = slots.find(w, h);
     if (s >= 0) {
-      const list = slots.list[s];
-      if (ns - slots.lastNs[s] > this.#timeouts[list]) {
+      const list = slots.listOf(s);
+      if (ns - slots.lastNs(s) > this.#timeouts[list]) {
         this.#end(s, list === LIST_TCP_CLOSED ? 'closed' : 'idle');
         s = -1;
       } else if (list === LIST_TCP_CLOSED && (flags & (SYN | ACK)) === SYN) {
@@ -280,20 +292,21 @@ export class FlowTracker extends EventEmitter {
         s = -1;
       }
     }
-    if (s < 0) s = this.#create(c, i, srcIsA, proto, flags, h, lo, hi);
-    const side = srcIsA === (slots.clientIsA[s] === 1) ? 0 : 1;
-    const two = 2 * s + side;
+    if (s < 0) s = this.#create(c, i, srcIsA, proto, flags, h, tw, ti);
+    const side = srcIsA === slots.clientIsA(s) ? 0 : 1;
+    const f = slots.f;
+    const fo = s * D + side;
     const po = c.payloadOffset[i];
     const pl = c.payloadLength[i];
-    slots.packets[two]++;
-    slots.bytes[two] += len;
-    if (isTcp || proto === 17) slots.payload[two] += pl;
-    slots.lastWords[2 * s] = lo;
-    slots.lastWords[2 * s + 1] = hi;
-    slots.lastNs[s] = ns;
-    if (isTcp) this.#tcp(s, side, flags, c, i, d, start, ns, lo, hi);
+    f[fo + PACKETS]++;
+    f[fo + BYTES] += len;
+    if (isTcp || proto === 17) f[fo + PAYLOAD] += pl;
+    slots.u[s * W + LAST] = lo;
+    slots.u[s * W + LAST + 1] = hi;
+    f[s * D + LAST_NS] = ns;
+    if (isTcp) this.#tcp(s, side, flags, c, i, d, start, tw, ti);
     else {
-      slots.touch(s, slots.list[s]);
+      slots.touch(s, slots.listOf(s));
       if (proto === 17) {
         const handler = this.#handlers[s];
         if (handler?.onDatagram !== undefined) {
@@ -303,7 +316,7 @@ export class FlowTracker extends EventEmitter {
     }
   }
 
-  #create(c: PacketColumns, i: number, srcIsA: boolean, proto: number, flags: number, h: number, lo: number, hi: number): number {
+  #create(c: PacketColumns, i: number, srcIsA: boolean, proto: number, flags: number, h: number, tw: Uint32Array, ti: number): number {
     const slots = this.#slots;
     if (slots.full) {
       this.#end(slots.oldest(), 'evicted');
@@ -332,9 +345,9 @@ export class FlowTracker extends EventEmitter {
         flipped = !srcIsClient;
       }
     }
-    slots.clientIsA[s] = srcIsClient === srcIsA ? 1 : 0;
-    slots.firstWords[2 * s] = lo;
-    slots.firstWords[2 * s + 1] = hi;
+    slots.setClientIsA(s, srcIsClient === srcIsA);
+    slots.u[s * W + FIRST] = tw[ti];
+    slots.u[s * W + FIRST + 1] = tw[ti + 1];
     const v = c.ipVersion[i];
     let src: string;
     let dst: string;
@@ -364,10 +377,13 @@ export class FlowTracker extends EventEmitter {
     return s;
   }
 
-  #tcp(s: number, side: number, flags: number, c: PacketColumns, i: number, d: Buffer, start: number, ns: number, lo: number, hi: number): void {
+  #tcp(s: number, side: number, flags: number, c: PacketColumns, i: number, d: Buffer, start: number, tw: Uint32Array, ti: number): void {
     const slots = this.#slots;
-    const two = 2 * s + side;
-    slots.flagsSeen[two] |= flags;
+    const ns = slots.lastNs(s);
+    const u = slots.u;
+    const f = slots.f;
+    const fw = s * W + FLAGS + side;
+    u[fw] |= flags;
     const t = start + c.transportOffset[i];
     const seq = ((d[t + 4] << 24) | (d[t + 5] << 16) | (d[t + 6] << 8) | d[t + 7]) >>> 0;
     const pl = c.payloadLength[i];
@@ -378,32 +394,39 @@ export class FlowTracker extends EventEmitter {
     if ((flags & RST) !== 0) bits |= 32;
     if (pl > 0) {
       const endSeq = (seq + pl) >>> 0;
-      if (slots.seqSet[two] === 1 && ((endSeq - slots.seqEnd[two]) | 0) <= 0) bits |= 64;
+      if (slots.seqSet(s, side) && ((endSeq - u[s * W + SEQ_END + side]) | 0) <= 0) bits |= 64;
       else {
         bits |= 8;
-        slots.seqEnd[two] = endSeq;
-        slots.seqSet[two] = 1;
+        u[s * W + SEQ_END + side] = endSeq;
+        slots.markSeq(s, side);
       }
     } else if ((flags & (SYN | FIN | RST)) === 0 && (flags & ACK) !== 0) bits |= 4;
-    const fresh = bits & ~slots.letters[two];
+    const fresh = bits & ~(u[fw] >>> 16);
     if (fresh !== 0) {
-      slots.letters[two] |= fresh;
-      const record = this.#records[s]!;
+      u[fw] |= fresh << 16;
+      // Appended as nibbles; the string is made when the flow ends.
       for (let k = 0; k < 7; k++) {
-        if ((fresh & (1 << k)) !== 0) record.tcp!.history += side === 0 ? CLIENT_LETTERS[k] : HISTORY_LETTERS[k];
+        if ((fresh & (1 << k)) === 0) continue;
+        const code = 1 + k + 7 * side;
+        let at = s * W + HISTORY;
+        if (u[at] >>> 28 !== 0) at++;
+        let shift = 0;
+        while (shift < 32 && ((u[at] >>> shift) & 15) !== 0) shift += 4;
+        if (shift < 32) u[at] |= code << shift;
       }
     }
     // Handshake RTT: the client's SYN, the server's SYN-ACK, the client's first ACK after it.
-    if (side === 0 && (flags & (SYN | ACK)) === SYN && slots.synNs[s] < 0) slots.synNs[s] = ns;
-    else if (side === 1 && (flags & (SYN | ACK)) === (SYN | ACK) && slots.synAckNs[s] < 0) slots.synAckNs[s] = ns;
-    else if (side === 0 && (flags & (SYN | ACK)) === ACK && slots.rttNs[s] < 0 && slots.synNs[s] >= 0 && slots.synAckNs[s] >= 0) slots.rttNs[s] = ns - slots.synNs[s];
-    const closed = (flags & RST) !== 0 || slots.list[s] === LIST_TCP_CLOSED || ((slots.flagsSeen[2 * s] & slots.flagsSeen[2 * s + 1] & FIN) !== 0);
+    const fd = s * D;
+    if (side === 0 && (flags & (SYN | ACK)) === SYN && f[fd + SYN_NS] < 0) f[fd + SYN_NS] = ns;
+    else if (side === 1 && (flags & (SYN | ACK)) === (SYN | ACK) && f[fd + SYN_ACK_NS] < 0) f[fd + SYN_ACK_NS] = ns;
+    else if (side === 0 && (flags & (SYN | ACK)) === ACK && f[fd + RTT_NS] < 0 && f[fd + SYN_NS] >= 0 && f[fd + SYN_ACK_NS] >= 0) f[fd + RTT_NS] = ns - f[fd + SYN_NS];
+    const closed = (flags & RST) !== 0 || slots.listOf(s) === LIST_TCP_CLOSED || ((u[s * W + FLAGS] & u[s * W + FLAGS + 1] & FIN) !== 0);
     slots.touch(s, closed ? LIST_TCP_CLOSED : LIST_TCP);
     const conn = this.#conns[s];
     if (conn !== undefined) {
       const ack = ((d[t + 8] << 24) | (d[t + 9] << 16) | (d[t + 10] << 8) | d[t + 11]) >>> 0;
       const po = start + c.payloadOffset[i];
-      conn.segment(side as 0 | 1, seq, ack, flags, d, po, po + pl, wordsTime(lo, hi));
+      conn.segment(side as 0 | 1, seq, ack, flags, d, po, po + pl, wordsTime(tw[ti], tw[ti + 1]));
     }
   }
 
@@ -412,18 +435,27 @@ export class FlowTracker extends EventEmitter {
     const slots = this.#slots;
     const record = this.#records[s]!;
     const sides = [record.client, record.server];
+    const f = slots.f;
+    const u = slots.u;
     for (let side = 0; side < 2; side++) {
-      const two = 2 * s + side;
-      sides[side].packets = slots.packets[two];
-      sides[side].bytes = slots.bytes[two];
-      sides[side].payloadBytes = slots.payload[two];
+      const fo = s * D + side;
+      sides[side].packets = f[fo + PACKETS];
+      sides[side].bytes = f[fo + BYTES];
+      sides[side].payloadBytes = f[fo + PAYLOAD];
     }
-    record.first = wordsTime(slots.firstWords[2 * s], slots.firstWords[2 * s + 1]);
-    record.last = wordsTime(slots.lastWords[2 * s], slots.lastWords[2 * s + 1]);
+    record.first = wordsTime(u[s * W + FIRST], u[s * W + FIRST + 1]);
+    record.last = wordsTime(u[s * W + LAST], u[s * W + LAST + 1]);
     record.endReason = reason;
     if (record.tcp !== undefined) {
-      record.tcp.state = connState(slots.flagsSeen[2 * s], slots.flagsSeen[2 * s + 1]);
-      record.tcp.rttNs = slots.rttNs[s] >= 0 ? slots.rttNs[s] : null;
+      for (let at = s * W + HISTORY; at < s * W + HISTORY + 2; at++) {
+        for (let shift = 0; shift < 32; shift += 4) {
+          const code = (u[at] >>> shift) & 15;
+          if (code === 0) break;
+          record.tcp.history += code > 7 ? HISTORY_LETTERS[code - 8] : CLIENT_LETTERS[code - 1];
+        }
+      }
+      record.tcp.state = connState(u[s * W + FLAGS] & 0xffff, u[s * W + FLAGS + 1] & 0xffff);
+      record.tcp.rttNs = f[s * D + RTT_NS] >= 0 ? f[s * D + RTT_NS] : null;
     }
     const conn = this.#conns[s];
     const handler = this.#handlers[s];
@@ -443,7 +475,7 @@ export class FlowTracker extends EventEmitter {
     const now = this.#now;
     for (let l = 0; l < 4; l++) {
       const timeout = this.#timeouts[l];
-      for (let s = slots.heads[l]; s >= 0 && now - slots.lastNs[s] > timeout; s = slots.heads[l]) this.#end(s, l === LIST_TCP_CLOSED ? 'closed' : 'idle');
+      for (let s = slots.heads[l]; s >= 0 && now - slots.lastNs(s) > timeout; s = slots.heads[l]) this.#end(s, l === LIST_TCP_CLOSED ? 'closed' : 'idle');
     }
   }
 }
