@@ -6,7 +6,8 @@
  * EPERM (no capture permission), ENETDOWN (interface down or gone),
  * EFILTER (invalid BPF filter), EINVAL (invalid argument), ECLOSED (the
  * capture is closed), ENOTSUP (the library or device lacks a feature),
- * EPCAP (any other libpcap failure, with libpcap's text).
+ * EPCAP (any other libpcap failure, with libpcap's text), EHELPER (the
+ * capture helper could not start, or broke its channel).
  * Files: ENOENT, EACCES, EISDIR, EROFS, ENOSPC, EFBIG, EMFILE, EIO (as the
  * OS said), EBADFORMAT (not a capture file, or a corrupt record, with
  * libpcap's text), ETRUNCATED (a file that ends inside a record).
@@ -25,6 +26,7 @@ export type WirecapErrorCode =
   | 'ECLOSED'
   | 'ENOTSUP'
   | 'EPCAP'
+  | 'EHELPER'
   | 'ENOENT'
   | 'EACCES'
   | 'EISDIR'

@@ -204,6 +204,9 @@ void NameThisThread(const char* name) {
   if (n > 0) set(GetCurrentThread(), wide);
 }
 
+// The capture helper, whose pipe this would wait on, is POSIX only.
+std::unique_ptr<Waiter> Waiter::ForDescriptor(intptr_t) { return nullptr; }
+
 std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
   HANDLE readable = api.getevent != nullptr ? static_cast<HANDLE>(api.getevent(handle)) : nullptr;
   HANDLE wake = CreateEventA(nullptr, FALSE, FALSE, nullptr);  // auto-reset
