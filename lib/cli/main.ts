@@ -8,6 +8,7 @@ import { registerCapture } from './capture';
 import { registerCollect } from './collect';
 import { registerConsume } from './consume';
 import { registerDump } from './dump';
+import { registerHelper } from './helper';
 import { registerInfo } from './info';
 import { registerList } from './list';
 import { registerPublish } from './publish';
@@ -21,7 +22,7 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => err.write(s) })
     .exitOverride();
   const io = { out, err };
-  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice]) {
+  for (const register of [registerList, registerCapture, registerDump, registerRead, registerInfo, registerStream, registerCollect, registerPublish, registerConsume, registerSlice, registerHelper]) {
     register(cli, io);
   }
   return cli;
