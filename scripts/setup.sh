@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # The cross compilers build the prebuilds (scripts/prebuild.sh); wine64 runs
 # the Windows one in the tests, qemu-user the arm64 one, with arm64 libraries
 # from Debian's multiarch.
-packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2 nats-server python3-grpcio python3-grpc-tools
+packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2 libcap2-bin util-linux passwd nats-server python3-grpcio python3-grpc-tools
   mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64
   qemu-user libpcap0.8:arm64 libstdc++6:arm64)
 missing=()

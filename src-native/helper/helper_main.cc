@@ -113,11 +113,16 @@ bool Parse(int argc, char** argv, Options* o, std::string* why) {
   return true;
 }
 
-// Capabilities, by the raw system calls: no libcap needed where it runs.
-bool SetCapabilities(uint32_t keep) {
+// Keeps of the capabilities held only those in keep (none raised: without
+// a grant it has none, and libpcap then says permission denied). By the
+// raw system calls: no libcap needed where it runs.
+bool KeepCapabilities(uint32_t keep) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
-  data[0].effective = data[0].permitted = keep;
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  const uint32_t held = data[0].permitted & keep;
+  data[0] = {held, held, 0};
+  data[1] = {0, 0, 0};
   return syscall(SYS_capset, &header, data) == 0;
 }
 
@@ -269,7 +274,7 @@ int main(int argc, char** argv) {
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   const uint32_t net_caps = (1u << CAP_NET_RAW) | (1u << CAP_NET_ADMIN);
-  if (!SetCapabilities(net_caps)) Fail(helper::kStageCapabilities, errno, std::strerror(errno));
+  if (!KeepCapabilities(net_caps)) Fail(helper::kStageCapabilities, errno, std::strerror(errno));
 
   Capture c;
   const PcapApi* api = LoadSystemPcapApi(&why);
@@ -293,7 +298,7 @@ int main(int argc, char** argv) {
   int status = api->activate(c.pcap);
   if (status < 0) Fail(helper::kStageActivate, status, api->geterr(c.pcap));
   // The socket is open: nothing after this needs a capability.
-  if (!SetCapabilities(0)) Fail(helper::kStageCapabilities, errno, std::strerror(errno));
+  if (!KeepCapabilities(0)) Fail(helper::kStageCapabilities, errno, std::strerror(errno));
 
   if (!o.direction.empty()) {
     pcap_direction_t d = o.direction == "in" ? PCAP_D_IN : o.direction == "out" ? PCAP_D_OUT : PCAP_D_INOUT;
