@@ -152,7 +152,7 @@ export class Capture implements AsyncIterable<Packet> {
 
   /** @internal use openLive() */
   constructor(options: NativeCaptureOptions, signal?: AbortSignal) {
-    this.#native = openCaptureHandle(options, options.helper ?? 'auto', (event) =>
+    this.#native = openCaptureHandle(options, options.helper, (event) =>
       event === 'dump' ? this.#dumper?.settle() : this.#wakeReader(),
     );
     const info = this.#native.info();

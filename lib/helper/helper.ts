@@ -57,6 +57,15 @@ function executable(file: string): boolean {
   }
 }
 
+/** The default of the helper option: WIRECAP_HELPER_MODE=on|off|auto, else 'auto'. */
+function defaultMode(): HelperMode {
+  const mode = process.env.WIRECAP_HELPER_MODE;
+  if (mode === 'on') return true;
+  if (mode === 'off') return false;
+  if (mode === undefined || mode === '' || mode === 'auto') return 'auto';
+  throw new WirecapError(`WIRECAP_HELPER_MODE must be on, off or auto, not ${mode}`, 'EINVAL');
+}
+
 /**
  * The native handle for a live capture, in-process or through the helper:
  * 'auto' takes the helper only when this process may not capture and the
@@ -64,9 +73,10 @@ function executable(file: string): boolean {
  */
 export function openCaptureHandle(
   options: NativeCaptureOptions,
-  mode: HelperMode,
+  given: HelperMode | undefined,
   onReadable: (event: 'readable' | 'dump') => void,
 ): CaptureHandle {
+  const mode = given ?? defaultMode();
   if (options.source === 'file' || mode === false) return new binding.CaptureHandle(options, onReadable);
   const helper = helperPath();
   if (mode === true) {
