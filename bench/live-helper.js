@@ -41,15 +41,16 @@ async function run(helper) {
   await sleep(200);
   const pids = [proc.child.pid, ...children(proc.child.pid)];
   if (pids.length !== (helper ? 2 : 1)) throw new Error(`expected ${helper ? 'a helper' : 'no helper'}, found pids ${pids}`);
-  const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const cpu = () => pids.map((pid) => cpuSeconds(pid));
   const before = cpu();
   const sent = await blast(port, 0, SECONDS);
   await sleep(500); // the read timeout, and the last batches
-  const used = cpu() - before;
+  const each = cpu().map((c, i) => c - before[i]);
+  const used = each.reduce((a, b) => a + b, 0);
   proc.child.kill('SIGTERM');
   const { stdout } = await proc.exited;
   const r = JSON.parse(stdout);
-  return { sent: sent.sent, rate: sent.rate, captured: r.counted, kernelDropped: r.stats.dropped, consumerDropped: r.stats.consumerDropped, cpu: used };
+  return { sent: sent.sent, rate: sent.rate, captured: r.counted, kernelDropped: r.stats.dropped, consumerDropped: r.stats.consumerDropped, cpu: used, helperCpu: each[1] ?? 0 };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -64,7 +65,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   out(`Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0].model}), kernel ${os.release()}, ${version}, node ${process.version}.`);
   out(`Load: udp_blast at its maximum, ${PAYLOAD}-byte payloads to 127.0.0.1 for ${SECONDS} s; kernel buffer ${BUFFER >> 20} MiB; wirecap batches().`);
   out();
-  out('| round | consumer | sent (k pkt/s) | captured / sent | kernel drops | consumer drops | CPU µs / captured packet |');
+  out('| round | consumer | sent (k pkt/s) | captured / sent | kernel drops | consumer drops | CPU µs / captured packet (of it, the helper) |');
   out('| --- | --- | --- | --- | --- | --- | --- |');
   const capturedRatios = [];
   const cpuRatios = [];
@@ -75,7 +76,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
       const r = await run(helper);
       results[helper ? 'helper' : 'in'] = r;
       out(
-        `| ${round} | ${helper ? 'through the helper' : 'in-process'} | ${r.sent} (${Math.round(r.rate / 1000)}) | ${((100 * r.captured) / r.sent).toFixed(2)} % | ${r.kernelDropped} | ${r.consumerDropped} | ${((r.cpu / r.captured) * 1e6).toFixed(3)} |`,
+        `| ${round} | ${helper ? 'through the helper' : 'in-process'} | ${r.sent} (${Math.round(r.rate / 1000)}) | ${((100 * r.captured) / r.sent).toFixed(2)} % | ${r.kernelDropped} | ${r.consumerDropped} | ${((r.cpu / r.captured) * 1e6).toFixed(3)}${helper ? ` (${((r.helperCpu / r.captured) * 1e6).toFixed(3)})` : ''} |`,
       );
     }
     const { in: a, helper: b } = results;

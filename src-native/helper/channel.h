@@ -16,7 +16,7 @@ constexpr uint32_t kHeaderBytes = 8;
 constexpr uint32_t kMaxFrame = 4u << 20;
 // The helper sends a packets frame once it holds this much, and at the end
 // of every pcap_dispatch.
-constexpr uint32_t kPacketsFrameBytes = 256u << 10;
+constexpr uint32_t kPacketsFrameBytes = 1u << 20;
 
 enum Type : uint32_t {
   // helper -> wirecap

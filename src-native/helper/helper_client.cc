@@ -40,7 +40,8 @@ namespace {
 // What one Dispatch() reads at most, so that tasks and close() are served
 // between reads even when the helper never pauses.
 constexpr size_t kReadBound = 4 << 20;
-constexpr size_t kReadChunk = 256 << 10;
+// in_ holds a read's worth plus the frame it may have cut.
+constexpr size_t kInCapacity = kReadBound + helper::kHeaderBytes + helper::kMaxFrame;
 // The pipe from the helper holds this much (Linux's default limit for an
 // unprivileged process), so a busy second costs few wake-ups.
 constexpr int kPipeBytes = 1 << 20;
@@ -108,6 +109,7 @@ std::unique_ptr<HelperClient> HelperClient::Start(const std::string& path, const
   client->pid_ = pid;
   client->to_helper_ = to[1];
   client->from_helper_ = from[0];
+  client->in_.reset(new uint8_t[kInCapacity]);
   fcntl(from[0], F_SETFL, fcntl(from[0], F_GETFL) | O_NONBLOCK);
   std::vector<uint8_t> ready;
   if (!client->Request(0, nullptr, 0, helper::kReady, &ready)) {
@@ -150,16 +152,15 @@ void HelperClient::Broken(const std::string& why) {
 
 bool HelperClient::Fill() {
   if (in_start_ > 0) {
-    in_.erase(in_.begin(), in_.begin() + static_cast<long>(in_start_));
+    std::memmove(in_.get(), in_.get() + in_start_, in_size_ - in_start_);
+    in_size_ -= in_start_;
     in_start_ = 0;
   }
   size_t total = 0;
-  while (total < kReadBound) {
-    const size_t old = in_.size();
-    in_.resize(old + kReadChunk);
-    ssize_t n = read(from_helper_, &in_[old], kReadChunk);
-    in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+  while (total < kReadBound && in_size_ < kInCapacity) {
+    ssize_t n = read(from_helper_, in_.get() + in_size_, kInCapacity - in_size_);
     if (n > 0) {
+      in_size_ += static_cast<size_t>(n);
       total += static_cast<size_t>(n);
       continue;
     }
@@ -171,8 +172,8 @@ bool HelperClient::Fill() {
 
 int HelperClient::Handle(pcap_handler handler, u_char* user, uint32_t want, std::vector<uint8_t>* reply) {
   int count = 0;
-  while (in_.size() - in_start_ >= helper::kHeaderBytes) {
-    const uint8_t* frame = &in_[in_start_];
+  while (in_size_ - in_start_ >= helper::kHeaderBytes) {
+    const uint8_t* frame = in_.get() + in_start_;
     uint32_t type, size;
     std::memcpy(&type, frame, 4);
     std::memcpy(&size, frame + 4, 4);
@@ -180,7 +181,7 @@ int HelperClient::Handle(pcap_handler handler, u_char* user, uint32_t want, std:
       Broken("the capture helper sent a frame of " + std::to_string(size) + " bytes");
       return -1;
     }
-    if (in_.size() - in_start_ - helper::kHeaderBytes < size) break;
+    if (in_size_ - in_start_ - helper::kHeaderBytes < size) break;
     const uint8_t* body = frame + helper::kHeaderBytes;
     in_start_ += helper::kHeaderBytes + size;
     if (type == helper::kPackets && handler == nullptr) {

@@ -71,7 +71,8 @@ class HelperClient {
   int pid_ = -1;
   int to_helper_ = -1;
   int from_helper_ = -1;
-  std::vector<uint8_t> in_;  // bytes read, from in_start_ on not yet handled
+  std::unique_ptr<uint8_t[]> in_;  // bytes read: in_size_ of them, from in_start_ on not yet handled
+  size_t in_size_ = 0;
   size_t in_start_ = 0;
   std::vector<uint8_t> held_;  // packets frames' bodies met while waiting for a reply
   int snaplen_ = 0;  // the device's: a longer packet is a broken channel

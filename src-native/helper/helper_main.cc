@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -164,24 +165,28 @@ struct Capture {
   const PcapApi* api = nullptr;
   pcap_t* pcap = nullptr;
   bpf_u_int32 netmask = PCAP_NETMASK_UNKNOWN;
-  std::vector<uint8_t> out;  // the packets frame being filled, header first
+  // The packets frame being filled, header first: out_size bytes of
+  // kPacketsFrameBytes plus one largest packet (a raw buffer: a vector
+  // would zero every byte before the packet is copied over it).
+  std::unique_ptr<uint8_t[]> out;
+  size_t out_size = 0;
   std::vector<uint8_t> in;   // requests read so far
 
   void StartFrame() {
-    out.resize(helper::kHeaderBytes);
+    out_size = helper::kHeaderBytes;
   }
   void Flush() {
-    if (out.size() == helper::kHeaderBytes) return;
-    helper::PutHeader(out.data(), helper::kPackets, static_cast<uint32_t>(out.size() - helper::kHeaderBytes));
-    if (!WriteAll(out.data(), out.size())) _exit(0);
+    if (out_size == helper::kHeaderBytes) return;
+    helper::PutHeader(out.get(), helper::kPackets, static_cast<uint32_t>(out_size - helper::kHeaderBytes));
+    if (!WriteAll(out.get(), out_size)) _exit(0);
     StartFrame();
   }
   static void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     auto* self = reinterpret_cast<Capture*>(user);
     const size_t need = helper::kRecordBytes + h->caplen;
-    if (self->out.size() + need > helper::kPacketsFrameBytes) self->Flush();
-    const size_t at = self->out.size();
-    self->out.resize(at + need);
+    if (self->out_size + need > helper::kPacketsFrameBytes) self->Flush();
+    const size_t at = self->out_size;
+    self->out_size += need;
     helper::PutRecord(&self->out[at], helper::Record{static_cast<int64_t>(h->ts.tv_sec),
                                                      static_cast<uint32_t>(h->ts.tv_usec), h->caplen, h->len});
     std::memcpy(&self->out[at + helper::kRecordBytes], bytes, h->caplen);
@@ -318,7 +323,7 @@ int main(int argc, char** argv) {
   const int32_t ready[3] = {api->datalink(c.pcap), api->snapshot(c.pcap), nano};
   Send(helper::kReady, ready, sizeof ready);
 
-  c.out.reserve(helper::kPacketsFrameBytes + helper::kRecordBytes + static_cast<size_t>(o.snaplen));
+  c.out.reset(new uint8_t[helper::kPacketsFrameBytes + helper::kRecordBytes + static_cast<size_t>(o.snaplen)]);
   c.StartFrame();
   for (;;) {
     pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {pcap_fd, POLLIN, 0}};
