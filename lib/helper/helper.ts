@@ -35,10 +35,9 @@ export function helperPath(): string | null {
 /** Capability bits of /proc/self/status's CapEff (Linux). */
 const CAP_NET_RAW = 13n;
 
-/** Whether this process may open a capture itself: root, or CAP_NET_RAW in effect (Linux). */
+/** Whether this process may open a capture itself: CAP_NET_RAW in effect (Linux; root has it unless it was taken away). */
 export function mayCaptureInProcess(): boolean {
   if (process.platform !== 'linux') return true; // other systems have no helper: let libpcap decide
-  if (process.geteuid?.() === 0) return true;
   try {
     const status = fs.readFileSync('/proc/self/status', 'utf8');
     const eff = /^CapEff:\s*([0-9a-f]+)/m.exec(status);
