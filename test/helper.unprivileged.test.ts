@@ -147,12 +147,14 @@ test('without a grant: openLive, liveDump and helper: true/false all fail with E
   expect(r.result!.children).toBe(0);
 });
 
-test('through the granted helper on lo: filter, setFilter, stats with kernel counters, nano, inject; close leaves no child, thread or fd', async () => {
+test('through the granted helper on lo: filter, setFilter, stats with kernel counters, nano, inject; the helper holds no capability once open; close leaves no child, thread or fd', async () => {
   const port = 41000 + (process.pid % 9000);
   const r = await asUser(
     `const fds0 = fds(), threads0 = threads();
      const cap = wirecap.openLive('lo', { filter: 'udp dst port ${port}', precision: 'nano', immediate: true, snaplen: 512 });
      const helperRunning = children().length;
+     const helperStatus = fs.readFileSync('/proc/' + children()[0] + '/status', 'utf8');
+     const helperCaps = ['CapEff', 'CapPrm', 'CapInh', 'CapAmb'].map((k) => new RegExp('^' + k + ':\\\\s*(\\\\S+)', 'm').exec(helperStatus)[1]);
      await pause(100);
      await send(${port}, 20);
      await send(${port + 1}, 5);
@@ -167,7 +169,7 @@ test('through the granted helper on lo: filter, setFilter, stats with kernel cou
      cap.close();
      const after = cap.stats();
      await settle();
-     report({ precision: cap.precision, helperRunning, first: first.length, second: second.length, more: more.length,
+     report({ helperCaps, precision: cap.precision, helperRunning, first: first.length, second: second.length, more: more.length,
        ports: [first[0]?.data.readUInt16BE(36), second[0]?.data.readUInt16BE(36)],
        nanoDigits: first.every((p) => p.timestamp % 1000n !== 0n) || first.some((p) => p.timestamp % 1000n !== 0n),
        injected, stats, after, fdsBack: await fdsBackTo(fds0), threadsBack: threads() <= threads0, children: children().length, capEff: capEff() });`,
@@ -177,6 +179,8 @@ test('through the granted helper on lo: filter, setFilter, stats with kernel cou
   const o = r.result!;
   expect(o).toMatchObject({ precision: 'nano', helperRunning: 1, first: 20, second: 7, more: 0, ports: [port, port + 1], injected: 60 });
   expect(o).toMatchObject({ fdsBack: true, threadsBack: true, children: 0, capEff: '0000000000000000' });
+  // The helper holds no capability once its device is open.
+  expect(o.helperCaps).toEqual(Array(4).fill('0000000000000000'));
   const stats = o.stats as { received: number; dropped: number; captured: number };
   expect(stats.captured).toBe(27);
   expect(stats.received).toBeGreaterThanOrEqual(27);
