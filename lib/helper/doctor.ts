@@ -63,7 +63,7 @@ function linuxChecks(): DoctorCheck[] {
   checks.push({
     name: 'this process',
     ok: true,
-    detail: inProcess ? 'may capture itself (root or CAP_NET_RAW)' : 'may not capture itself: captures go through the helper',
+    detail: inProcess ? 'may capture itself (CAP_NET_RAW in effect)' : 'may not capture itself: captures go through the helper',
   });
   const helper = helperPath();
   if (helper === null || !fs.existsSync(helper)) {
