@@ -43,15 +43,28 @@ export function copyHelper(file: string): string {
   return file;
 }
 
+/** Runs a command whose failure does not matter (removing what may not exist). */
+function quietly(cmd: string, ...args: string[]): void {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+  } catch {
+    // nothing to remove
+  }
+}
+
 export function makeUnprivileged(label: string): Unprivileged {
   const tag = `${label}${process.pid % 100000}`;
   const user = `wcu${tag}`;
   const group = `wcg${tag}`;
+  // A run that was killed may have left them (the same pid, later).
+  quietly('userdel', user);
+  quietly('groupdel', group);
   execFileSync('groupadd', [group]);
   try {
     execFileSync('useradd', ['-M', '-r', '-s', '/usr/sbin/nologin', '-G', group, user]);
   } catch (error) {
-    execFileSync('groupdel', [group]);
+    quietly('userdel', user);
+    quietly('groupdel', group);
     throw error;
   }
   const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
@@ -75,11 +88,7 @@ export function makeUnprivileged(label: string): Unprivileged {
     plain,
     wrapper: ['setpriv', '--reuid', user, '--regid', user, '--init-groups', '--inh-caps=-all', '--'],
     remove() {
-      try {
-        execFileSync('pkill', ['-KILL', '-u', user], { stdio: 'ignore' });
-      } catch {
-        // nothing of the user's runs
-      }
+      quietly('pkill', '-KILL', '-u', user);
       execFileSync('userdel', [user]);
       execFileSync('groupdel', [group]);
       fs.rmSync(dir, { recursive: true, force: true });
