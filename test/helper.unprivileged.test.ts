@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeNetns, Netns } from './helpers/netns';
 import { tcpdumpRead } from './helpers/tools';
-import { sleep } from './helpers/traffic';
+import { waitFor } from './helpers/traffic';
 import { cliAsRoot, CLI, copyHelper, makeUnprivileged, Unprivileged } from './helpers/unprivileged';
 import { scenario } from './helpers/workers';
 
@@ -224,7 +224,9 @@ describe('veth pairs in a namespace', () => {
     const [a, b] = ns.pairs;
     const port = 43000 + (process.pid % 9000);
     const file = path.join(u.outDir, 'two.pcapng');
-    const removal = sleep(2500).then(() => ns.removePair(b));
+    // The veth goes once the capture on it is open (the scenario says so with a file).
+    const ready = path.join(u.outDir, 'capturing-on-b');
+    const removal = waitFor(() => fs.existsSync(ready), 30000, 'the capture on the second veth').then(() => ns.removePair(b));
     const r = await asUser(
       `const dumper = wirecap.liveDump(${JSON.stringify([a.device, b.device])}, ${JSON.stringify(file)}, { filter: 'udp dst port ${port}', durationMs: 1500, snaplen: 512 });
        const helpers = children().length;
@@ -233,6 +235,7 @@ describe('veth pairs in a namespace', () => {
        await send(${port}, 4, ${JSON.stringify(b.peerAddress)});
        const result = await dumper.done;
        const cap = wirecap.openLive(${JSON.stringify(b.device)}, { filter: 'udp' });
+       fs.writeFileSync(${JSON.stringify(ready)}, '');
        let error = null;
        try { for await (const p of cap) { void p; } } catch (e) { error = e.code; }
        await settle();
