@@ -228,7 +228,7 @@ describe('veth pairs in a namespace', () => {
     const ready = path.join(u.outDir, 'capturing-on-b');
     const removal = waitFor(() => fs.existsSync(ready), 30000, 'the capture on the second veth').then(() => ns.removePair(b));
     const r = await asUser(
-      `const dumper = wirecap.liveDump(${JSON.stringify([a.device, b.device])}, ${JSON.stringify(file)}, { filter: 'udp dst port ${port}', durationMs: 1500, snaplen: 512 });
+      `const dumper = wirecap.liveDump(${JSON.stringify([a.device, b.device])}, ${JSON.stringify(file)}, { filter: 'udp dst port ${port}', maxPackets: 10, snaplen: 512 });
        const helpers = children().length;
        await pause(200);
        await send(${port}, 6, ${JSON.stringify(a.peerAddress)});
