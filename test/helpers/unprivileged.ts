@@ -52,6 +52,17 @@ function quietly(cmd: string, ...args: string[]): void {
   }
 }
 
+/** SIGKILLs every process whose real uid is uid (a test that failed may leave one). */
+function killAllOf(uid: number): void {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) === uid) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
 export function makeUnprivileged(label: string): Unprivileged {
   const tag = `${label}${process.pid % 100000}`;
   const user = `wcu${tag}`;
@@ -88,7 +99,7 @@ export function makeUnprivileged(label: string): Unprivileged {
     plain,
     wrapper: ['setpriv', '--reuid', user, '--regid', user, '--init-groups', '--inh-caps=-all', '--'],
     remove() {
-      quietly('pkill', '-KILL', '-u', user);
+      killAllOf(uid);
       execFileSync('userdel', [user]);
       execFileSync('groupdel', [group]);
       fs.rmSync(dir, { recursive: true, force: true });
