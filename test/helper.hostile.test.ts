@@ -23,9 +23,22 @@ afterAll(() => u?.remove());
 
 const READY = 0x52; // 'R', channel.h kReady
 
+/**
+ * A helper's environment: PATH, env, and under scripts/test-asan.sh the
+ * sanitizer's options and its runtime first in LD_PRELOAD (a sanitized
+ * program refuses to start with another library before it).
+ */
+function helperEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { PATH: process.env.PATH, ...env };
+  for (const k of ['ASAN_OPTIONS', 'LSAN_OPTIONS', 'UBSAN_OPTIONS']) if (process.env[k] !== undefined) out[k] = process.env[k];
+  const preload = [process.env.LD_PRELOAD, env.LD_PRELOAD].filter((p) => p !== undefined && p !== '');
+  if (preload.length > 0) out.LD_PRELOAD = preload.join(':');
+  return out;
+}
+
 /** The granted helper, started by this process as the test user. */
 function startHelper(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(u.wrapper[0], [...u.wrapper.slice(1), u.granted, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(u.wrapper[0], [...u.wrapper.slice(1), u.granted, ...args], { env: helperEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** The first frame's type the helper sends, or null if it ends first. */
@@ -163,7 +176,7 @@ test('WIRECAP_LIBPCAP, LD_PRELOAD and LD_LIBRARY_PATH pointing at a library of t
 
   const run = async (env: NodeJS.ProcessEnv, helper = u.granted): Promise<string> => {
     clear();
-    const child = spawn(u.wrapper[0], [...u.wrapper.slice(1), helper, ...lo()], { env: { PATH: process.env.PATH, ...env } });
+    const child = spawn(u.wrapper[0], [...u.wrapper.slice(1), helper, ...lo()], { env: helperEnv(env) });
     const first = await firstFrame(child);
     child.stdin!.end();
     await exited(child);

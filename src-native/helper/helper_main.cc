@@ -328,8 +328,10 @@ int main(int argc, char** argv) {
   for (;;) {
     pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {pcap_fd, POLLIN, 0}};
     poll(fds, 2, kWakeMs);
-    if (getppid() != static_cast<pid_t>(o.parent)) return 0;
-    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !c.ReadRequests()) return 0;
+    // The end: _exit, as on every other way out (nothing is buffered, and
+    // the kernel closes the socket).
+    if (getppid() != static_cast<pid_t>(o.parent)) _exit(0);
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !c.ReadRequests()) _exit(0);
     int n = api->dispatch(c.pcap, -1, &Capture::OnPacket, reinterpret_cast<u_char*>(&c));
     c.Flush();
     if (n < 0 && n != PCAP_ERROR_BREAK) Fail(helper::kStageCapture, n, api->geterr(c.pcap));
