@@ -22,7 +22,8 @@
         "src-native/replay/pacer.cc",
         "src-native/replay/replay_handle.cc",
         "src-native/replay/replay_thread.cc",
-        "src-native/replay/send_queue.cc"
+        "src-native/replay/send_queue.cc",
+        "src-native/helper/helper_client.cc"
       ],
       "include_dirs": ["src-native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -43,6 +44,23 @@
         }, {
           "sources": ["src-native/platform/platform_posix.cc"],
           "libraries": ["-ldl", "-lpthread"]
+        }]
+      ]
+    },
+    {
+      "target_name": "wirecap-helper",
+      "type": "executable",
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": [
+            "src-native/helper/helper_main.cc",
+            "src-native/loader/pcap_api.cc",
+            "src-native/platform/platform_posix.cc"
+          ],
+          "include_dirs": ["src-native"],
+          "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fPIE"],
+          "ldflags": ["-pie", "-Wl,-z,relro,-z,now"],
+          "libraries": ["-ldl"]
         }]
       ]
     }

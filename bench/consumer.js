@@ -1,14 +1,14 @@
 'use strict';
 // One wirecap consumer for bench/live-capture.js, in its own process so its
 // RSS and event-loop delay are its own.
-//   node consumer.js <iter|batch|stall> <port> <bufferBytes> [stallMs]
+//   node consumer.js <iter|batch|stall> <port> <bufferBytes> [stallMs] [helper: on|off]
 // Prints "ready" on stderr once capturing; on SIGTERM closes the capture
 // and prints {"counted":N,"stats":{...},"loopP99Ms":X,"maxRssMB":Y}.
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { openLive } = require('..');
 
-const [mode, port, bufferSize, stallMs] = process.argv.slice(2);
-const cap = openLive('lo', { filter: `udp and dst port ${port}`, bufferSize: Number(bufferSize) });
+const [mode, port, bufferSize, stallMs, helper] = process.argv.slice(2);
+const cap = openLive('lo', { filter: `udp and dst port ${port}`, bufferSize: Number(bufferSize), helper: helper === 'on' });
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 process.once('SIGTERM', () => cap.close());

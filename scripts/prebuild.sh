@@ -38,7 +38,8 @@ build_win32_x64() {
   x86_64-w64-mingw32-dlltool -d node_modules/node-api-headers/def/node_api.def -l "$work/libnode_api.a" -D node.exe
   local objects=()
   local sources
-  mapfile -t sources < <(find src-native -name '*.cc' ! -name platform_posix.cc | sort)
+  # (helper_main.cc is the Linux capture helper's program, not the addon's.)
+  mapfile -t sources < <(find src-native -name '*.cc' ! -name platform_posix.cc ! -name helper_main.cc | sort)
   for source in "${sources[@]}"; do
     local object="$work/$(basename "$source" .cc).o"
     "$cxx" -c -O2 -std=c++17 -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
@@ -102,10 +103,16 @@ for target in "${targets[@]}"; do
   echo "prebuild: $target"
   case "$target" in
     # --tag-libc names them *.glibc.node: node-gyp-build then skips them on musl.
-    linux-x64) npx prebuildify --napi --strip --tag-libc --arch x64 ;;
+    # The capture helper (binding.gyp's wirecap-helper) ships beside the addon.
+    linux-x64)
+      npx prebuildify --napi --strip --tag-libc --arch x64
+      install -m 0755 -s build/Release/wirecap-helper prebuilds/linux-x64/wirecap-helper
+      ;;
     linux-arm64)
       CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ npx prebuildify --napi --tag-libc --arch arm64
       aarch64-linux-gnu-strip prebuilds/linux-arm64/*.node
+      install -m 0755 build/Release/wirecap-helper prebuilds/linux-arm64/wirecap-helper
+      aarch64-linux-gnu-strip prebuilds/linux-arm64/wirecap-helper
       ;;
     win32-x64) build_win32_x64 ;;
     # macOS 11 on both: the oldest macOS whose headers and libSystem stubs

@@ -3,6 +3,7 @@
 # entered, with node's headers for node-gyp; $root is the checkout.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d)
+chmod 755 "$work"  # test/helper.unprivileged.test.ts runs node from it as another user
 trap 'rm -rf "$work"' EXIT
 git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$work")
 ln -s "$root/node_modules" "$work/node_modules"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # the Windows one in the tests, qemu-user the arm64 one, with arm64 libraries
 # from Debian's multiarch. llvm-14's llvm-dlltool makes node.exe's import
 # library for the Zig-built Windows prebuilds (scripts/prebuild.sh).
-packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark tcpreplay iproute2 nats-server python3-grpcio python3-grpc-tools curl openssl
+packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark tcpreplay iproute2 libcap2-bin util-linux passwd nats-server python3-grpcio python3-grpc-tools curl openssl
   mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64
   qemu-user libpcap0.8:arm64 libstdc++6:arm64 llvm-14
   prometheus)  # its promtool checks wirecap's metrics exposition (test/metrics.test.ts)

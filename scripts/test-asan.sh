@@ -18,9 +18,10 @@ export LD_PRELOAD=$(gcc -print-file-name=libasan.so)
 # Wireshark's editcap, mergecap and capinfos hang with the runtime
 # preloaded, gcc and g++ crash, and the leaks of ip, sysctl and Debian's
 # python3 (grpc_tools.protoc) would fail their commands: the tests reach
-# them through wrappers that drop it.
+# them through wrappers that drop it (useradd and its kin, too: their nscd
+# call aborts under it).
 mkdir -p "$work/.asan-bin"
-for tool in capinfos editcap mergecap gcc cc g++ c++ ip sysctl tcpdump tshark umount mount; do
+for tool in capinfos editcap mergecap gcc cc g++ c++ ip sysctl tcpdump tshark umount mount useradd userdel groupadd groupdel getcap setcap; do
   printf '#!/bin/sh\nunset LD_PRELOAD\nexec %s "$@"\n' "$(command -v $tool)" >"$work/.asan-bin/$tool"
   chmod +x "$work/.asan-bin/$tool"
 done

@@ -41,16 +41,17 @@ const char* CodeForPcapStatus(int status) {
   }
 }
 
-std::string ActivationFailure(int status, const std::string& device, const std::string& detail, const char* verb) {
+std::string ActivationFailure(int status, const std::string& device, const std::string& detail, const char* verb,
+                              const char* permission_fix) {
   const std::string why = detail.empty() ? "" : " (" + detail + ")";
   if (status == PCAP_ERROR_NO_SUCH_DEVICE) return "no such device: " + device + why;
   if (status == PCAP_ERROR_PERM_DENIED || status == PCAP_ERROR_PROMISC_PERM_DENIED) {
-    return "no permission to " + std::string(verb) + " " + device + why +
 #ifdef _WIN32
-           "; run as Administrator, or reinstall Npcap without \"Restrict Npcap driver's access to Administrators only\"";
+    permission_fix = "run as Administrator, or reinstall Npcap without \"Restrict Npcap driver's access to Administrators only\"";
 #else
-           "; run as root or grant the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(which node)";
+    if (permission_fix == nullptr) permission_fix = "run as root or grant the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(which node)";
 #endif
+    return "no permission to " + std::string(verb) + " " + device + why + "; " + permission_fix;
   }
   return "cannot " + std::string(verb) + " " + device + ": " + (detail.empty() ? "error " + std::to_string(status) : detail);
 }

@@ -19,9 +19,10 @@ const PcapApi& RequirePcap(Napi::Env env);
 const char* CodeForPcapStatus(int status);
 
 // The message for a failed pcap_activate on device: no such device, no
-// permission (naming the fix for this OS), or libpcap's text. verb says
-// what was refused: "capture on", "send on".
-std::string ActivationFailure(int status, const std::string& device, const std::string& detail, const char* verb);
+// permission (naming the fix for this OS, or permission_fix when given), or
+// libpcap's text. verb says what was refused: "capture on", "send on".
+std::string ActivationFailure(int status, const std::string& device, const std::string& detail, const char* verb,
+                              const char* permission_fix = nullptr);
 
 // The error code for a live capture's failed pcap_dispatch: ENETDOWN when
 // the interface went down or away, whatever status libpcap chose for it.

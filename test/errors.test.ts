@@ -89,7 +89,8 @@ describeLive('typed errors from live captures', () => {
     );
     const error = JSON.parse(result.stdout);
     expect(error).toMatchObject({ code: 'EPERM', name: 'WirecapError' });
-    expect(error.message).toContain('setcap cap_net_raw,cap_net_admin+eip');
+    expect(error.message).toContain('sudo npx wirecap grant');
+    expect(error.message).not.toContain('setcap');
   });
 });
 

@@ -31,6 +31,8 @@ test('the tarball holds dist/, every prebuild and the sources for a local build,
       'dist/stream/generated/packet_streaming.js',
       'prebuilds/linux-x64/wirecap.glibc.node',
       'prebuilds/linux-arm64/wirecap.glibc.node',
+      'prebuilds/linux-x64/wirecap-helper',
+      'prebuilds/linux-arm64/wirecap-helper',
       'prebuilds/win32-x64/wirecap.node',
       'prebuilds/darwin-x64/wirecap.node',
       'prebuilds/darwin-arm64/wirecap.node',
@@ -104,6 +106,13 @@ describeLive('installed from the tarball with --ignore-scripts and no compiler',
     expect(result.addon).toMatch(/prebuilds\/linux-x64\/wirecap\.glibc\.node$/);
     expect(result.n).toBe(5);
     expect(result.version).toMatch(/^libpcap version/);
+
+    // The capture helper ships beside it, executable, and captures.
+    const helper = path.join(app, 'node_modules', 'wirecap', 'prebuilds', 'linux-x64', 'wirecap-helper');
+    expect(fs.statSync(helper).mode & 0o111).not.toBe(0);
+    const through = spawnSync(path.join(bin, 'node'), ['-e', script.replace("timeoutMs: 10 }", "timeoutMs: 10, helper: true }")], { cwd: app, env, encoding: 'utf8', timeout: 20000 });
+    expect(through.stderr).toBe('');
+    expect(JSON.parse(through.stdout).n).toBe(5);
 
     // The same prebuild on a system whose libpcap is libpcap.so.1 (most
     // distributions but Debian's family): a copy under that name comes first.

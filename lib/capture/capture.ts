@@ -5,7 +5,8 @@
 import { binding, CaptureHandle, NativeBatch, NativeCaptureOptions, NativeStats } from '../core/binding';
 import { PacketBatch, Packet } from './batch';
 import { dumpOptions, DumpOptions, Dumper, kernelObstacle, startDump } from '../dump/dumper';
-import { AbortError, WirecapError } from '../core/errors';
+import { AbortError, invalid, WirecapError } from '../core/errors';
+import { openCaptureHandle } from '../helper/helper';
 import {
   checkBoolean,
   checkInteger,
@@ -42,6 +43,12 @@ export interface LiveOptions {
    * it is full are dropped and counted in stats().consumerDropped.
    */
   queueBytes?: number;
+  /**
+   * Capture through the capture helper (Linux): 'auto' (the default) when
+   * this process may not capture and a granted helper may (`wirecap grant`);
+   * true or false to force it on or off.
+   */
+  helper?: boolean | 'auto';
 }
 
 export type CaptureStats = NativeStats;
@@ -57,6 +64,7 @@ export const LIVE_KEYS = [
   'filter',
   'signal',
   'queueBytes',
+  'helper',
 ] as const;
 
 const MAX_SNAPLEN = 262144;
@@ -82,6 +90,10 @@ export function liveOptions(
   };
   if (o.direction !== undefined) native.direction = checkOneOf(o.direction, 'direction', ['in', 'out', 'inout'] as const);
   if (o.filter !== undefined && o.filter !== '') native.filter = checkFilter(o.filter);
+  if (o.helper !== undefined) {
+    if (o.helper !== 'auto' && typeof o.helper !== 'boolean') throw invalid(`helper must be true, false or 'auto', got ${String(o.helper)}`);
+    native.helper = o.helper;
+  }
   return native;
 }
 
@@ -140,7 +152,7 @@ export class Capture implements AsyncIterable<Packet> {
 
   /** @internal use openLive() */
   constructor(options: NativeCaptureOptions, signal?: AbortSignal) {
-    this.#native = new binding.CaptureHandle(options, (event) =>
+    this.#native = openCaptureHandle(options, options.helper, (event) =>
       event === 'dump' ? this.#dumper?.settle() : this.#wakeReader(),
     );
     const info = this.#native.info();

@@ -11,6 +11,7 @@ import { registerDump } from './dump';
 import { registerExtcap } from './extcap';
 import { registerFlows } from './flows';
 import { registerFollow } from './follow';
+import { registerHelper } from './helper';
 import { registerInfo } from './info';
 import { registerList } from './list';
 import { registerPublish } from './publish';
@@ -44,6 +45,7 @@ export function program(out: NodeJS.WritableStream = process.stdout, err: NodeJS
     registerReplay,
     registerExtcap,
     registerServe,
+    registerHelper,
   ];
   for (const register of commands) {
     register(cli, io);

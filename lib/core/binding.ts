@@ -28,6 +28,10 @@ export interface NativeCaptureOptions {
   singleLinktype?: boolean;
   /** false for a dump-only capture: nothing is queued for read(). Default true. */
   deliver?: boolean;
+  /** Live: open the device through this capture helper (lib/helper/), not in-process. */
+  helperPath?: string;
+  /** Live: whether to use the helper (lib/helper/helper.ts decides; not read natively). */
+  helper?: boolean | 'auto';
 }
 
 /** A pcapng interface as its IDB declares it (files/file_reader.h InterfaceInfo). */

@@ -6,7 +6,8 @@
  * EPERM (no capture permission), ENETDOWN (interface down or gone),
  * EFILTER (invalid BPF filter), EINVAL (invalid argument), ECLOSED (the
  * capture is closed), ENOTSUP (the library or device lacks a feature),
- * EPCAP (any other libpcap failure, with libpcap's text).
+ * EPCAP (any other libpcap failure, with libpcap's text), EHELPER (the
+ * capture helper could not start, or broke its channel).
  * Files: ENOENT, EACCES, EISDIR, EROFS, ENOSPC, EFBIG, EMFILE, EIO (as the
  * OS said), EPIPE (the reader of standard output went away), EBADFORMAT (not a capture file, or a corrupt record, with
  * libpcap's text), ETRUNCATED (a file that ends inside a record).
@@ -27,6 +28,7 @@ export type WirecapErrorCode =
   | 'ECLOSED'
   | 'ENOTSUP'
   | 'EPCAP'
+  | 'EHELPER'
   | 'ENOENT'
   | 'EACCES'
   | 'EISDIR'

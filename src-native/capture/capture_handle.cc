@@ -13,6 +13,7 @@
 #include "capture/filter.h"
 #include "capture/js_options.h"
 #include "errors.h"
+#include "helper/channel.h"
 
 namespace {
 
@@ -122,6 +123,8 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
   deliver_ = options.Get("deliver").IsUndefined() || BoolOption(options, "deliver");
   if (StringOption(options, "source") == "file") {
     OpenFile(env, options);
+  } else if (!StringOption(options, "helperPath").empty()) {
+    OpenThroughHelper(env, options);
   } else {
     OpenLive(env, options);
   }
@@ -134,6 +137,11 @@ void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
   // wirecap's file reader gives a record larger than a slab one of its own.
   batch_capacity_ = file_ != nullptr ? kBatchBytes : std::max(kBatchBytes, static_cast<size_t>(snaplen_));
   slabs_ = std::make_shared<SlabPool>(batch_capacity_, file_ != nullptr ? kKeptFileSlabs : kKeptSlabs);
+  if (helper_ != nullptr) {
+    // The helper set the filter in its kernel socket already.
+    waiter_ = platform::Waiter::ForDescriptor(helper_->fd());
+    return;
+  }
   SetInitialFilter(env, options);
   if (!offline_) {
     waiter_ = platform::Waiter::Create(*api_, pcap_);
@@ -185,6 +193,10 @@ void CaptureHandle::Shutdown() {
     api_->close(pcap_);
     pcap_ = nullptr;
   }
+  if (helper_ != nullptr) {  // packets still on their way are dropped, as pcap_close drops them
+    have_final_stats_ = helper_->Stats(&final_stats_);
+    helper_.reset();
+  }
   file_filter_ = FileFilter();
   slabs_->Give(filling_.data, filling_.capacity);
   filling_ = Batch();
@@ -232,7 +244,9 @@ void CaptureHandle::Run() {
     if (waiter_ != nullptr) waiter_->Wait(timeout);
     // A file is read a slice at a time, so tasks and close() are served between slices.
     const int count = offline_ ? kFileSlicePackets : kLivePacketsPerDispatch;
-    int n = stop_.load() ? 0 : api_->dispatch(pcap_, count, &CaptureHandle::OnPacket, reinterpret_cast<u_char*>(this));
+    int n = stop_.load() ? 0
+            : helper_ != nullptr ? helper_->Dispatch(&CaptureHandle::OnPacket, reinterpret_cast<u_char*>(this))
+                                 : api_->dispatch(pcap_, count, &CaptureHandle::OnPacket, reinterpret_cast<u_char*>(this));
     captured_.fetch_add(dispatched_, std::memory_order_relaxed);
     dispatched_ = 0;
     Publish();
@@ -243,6 +257,16 @@ void CaptureHandle::Run() {
       return;
     }
     lock.lock();
+    if (n < 0 && helper_ != nullptr) {
+      const HelperClient::Failure& failure = helper_->failure();
+      lock.unlock();
+      if (failure.stage == helper::kStageCapture) {
+        Finish(CodeForCaptureFailure(failure.status, failure.text), "capture on " + device_ + " failed: " + failure.text);
+      } else {
+        Finish("EHELPER", "capture on " + device_ + " failed: " + failure.text);
+      }
+      return;
+    }
     if (n < 0 && n != PCAP_ERROR_BREAK) {
       std::string detail = api_->geterr(pcap_);
       lock.unlock();
@@ -288,7 +312,7 @@ void CaptureHandle::OnPacket(u_char* user, const pcap_pkthdr* header, const u_ch
   // A file read through libpcap may claim a time before 1970 or past 2262.
   if (header->ts.tv_sec < 0 || header->ts.tv_sec > files::kLastSecond) {
     self->bad_timestamp_ = true;
-    self->api_->breakloop(self->pcap_);
+    if (self->pcap_ != nullptr) self->api_->breakloop(self->pcap_);
     return;
   }
   const int64_t fraction = self->nano_ ? header->ts.tv_usec : int64_t{header->ts.tv_usec} * 1000;
@@ -376,7 +400,7 @@ int CaptureHandle::DumpHousekeeping() {
 void CaptureHandle::ReportDumpStats() {
   pcap_stat stats{};
   // A file read by wirecap's own reader has no pcap_t, and no counters.
-  const bool have = pcap_ != nullptr && api_->stats(pcap_, &stats) == 0;
+  const bool have = helper_ != nullptr ? helper_->Stats(&stats) : pcap_ != nullptr && api_->stats(pcap_, &stats) == 0;
   dump_->ReportStats(dump_interface_, NowNs(), have, stats.ps_recv, stats.ps_drop, stats.ps_ifdrop);
 }
 
@@ -391,7 +415,7 @@ void CaptureHandle::Finish(const char* code, const std::string& message) {
     RunPendingTask();
     if (dump_ != nullptr && !dump_->ended()) {
       // This device's part of the dump ends; the dump ends with its last device.
-      if (pcap_ != nullptr) ReportDumpStats();
+      if (pcap_ != nullptr || helper_ != nullptr) ReportDumpStats();
       dump_->Leave(dump_interface_, code, message);
     }
     notify_dump = dump_ != nullptr && !dump_notified_;

@@ -34,6 +34,7 @@
 #include "dump/dump.h"
 #include "dump/kernel_dump.h"
 #include "files/file_reader.h"
+#include "helper/helper_client.h"
 #include "loader/pcap_api.h"
 #include "platform/platform.h"
 #include "capture/filter.h"
@@ -91,6 +92,11 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   void Open(Napi::Env env, const Napi::Object& options);
   void OpenLive(Napi::Env env, const Napi::Object& options);
   void OpenFile(Napi::Env env, const Napi::Object& options);
+  // Opens the device through the capture helper (helperPath): helper_
+  // then stands for pcap_, which stays null.
+  void OpenThroughHelper(Napi::Env env, const Napi::Object& options);
+  // The error for a failed pcap_activate (in-process or in the helper).
+  Napi::Error ActivateFailure(Napi::Env env, int status, const std::string& detail, bool helper);
   void SetInitialFilter(Napi::Env env, const Napi::Object& options);
   // The filter for file_'s packets, compiled as libpcap compiles one for a
   // file (a dead handle of its link type and snaplen), for each link type of
@@ -136,6 +142,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   Addon* addon_;
   const PcapApi* api_;
   pcap_t* pcap_ = nullptr;
+  std::unique_ptr<HelperClient> helper_;  // a capture through the helper (no pcap_ then)
   std::unique_ptr<platform::Waiter> waiter_;
   std::thread thread_;
   struct Notifier;

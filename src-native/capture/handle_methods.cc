@@ -94,6 +94,10 @@ Napi::Value CaptureHandle::SetFilter(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   RunOnCaptureThread([&] {
+    if (helper_ != nullptr) {
+      compiled = helper_->SetFilter(filter, &error);
+      return;
+    }
     if (pcap_ == nullptr) {  // a kernel dump's thread closed it
       error = "the capture has ended";
       return;
@@ -120,6 +124,10 @@ Napi::Value CaptureHandle::Inject(const Napi::CallbackInfo& info) {
   int sent = 0;
   std::string error;
   RunOnCaptureThread([&] {
+    if (helper_ != nullptr) {
+      sent = helper_->Inject(frame.Data(), frame.Length(), &error);
+      return;
+    }
     if (pcap_ == nullptr) {  // a kernel dump's thread closed it
       sent = -1;
       error = "the capture has ended";
@@ -142,7 +150,9 @@ Napi::Object CaptureHandle::StatsObject(Napi::Env env) {
   bool have_kernel = have_final_stats_;
   if (!closed_) {
     // pcap_ is null once a kernel dump's thread closed it.
-    RunOnCaptureThread([&] { have_kernel = pcap_ != nullptr && api_->stats(pcap_, &kernel) == 0; });
+    RunOnCaptureThread([&] {
+      have_kernel = helper_ != nullptr ? helper_->Stats(&kernel) : pcap_ != nullptr && api_->stats(pcap_, &kernel) == 0;
+    });
   } else {
     kernel = final_stats_;
   }
@@ -283,6 +293,7 @@ Napi::Value CaptureHandle::StartKernelDump(const Napi::CallbackInfo& info) {
     return Napi::String::New(env, "the loaded libpcap has no pcap_live_dump (kernel dump mode)");
   }
   if (file_ != nullptr) return Napi::String::New(env, "a capture file is read by wirecap, not by the library's kernel dump");
+  if (helper_ != nullptr) return Napi::String::New(env, "the capture helper opens no files: wirecap writes the dump");
   Napi::Object options = info[0].As<Napi::Object>();
   KernelDump::Limits limits;
   limits.path = StringOption(options, "path");

@@ -4,6 +4,67 @@
 #include "capture/capture_handle.h"
 #include "capture/js_options.h"
 #include "errors.h"
+#include "helper/channel.h"
+
+namespace {
+
+// The capture helper's command line for these options (helper_main.cc
+// checks it again: it trusts nothing it is given).
+std::vector<std::string> HelperArgs(const Napi::Object& options) {
+  std::vector<std::string> args = {"--device", StringOption(options, "device"),
+                                   "--snaplen", std::to_string(NumberOption(options, "snaplen", 262144)),
+                                   "--timeout", std::to_string(NumberOption(options, "timeoutMs", 100))};
+  const int64_t buffer_size = NumberOption(options, "bufferSize", 0);
+  if (buffer_size > 0) args.insert(args.end(), {"--buffer", std::to_string(buffer_size)});
+  if (BoolOption(options, "promisc")) args.push_back("--promisc");
+  if (BoolOption(options, "immediate")) args.push_back("--immediate");
+  if (StringOption(options, "precision") == "nano") args.push_back("--nano");
+  const std::string direction = StringOption(options, "direction");
+  if (!direction.empty()) args.insert(args.end(), {"--direction", direction});
+  const std::string filter = StringOption(options, "filter");
+  if (!filter.empty()) args.insert(args.end(), {"--filter", filter});
+  return args;
+}
+
+}  // namespace
+
+Napi::Error CaptureHandle::ActivateFailure(Napi::Env env, int status, const std::string& detail, bool helper) {
+  // A permission denial names wirecap grant, never setcap on node: only the helper should hold the capabilities.
+  const char* fix = helper ? "the capture helper has no capabilities: run `sudo npx wirecap grant` once (see `npx wirecap doctor`)"
+                           : "run `sudo npx wirecap grant` once to let the capture helper capture for you (see `npx wirecap doctor`), or run as root";
+  return WirecapError(env, CodeForPcapStatus(status), ActivationFailure(status, device_, detail, "capture on", fix));
+}
+
+void CaptureHandle::OpenThroughHelper(Napi::Env env, const Napi::Object& options) {
+  device_ = StringOption(options, "device");
+  timeout_ms_ = static_cast<int>(NumberOption(options, "timeoutMs", 100));
+  HelperClient::Opened opened;
+  HelperClient::Failure failure;
+  helper_ = HelperClient::Start(StringOption(options, "helperPath"), HelperArgs(options), &opened, &failure);
+  if (helper_ != nullptr) {
+    linktype_ = opened.linktype;
+    snaplen_ = opened.snaplen;
+    nano_ = opened.nano;
+    return;
+  }
+  switch (failure.stage) {
+    case helper::kStageActivate:
+      throw ActivateFailure(env, failure.status, failure.text, true);
+    case helper::kStageImmediate:
+      throw WirecapError(env, "ENOTSUP", "the system's libpcap has no immediate mode (libpcap 1.5 or newer has)");
+    case helper::kStageNano:
+      throw WirecapError(env, "ENOTSUP", "device " + device_ + " does not give nanosecond timestamps");
+    case helper::kStageDirection:
+      throw WirecapError(env, "ENOTSUP", "cannot capture only direction '" + StringOption(options, "direction") +
+                                             "' on " + device_ + (failure.text.empty() ? "" : ": " + failure.text));
+    case helper::kStageFilter:
+      throw WirecapError(env, "EFILTER", "invalid filter '" + StringOption(options, "filter") + "': " + failure.text);
+    case helper::kStageLibrary:
+      throw WirecapError(env, "ELIBPCAP", "the capture helper: " + failure.text);
+    default:
+      throw WirecapError(env, "EHELPER", "capture helper: " + failure.text);
+  }
+}
 
 void CaptureHandle::OpenLive(Napi::Env env, const Napi::Object& options) {
   device_ = StringOption(options, "device");
@@ -41,10 +102,7 @@ void CaptureHandle::OpenLive(Napi::Env env, const Napi::Object& options) {
   }
 
   int status = api_->activate(pcap_);
-  if (status < 0) {
-    const std::string detail = api_->geterr(pcap_);
-    throw WirecapError(env, CodeForPcapStatus(status), ActivationFailure(status, device_, detail, "capture on"));
-  }
+  if (status < 0) throw ActivateFailure(env, status, api_->geterr(pcap_), false);
 
   if (!direction.empty()) {
     pcap_direction_t d = direction == "in" ? PCAP_D_IN : direction == "out" ? PCAP_D_OUT : PCAP_D_INOUT;

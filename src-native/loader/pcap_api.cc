@@ -68,10 +68,10 @@ std::vector<Symbol> SymbolsOf(PcapApi* api) {
   };
 }
 
-const PcapApi* Load(std::string* error) {
+const PcapApi* Load(std::string* error, bool allow_override) {
   std::string tried;
   void* lib = nullptr;
-  const char* override_path = std::getenv("WIRECAP_LIBPCAP");
+  const char* override_path = allow_override ? std::getenv("WIRECAP_LIBPCAP") : nullptr;
   if (override_path != nullptr && *override_path != '\0') {
     lib = platform::OpenLibrary(override_path, &tried);
     if (lib == nullptr) {
@@ -113,8 +113,10 @@ const PcapApi* LoadPcapApi(std::string* error) {
   static std::string load_error;
   std::lock_guard<std::mutex> lock(mutex);
   if (api == nullptr && load_error.empty()) {
-    api = Load(&load_error);
+    api = Load(&load_error, true);
   }
   if (api == nullptr) *error = load_error;
   return api;
 }
+
+const PcapApi* LoadSystemPcapApi(std::string* error) { return Load(error, false); }

@@ -68,3 +68,7 @@ struct PcapApi {
 // that names the fix for this OS. WIRECAP_LIBPCAP=/path/to/lib overrides
 // the search.
 const PcapApi* LoadPcapApi(std::string* error);
+
+// The system's libpcap by its fixed names only, WIRECAP_LIBPCAP ignored: the
+// capture helper loads it so while it holds capabilities. Not cached.
+const PcapApi* LoadSystemPcapApi(std::string* error);

@@ -91,6 +91,8 @@ class Waiter {
   // Wait() wakes at least every kPollMs to try it. Null only when the OS
   // refuses a pipe or an event.
   static std::unique_ptr<Waiter> Create(const PcapApi& api, pcap_t* handle);
+  // The same for a descriptor of the caller's (POSIX only; null on Windows).
+  static std::unique_ptr<Waiter> ForDescriptor(intptr_t readable);
   static constexpr int kPollMs = 5;
   ~Waiter();
   Waiter(const Waiter&) = delete;

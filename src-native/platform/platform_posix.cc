@@ -186,7 +186,10 @@ int DeviceMtu(const std::string& device) {
 }
 
 std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
-  const int fd = api.get_selectable_fd != nullptr ? api.get_selectable_fd(handle) : -1;
+  return ForDescriptor(api.get_selectable_fd != nullptr ? api.get_selectable_fd(handle) : -1);
+}
+
+std::unique_ptr<Waiter> Waiter::ForDescriptor(intptr_t fd) {
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return nullptr;
   for (int p : pipe_fds) {

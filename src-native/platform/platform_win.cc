@@ -240,6 +240,9 @@ int64_t ThreadCpuNs() {
 // helper API. Unknown: the driver refuses what is too long.
 int DeviceMtu(const std::string&) { return 0; }
 
+// The capture helper, whose pipe this would wait on, is POSIX only.
+std::unique_ptr<Waiter> Waiter::ForDescriptor(intptr_t) { return nullptr; }
+
 std::unique_ptr<Waiter> Waiter::Create(const PcapApi& api, pcap_t* handle) {
   HANDLE readable = api.getevent != nullptr ? static_cast<HANDLE>(api.getevent(handle)) : nullptr;
   HANDLE wake = CreateEventA(nullptr, FALSE, FALSE, nullptr);  // auto-reset

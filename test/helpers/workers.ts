@@ -74,11 +74,15 @@ export interface ScenarioResult {
   result: Record<string, unknown> | null;
 }
 
-/** Runs code (with the helpers above) in a child node that has wirecap loaded; killed after killAfterMs. */
-export async function scenario(code: string, options: { killAfterMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ScenarioResult> {
+/** Runs code (with the helpers above) in a child node that has wirecap loaded; killed after killAfterMs; wrapper runs it (e.g. setpriv as another user). */
+export async function scenario(
+  code: string,
+  options: { killAfterMs?: number; env?: NodeJS.ProcessEnv; wrapper?: string[] } = {},
+): Promise<ScenarioResult> {
   const child = await runNode(`${PRELUDE}\n(async () => {\n${code}\n})().catch((e) => { console.error(e); process.exit(2); });`, {
     killAfterMs: options.killAfterMs ?? 60000,
     env: options.env,
+    wrapper: options.wrapper,
   });
   const line = child.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   return { code: child.code, signal: child.signal, stdout: child.stdout, stderr: child.stderr, result: line ? JSON.parse(line.slice(7)) : null };

@@ -1,0 +1,108 @@
+/**
+ * An unprivileged user for the capture helper's tests: made with useradd
+ * and removed after, in a group of its own that `wirecap grant` names. Node
+ * runs as it through setpriv (uid and gid not 0, no capabilities of any
+ * kind). The helper tested is a COPY of the build's, granted by the CLI,
+ * so the repository's build is never altered.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from './traffic';
+
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+export const BUILT_HELPER = path.join(ROOT, 'build', 'Release', 'wirecap-helper');
+
+export interface Unprivileged {
+  user: string;
+  uid: number;
+  group: string;
+  gid: number;
+  /** A temporary folder everyone may enter (0755): the helper copies live here. */
+  dir: string;
+  /** A folder of the user's own, for its dumps. */
+  outDir: string;
+  /** A copy granted with `wirecap grant --group <group>`, and one never granted. */
+  granted: string;
+  plain: string;
+  /** The command prefix that runs a program as the user. */
+  wrapper: string[];
+  remove(): void;
+}
+
+/** Runs the wirecap CLI as root with WIRECAP_HELPER set to helper. */
+export function cliAsRoot(helper: string, ...args: string[]): string {
+  return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, WIRECAP_HELPER: helper } });
+}
+
+/** A copy of the built helper at file, as the build leaves it (root, 0755, no capabilities). */
+export function copyHelper(file: string): string {
+  fs.copyFileSync(BUILT_HELPER, file);
+  fs.chmodSync(file, 0o755);
+  return file;
+}
+
+/** Runs a command whose failure does not matter (removing what may not exist). */
+function quietly(cmd: string, ...args: string[]): void {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+  } catch {
+    // nothing to remove
+  }
+}
+
+/** SIGKILLs every process whose real uid is uid (a test that failed may leave one). */
+function killAllOf(uid: number): void {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) === uid) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
+export function makeUnprivileged(label: string): Unprivileged {
+  const tag = `${label}${process.pid % 100000}`;
+  const user = `wcu${tag}`;
+  const group = `wcg${tag}`;
+  // A run that was killed may have left them (the same pid, later).
+  quietly('userdel', user);
+  quietly('groupdel', group);
+  execFileSync('groupadd', [group]);
+  try {
+    execFileSync('useradd', ['-M', '-r', '-s', '/usr/sbin/nologin', '-G', group, user]);
+  } catch (error) {
+    quietly('userdel', user);
+    quietly('groupdel', group);
+    throw error;
+  }
+  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wirecap-${label}-`));
+  fs.chmodSync(dir, 0o755);
+  const outDir = path.join(dir, 'out');
+  fs.mkdirSync(outDir);
+  fs.chownSync(outDir, uid, uid);
+  const granted = copyHelper(path.join(dir, 'wirecap-helper'));
+  cliAsRoot(granted, 'grant', '--group', group);
+  const plain = copyHelper(path.join(dir, 'wirecap-helper-plain'));
+  return {
+    user,
+    uid,
+    group,
+    gid,
+    dir,
+    outDir,
+    granted,
+    plain,
+    wrapper: ['setpriv', '--reuid', user, '--regid', user, '--init-groups', '--inh-caps=-all', '--'],
+    remove() {
+      killAllOf(uid);
+      execFileSync('userdel', [user]);
+      execFileSync('groupdel', [group]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
