@@ -84,6 +84,8 @@ class FlowRecord implements Flow {
 }
 
 const v4Text = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+/** The TCP sequence number of the header at t (at t + 4: the acknowledgment number). */
+const tcpSeq = (d: Buffer, t: number): number => ((d[t + 4] << 24) | (d[t + 5] << 16) | (d[t + 6] << 8) | d[t + 7]) >>> 0;
 const wordsTime = (lo: number, hi: number): bigint => BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
 
 export class FlowTracker extends EventEmitter {
@@ -309,7 +311,7 @@ export class FlowTracker extends EventEmitter {
     if (isTcp) this.#tcp(s, side, flags, c, i, d, start, tw, ti);
     else {
       slots.touch(s, slots.listOf(s));
-      if (proto === 17) {
+      if (proto === 17 && this.#streams !== null) {
         const handler = this.#handlers[s];
         if (handler?.onDatagram !== undefined) {
           handler.onDatagram(side === 0 ? 'client' : 'server', d.subarray(start + po, start + po + pl), { timestamp: wordsTime(lo, hi), reassembled });
@@ -375,7 +377,6 @@ export class FlowTracker extends EventEmitter {
     const fw = s * W + FLAGS + side;
     u[fw] |= flags;
     const t = start + c.transportOffset[i];
-    const seq = ((d[t + 4] << 24) | (d[t + 5] << 16) | (d[t + 6] << 8) | d[t + 7]) >>> 0;
     const pl = c.payloadLength[i];
     // History letters (Zeek's): s h a d f r t, upper case for the client.
     let bits = 0;
@@ -383,7 +384,8 @@ export class FlowTracker extends EventEmitter {
     if ((flags & FIN) !== 0) bits |= 16;
     if ((flags & RST) !== 0) bits |= 32;
     if (pl > 0) {
-      const endSeq = (seq + pl) >>> 0;
+      // The packet's bytes are read only here and for reassembly: by now they are out of the cache.
+      const endSeq = (tcpSeq(d, t) + pl) >>> 0;
       if (slots.seqSet(s, side) && ((endSeq - u[s * W + SEQ_END + side]) | 0) <= 0) bits |= 64;
       else {
         bits |= 8;
@@ -412,11 +414,11 @@ export class FlowTracker extends EventEmitter {
     else if (side === 0 && (flags & (SYN | ACK)) === ACK && f[fd + RTT_NS] < 0 && f[fd + SYN_NS] >= 0 && f[fd + SYN_ACK_NS] >= 0) f[fd + RTT_NS] = ns - f[fd + SYN_NS];
     const closed = (flags & RST) !== 0 || slots.listOf(s) === LIST_TCP_CLOSED || ((u[s * W + FLAGS] & u[s * W + FLAGS + 1] & FIN) !== 0);
     slots.touch(s, closed ? LIST_TCP_CLOSED : LIST_TCP);
+    if (this.#streams === null) return;
     const conn = this.#conns[s];
     if (conn !== undefined) {
-      const ack = ((d[t + 8] << 24) | (d[t + 9] << 16) | (d[t + 10] << 8) | d[t + 11]) >>> 0;
       const po = start + c.payloadOffset[i];
-      conn.segment(side as 0 | 1, seq, ack, flags, d, po, po + pl, wordsTime(tw[ti], tw[ti + 1]));
+      conn.segment(side as 0 | 1, tcpSeq(d, t), tcpSeq(d, t + 4), flags, d, po, po + pl, wordsTime(tw[ti], tw[ti + 1]));
     }
   }
 
