@@ -25,7 +25,7 @@ export interface DefragOptions {
   maxFragments?: number;
   /** Bytes held across all datagrams; the oldest are given up to stay under. Default 16 MiB. */
   maxBytes?: number;
-  /** A fragment that is not the last and carries fewer bytes than this gives its datagram up (tiny-fragment attacks). Default 8. */
+  /** A fragment that is not the last and carries fewer bytes than this is dropped and counted as malformed (tiny-fragment attacks). Default 8. */
   minFragment?: number;
 }
 
