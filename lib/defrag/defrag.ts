@@ -25,7 +25,7 @@ export interface DefragOptions {
   maxFragments?: number;
   /** Bytes held across all datagrams; the oldest are given up to stay under. Default 16 MiB. */
   maxBytes?: number;
-  /** A fragment that is not the last and carries fewer bytes than this gives its datagram up (tiny-fragment attacks). Default 8. */
+  /** A fragment that is not the last and carries fewer bytes than this is dropped and counted as malformed (tiny-fragment attacks). Default 8. */
   minFragment?: number;
 }
 
@@ -175,6 +175,7 @@ export class Defragmenter {
       more = (field & 0x2000) !== 0;
       payloadAt = ip + hl;
       payloadEnd = Math.min(end, ip + total);
+      if (this.#hopeless(offset, more, Math.max(0, payloadEnd - payloadAt))) return null;
       key = `4 ${u32(d, ip + 12)} ${u32(d, ip + 16)} ${u16(d, ip + 4)} ${d[ip + 9]}`;
     } else {
       // Walk the chain to the fragment header.
@@ -197,6 +198,7 @@ export class Defragmenter {
       offset = (field >> 3) * 8;
       more = (field & 1) !== 0;
       payloadAt = at + 8;
+      if (this.#hopeless(offset, more, Math.max(0, payloadEnd - payloadAt))) return null;
       key = `6 ${d.toString('hex', ip + 8, ip + 40)} ${u32(d, at + 4)}`;
     }
     const length = Math.max(0, payloadEnd - payloadAt);
@@ -208,12 +210,11 @@ export class Defragmenter {
       while (this.#pending.size > this.maxDatagrams) this.#giveUp(this.#pending.values().next().value!, 'evicted');
     }
     p.frames.push(frame);
-    if (offset + length > MAX_DATAGRAM) return this.#giveUp(p, 'tooBig');
     if (p.frames.length > this.maxFragments) return this.#giveUp(p, 'tooManyFragments');
-    if (more && (length < this.minFragment || length % 8 !== 0)) return this.#malformed(p, `a fragment of ${length} bytes that is not the last`);
     if (!more) {
       if (p.total >= 0 && p.total !== offset + length) return this.#malformed(p, 'two different last fragments');
-      if (p.pieces.some((x) => x.start + x.bytes.length > offset + length)) return this.#malformed(p, 'bytes past the last fragment');
+      const last = p.pieces.length === 0 ? null : p.pieces[p.pieces.length - 1];
+      if (last !== null && last.start + last.bytes.length > offset + length) return this.#malformed(p, 'bytes past the last fragment');
       p.total = offset + length;
     } else if (p.total >= 0 && offset + length > p.total) return this.#malformed(p, 'bytes past the last fragment');
     if (offset === 0 && p.head === null) {
@@ -258,12 +259,7 @@ export class Defragmenter {
       if (x.start > cursor) added.push({ start: cursor, bytes: Buffer.from(d.subarray(from + cursor - at, from + x.start - at)) });
       const overlapEnd = Math.min(stop, xEnd);
       const lo = Math.max(cursor, x.start);
-      for (let k = lo; k < overlapEnd; k++) {
-        if (x.bytes[k - x.start] !== d[from + k - at]) {
-          p.conflict = true;
-          break;
-        }
-      }
+      if (lo < overlapEnd && d.compare(x.bytes, lo - x.start, overlapEnd - x.start, from + lo - at, from + overlapEnd - at) !== 0) p.conflict = true;
       cursor = Math.max(cursor, overlapEnd);
     }
     if (cursor < stop) added.push({ start: cursor, bytes: Buffer.from(d.subarray(from + cursor - at, to)) });
@@ -320,6 +316,24 @@ export class Defragmenter {
     this.stats[reason]++;
     this.#lastReason = reason;
     return null;
+  }
+
+  /**
+   * A fragment that cannot be part of any valid datagram, whatever else
+   * comes: past 65,535 bytes, or not the last and not a multiple of 8
+   * bytes or under minFragment. It is counted and dropped before its key is
+   * built, and gives up nothing held under that key (a stray or spoofed
+   * fragment cannot kill a datagram). True when so.
+   */
+  #hopeless(offset: number, more: boolean, length: number): boolean {
+    if (offset + length > MAX_DATAGRAM) {
+      this.stats.tooBig++;
+      this.#lastReason = 'tooBig';
+    } else if (more && (length < this.minFragment || length % 8 !== 0)) {
+      this.stats.malformed++;
+      this.#lastReason = 'malformed: a fragment that is not the last with a length not a multiple of 8 or under minFragment';
+    } else return false;
+    return true;
   }
 
   #malformed(p: Pending | null, why: string): null {

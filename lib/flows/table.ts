@@ -22,7 +22,7 @@ export const W = 48;
 const HASH = 10;
 const PREV = 11;
 const NEXT = 12;
-/** list (bits 0-7), clientIsA (bit 8), sequence end set (bits 9 and 10, per side). */
+/** list (bits 0-7), clientIsA (bit 8), sequence end set (bits 9 and 10, per side), client guessed (bit 11), first packet from the server (bit 12). */
 const META = 13;
 /** First and last packet times as the int64's two words (low, high). */
 export const FIRST = 14;
@@ -44,6 +44,10 @@ export const LAST_NS = 18;
 export const SYN_NS = 19;
 export const SYN_ACK_NS = 20;
 export const RTT_NS = 21;
+/** The flow's id (records are made only when a flow ends or a stream factory asks for one). */
+export const ID = 22;
+export const GUESSED = 0x800;
+export const FLIPPED = 0x1000;
 
 /** A 30-bit hash of the key words (murmur3's finalizer over a running mix), small enough to stay a V8 small integer. */
 export function hashKey(w: Uint32Array): number {
@@ -118,6 +122,15 @@ export class FlowSlots {
   setClientIsA(s: number, yes: boolean): void {
     if (yes) this.u[s * W + META] |= 0x100;
     else this.u[s * W + META] &= ~0x100;
+  }
+
+  /** Meta bits (GUESSED, FLIPPED): test and set. */
+  has(s: number, bit: number): boolean {
+    return (this.u[s * W + META] & bit) !== 0;
+  }
+
+  mark(s: number, bit: number): void {
+    this.u[s * W + META] |= bit;
   }
 
   /** Whether side's highest sequence end is set, and setting it. */

@@ -20,7 +20,7 @@ import { TcpConnection } from '../reassembly/connection';
 import { ReassemblyBudget } from '../reassembly/stream';
 import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
 import { invalid } from '../core/errors';
-import { BYTES, D, FIRST, FLAGS, FlowSlots, hashKey, HISTORY, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PACKETS, PAYLOAD, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
+import { BYTES, D, FIRST, FLAGS, FlowSlots, FLIPPED, GUESSED, hashKey, HISTORY, ID, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PACKETS, PAYLOAD, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
 import { connState, HISTORY_LETTERS } from './tcp-state';
 import type { Flow, FlowEndReason, FlowKey, FlowSide, FlowTimeouts, StreamFactory, StreamHandler, TcpInfo } from './types';
 
@@ -70,20 +70,22 @@ const FIN = 0x01;
 const RST = 0x04;
 
 class FlowRecord implements Flow {
-  directionGuessed = false;
   first = 0n;
   last = 0n;
-  client: FlowSide = { packets: 0, bytes: 0, payloadBytes: 0 };
-  server: FlowSide = { packets: 0, bytes: 0, payloadBytes: 0 };
-  tcp?: TcpInfo;
   endReason: FlowEndReason | null = null;
   constructor(
     readonly id: number,
     readonly key: FlowKey,
+    public directionGuessed: boolean,
+    public client: FlowSide,
+    public server: FlowSide,
+    public tcp: TcpInfo | undefined,
   ) {}
 }
 
 const v4Text = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+/** The TCP sequence number of the header at t (at t + 4: the acknowledgment number). */
+const tcpSeq = (d: Buffer, t: number): number => ((d[t + 4] << 24) | (d[t + 5] << 16) | (d[t + 6] << 8) | d[t + 7]) >>> 0;
 const wordsTime = (lo: number, hi: number): bigint => BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
 
 export class FlowTracker extends EventEmitter {
@@ -95,6 +97,8 @@ export class FlowTracker extends EventEmitter {
   readonly #mini = new PacketColumns(1);
   readonly #miniMeta = new ArrayBuffer(24);
   readonly #w = new Uint32Array(KEY_WORDS);
+  /** An IPv6 address's bytes, to write it as text. */
+  readonly #v6 = new Uint8Array(16);
   /** A lone packet's time as two words (see #one). */
   readonly #time = new Uint32Array(2);
   readonly #timeouts: Float64Array;
@@ -307,7 +311,7 @@ export class FlowTracker extends EventEmitter {
     if (isTcp) this.#tcp(s, side, flags, c, i, d, start, tw, ti);
     else {
       slots.touch(s, slots.listOf(s));
-      if (proto === 17) {
+      if (proto === 17 && this.#streams !== null) {
         const handler = this.#handlers[s];
         if (handler?.onDatagram !== undefined) {
           handler.onDatagram(side === 0 ? 'client' : 'server', d.subarray(start + po, start + po + pl), { timestamp: wordsTime(lo, hi), reassembled });
@@ -346,28 +350,16 @@ export class FlowTracker extends EventEmitter {
       }
     }
     slots.setClientIsA(s, srcIsClient === srcIsA);
+    if (guessed) slots.mark(s, GUESSED);
+    if (flipped) slots.mark(s, FLIPPED);
     slots.u[s * W + FIRST] = tw[ti];
     slots.u[s * W + FIRST + 1] = tw[ti + 1];
-    const v = c.ipVersion[i];
-    let src: string;
-    let dst: string;
-    if (v === 4) {
-      src = v4Text(c.src4[i]);
-      dst = v4Text(c.dst4[i]);
-    } else {
-      src = ipv6Text(c.src6, 16 * i);
-      dst = ipv6Text(c.dst6, 16 * i);
-    }
-    const key: FlowKey = srcIsClient
-      ? { version: v as 4 | 6, protocol: proto, src, srcPort: sp, dst, dstPort: dp }
-      : { version: v as 4 | 6, protocol: proto, src: dst, srcPort: dp, dst: src, dstPort: sp };
-    if (this.#vlan) key.vlan = c.vlan[i];
-    const record = new FlowRecord(this.#nextId++, key);
-    record.directionGuessed = guessed;
-    if (proto === 6) record.tcp = { state: 'OTH', history: flipped ? '^' : '', rttNs: null, missedBytes: 0, overlapConflicts: 0 };
-    this.#records[s] = record;
+    slots.f[s * D + ID] = this.#nextId++;
     this.#stats.flows++;
     if (this.#streams !== null && (proto === 6 || proto === 17)) {
+      // The factory gets the flow's record now; it is filled in when the flow ends.
+      const record = this.#record(s, null);
+      this.#records[s] = record;
       const handler = this.#streams(record);
       if (handler) {
         if (proto === 6) this.#conns[s] = new TcpConnection(handler, this.#budget);
@@ -385,7 +377,6 @@ export class FlowTracker extends EventEmitter {
     const fw = s * W + FLAGS + side;
     u[fw] |= flags;
     const t = start + c.transportOffset[i];
-    const seq = ((d[t + 4] << 24) | (d[t + 5] << 16) | (d[t + 6] << 8) | d[t + 7]) >>> 0;
     const pl = c.payloadLength[i];
     // History letters (Zeek's): s h a d f r t, upper case for the client.
     let bits = 0;
@@ -393,7 +384,8 @@ export class FlowTracker extends EventEmitter {
     if ((flags & FIN) !== 0) bits |= 16;
     if ((flags & RST) !== 0) bits |= 32;
     if (pl > 0) {
-      const endSeq = (seq + pl) >>> 0;
+      // The packet's bytes are read only here and for reassembly: by now they are out of the cache.
+      const endSeq = (tcpSeq(d, t) + pl) >>> 0;
       if (slots.seqSet(s, side) && ((endSeq - u[s * W + SEQ_END + side]) | 0) <= 0) bits |= 64;
       else {
         bits |= 8;
@@ -422,41 +414,39 @@ export class FlowTracker extends EventEmitter {
     else if (side === 0 && (flags & (SYN | ACK)) === ACK && f[fd + RTT_NS] < 0 && f[fd + SYN_NS] >= 0 && f[fd + SYN_ACK_NS] >= 0) f[fd + RTT_NS] = ns - f[fd + SYN_NS];
     const closed = (flags & RST) !== 0 || slots.listOf(s) === LIST_TCP_CLOSED || ((u[s * W + FLAGS] & u[s * W + FLAGS + 1] & FIN) !== 0);
     slots.touch(s, closed ? LIST_TCP_CLOSED : LIST_TCP);
+    if (this.#streams === null) return;
     const conn = this.#conns[s];
     if (conn !== undefined) {
-      const ack = ((d[t + 8] << 24) | (d[t + 9] << 16) | (d[t + 10] << 8) | d[t + 11]) >>> 0;
       const po = start + c.payloadOffset[i];
-      conn.segment(side as 0 | 1, seq, ack, flags, d, po, po + pl, wordsTime(tw[ti], tw[ti + 1]));
+      conn.segment(side as 0 | 1, tcpSeq(d, t), tcpSeq(d, t + 4), flags, d, po, po + pl, wordsTime(tw[ti], tw[ti + 1]));
     }
   }
 
   /** Ends the flow in slot s: its record filled in, its streams flushed, then the 'flow' event. */
   #end(s: number, reason: FlowEndReason): void {
     const slots = this.#slots;
-    const record = this.#records[s]!;
-    const sides = [record.client, record.server];
     const f = slots.f;
     const u = slots.u;
-    for (let side = 0; side < 2; side++) {
-      const fo = s * D + side;
-      sides[side].packets = f[fo + PACKETS];
-      sides[side].bytes = f[fo + BYTES];
-      sides[side].payloadBytes = f[fo + PAYLOAD];
+    let record = this.#records[s];
+    if (record === undefined) record = this.#record(s, reason);
+    else {
+      for (let side = 0; side < 2; side++) {
+        const fo = s * D + side;
+        const x = side === 0 ? record.client : record.server;
+        x.packets = f[fo + PACKETS];
+        x.bytes = f[fo + BYTES];
+        x.payloadBytes = f[fo + PAYLOAD];
+      }
+      if (record.tcp !== undefined) {
+        const t = this.#tcpInfo(s);
+        record.tcp.state = t.state;
+        record.tcp.history = t.history;
+        record.tcp.rttNs = t.rttNs;
+      }
+      record.endReason = reason;
     }
     record.first = wordsTime(u[s * W + FIRST], u[s * W + FIRST + 1]);
     record.last = wordsTime(u[s * W + LAST], u[s * W + LAST + 1]);
-    record.endReason = reason;
-    if (record.tcp !== undefined) {
-      for (let at = s * W + HISTORY; at < s * W + HISTORY + 2; at++) {
-        for (let shift = 0; shift < 32; shift += 4) {
-          const code = (u[at] >>> shift) & 15;
-          if (code === 0) break;
-          record.tcp.history += code > 7 ? HISTORY_LETTERS[code - 8] : CLIENT_LETTERS[code - 1];
-        }
-      }
-      record.tcp.state = connState(u[s * W + FLAGS] & 0xffff, u[s * W + FLAGS + 1] & 0xffff);
-      record.tcp.rttNs = f[s * D + RTT_NS] >= 0 ? f[s * D + RTT_NS] : null;
-    }
     const conn = this.#conns[s];
     const handler = this.#handlers[s];
     this.#records[s] = undefined;
@@ -467,6 +457,72 @@ export class FlowTracker extends EventEmitter {
     if (conn !== undefined) conn.end(reason, record, record.last);
     handler?.onEnd?.(reason, record);
     this.emit('flow', record);
+  }
+
+  /** Slot s's record: made when its flow ends (reason), or for a stream factory (reason null, counters zero). */
+  #record(s: number, reason: FlowEndReason | null): FlowRecord {
+    const slots = this.#slots;
+    const u = slots.u;
+    const f = slots.f;
+    const o = s * W;
+    const aIsClient = slots.clientIsA(s);
+    const c = aIsClient ? o : o + 4;
+    const v = (u[o + 9] >>> 8) & 0xff;
+    const proto = u[o + 9] & 0xff;
+    const ports = u[o + 8];
+    const pa = ports >>> 16;
+    const pb = ports & 0xffff;
+    let src: string;
+    let dst: string;
+    if (v === 4) {
+      src = v4Text(u[c]);
+      dst = v4Text(u[aIsClient ? o + 4 : o]);
+    } else {
+      src = this.#v6Text(c);
+      dst = this.#v6Text(aIsClient ? o + 4 : o);
+    }
+    const key: FlowKey = { version: v as 4 | 6, protocol: proto, src, srcPort: aIsClient ? pa : pb, dst, dstPort: aIsClient ? pb : pa };
+    if (this.#vlan) key.vlan = u[o + 9] >>> 16;
+    const fo = s * D;
+    const ended = reason !== null;
+    const client = { packets: ended ? f[fo + PACKETS] : 0, bytes: ended ? f[fo + BYTES] : 0, payloadBytes: ended ? f[fo + PAYLOAD] : 0 };
+    const server = { packets: ended ? f[fo + 1 + PACKETS] : 0, bytes: ended ? f[fo + 1 + BYTES] : 0, payloadBytes: ended ? f[fo + 1 + PAYLOAD] : 0 };
+    let tcp: TcpInfo | undefined;
+    if (proto === 6) tcp = ended ? this.#tcpInfo(s) : { state: 'OTH', history: slots.has(s, FLIPPED) ? '^' : '', rttNs: null, missedBytes: 0, overlapConflicts: 0 };
+    const record = new FlowRecord(f[fo + ID], key, slots.has(s, GUESSED), client, server, tcp);
+    record.endReason = reason;
+    return record;
+  }
+
+  /** An address of the key words at u[at..at + 4) as IPv6 text. */
+  #v6Text(at: number): string {
+    const u = this.#slots.u;
+    const b = this.#v6;
+    for (let k = 0; k < 4; k++) {
+      const x = u[at + k];
+      b[4 * k] = x >>> 24;
+      b[4 * k + 1] = (x >>> 16) & 255;
+      b[4 * k + 2] = (x >>> 8) & 255;
+      b[4 * k + 3] = x & 255;
+    }
+    return ipv6Text(b, 0);
+  }
+
+  /** The TCP summary of slot s: state, history, handshake RTT. */
+  #tcpInfo(s: number): TcpInfo {
+    const slots = this.#slots;
+    const u = slots.u;
+    const f = slots.f;
+    let history = slots.has(s, FLIPPED) ? '^' : '';
+    for (let at = s * W + HISTORY; at < s * W + HISTORY + 2; at++) {
+      for (let shift = 0; shift < 32; shift += 4) {
+        const code = (u[at] >>> shift) & 15;
+        if (code === 0) break;
+        history += code > 7 ? HISTORY_LETTERS[code - 8] : CLIENT_LETTERS[code - 1];
+      }
+    }
+    const rtt = f[s * D + RTT_NS];
+    return { state: connState(u[s * W + FLAGS] & 0xffff, u[s * W + FLAGS + 1] & 0xffff), history, rttNs: rtt >= 0 ? rtt : null, missedBytes: 0, overlapConflicts: 0 };
   }
 
   /** Ends the flows idle past their timeout at the latest packet time. */
