@@ -236,12 +236,13 @@ class HttpParser implements SessionParser {
     for (let at = end + 1; at < text.length; at = end + 1) {
       end = text.indexOf('\n', at);
       if (end === -1) end = text.length;
-      const line = text.slice(at, end > at && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
-      if (line.length === 0) continue;
-      const colon = line.indexOf(':');
-      if (colon <= 0) return this.stop(direction, side, 'bad-header', 0);
-      const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
+      // The line is text[at, stop): sliced into name and value in place, no string for the line itself.
+      const stop = end > at && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end;
+      if (stop === at) continue;
+      const colon = text.indexOf(':', at);
+      if (colon <= at || colon >= stop) return this.stop(direction, side, 'bad-header', 0);
+      const name = text.slice(at, colon);
+      const value = text.slice(colon + 1, stop).trim();
       headers.push([name, value]);
       if (host === null && name.length === 4 && name.toLowerCase() === 'host') host = value;
     }
