@@ -8,7 +8,16 @@ import { digestHex } from '../core/crypto';
 import { isGrease } from './hello';
 import type { ClientHello, Fingerprints, ServerHello } from './types';
 
-const hex4 = (v: number): string => v.toString(16).padStart(4, '0');
+/** Two lower-case hex digits of each byte value. */
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const hex4 = (v: number): string => HEX2[v >> 8] + HEX2[v & 0xff];
+/** Four-digit hex strings sort as their values do: sort the numbers, then spell them. */
+function sortedHex(list: number[]): string {
+  const sorted = Uint16Array.from(list).sort();
+  let out = '';
+  for (let i = 0; i < sorted.length; i++) out += i === 0 ? hex4(sorted[i]) : `,${hex4(sorted[i])}`;
+  return out;
+}
 const sha12 = (s: string): string => digestHex('sha256', s).slice(0, 12);
 const count2 = (n: number): string => String(Math.min(n, 99)).padStart(2, '0');
 const clean = (list: number[]): number[] => list.filter((v) => !isGrease(v));
@@ -51,12 +60,8 @@ function ja4a(hello: ClientHello, transport: 'tcp' | 'quic'): string {
 /** JA4 and its raw (sorted) form. */
 export function ja4(hello: ClientHello, transport: 'tcp' | 'quic'): { ja4: string; ja4r: string } {
   const a = ja4a(hello, transport);
-  const ciphers = clean(hello.cipherSuites).map(hex4).sort().join(',');
-  const exts = clean(hello.extensions)
-    .filter((e) => e !== 0 && e !== 16)
-    .map(hex4)
-    .sort()
-    .join(',');
+  const ciphers = sortedHex(clean(hello.cipherSuites));
+  const exts = sortedHex(hello.extensions.filter((e) => e !== 0 && e !== 16 && !isGrease(e)));
   const sigs = clean(hello.signatureAlgorithms).map(hex4).join(',');
   const c = sigs.length > 0 ? `${exts}_${sigs}` : exts;
   return {

@@ -22,8 +22,9 @@ export interface HttpOptions {
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
-const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
 const CHUNK_LINE_MAX = 1024;
+/** A Content-Length value. */
+const DIGITS = /^\d{1,15}$/;
 /** Bytes no HTTP head holds: controls other than tab, CR and LF, and DEL. */
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
@@ -235,12 +236,13 @@ class HttpParser implements SessionParser {
     for (let at = end + 1; at < text.length; at = end + 1) {
       end = text.indexOf('\n', at);
       if (end === -1) end = text.length;
-      const line = text.slice(at, end > at && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
-      if (line.length === 0) continue;
-      const colon = line.indexOf(':');
-      if (colon <= 0) return this.stop(direction, side, 'bad-header', 0);
-      const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
+      // The line is text[at, stop): sliced into name and value in place, no string for the line itself.
+      const stop = end > at && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end;
+      if (stop === at) continue;
+      const colon = text.indexOf(':', at);
+      if (colon <= at || colon >= stop) return this.stop(direction, side, 'bad-header', 0);
+      const name = text.slice(at, colon);
+      const value = text.slice(colon + 1, stop).trim();
       headers.push([name, value]);
       if (host === null && name.length === 4 && name.toLowerCase() === 'host') host = value;
     }
@@ -250,9 +252,9 @@ class HttpParser implements SessionParser {
       if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
       message = { method: m[1], uri: m[2], host: host ?? authorityOf(m[2]), version: `${m[3]}.${m[4]}`, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
     } else {
-      const m = STATUS_LINE.exec(start);
+      const m = statusLine(start);
       if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
-      message = { status: Number(m[3]), reason: m[4] ?? '', version: `${m[1]}.${m[2]}`, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
+      message = { status: m.status, reason: m.reason, version: m.version, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
     }
     side.message = message;
     const framing = this.framing(direction, message);
@@ -302,9 +304,15 @@ class HttpParser implements SessionParser {
       if (lower === 'transfer-encoding') {
         chunked = value.toLowerCase().split(',').pop()!.trim() === 'chunked';
       } else if (lower === 'content-length') {
-        const values = value.split(',').map((v) => v.trim());
-        if (!values.every((v) => /^\d{1,15}$/.test(v)) || new Set(values).size !== 1) return 'bad';
-        const n = Number(values[0]);
+        // Usually one plain number; a list must repeat one number.
+        let n: number;
+        if (DIGITS.test(value)) {
+          n = Number(value);
+        } else {
+          const values = value.split(',').map((v) => v.trim());
+          if (!values.every((v) => DIGITS.test(v)) || new Set(values).size !== 1) return 'bad';
+          n = Number(values[0]);
+        }
         if (length !== null && length !== n) return 'bad';
         length = n;
       }
@@ -460,6 +468,17 @@ class HttpParser implements SessionParser {
     side.headLength = 0;
     side.bodyKept = [];
   }
+}
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/** "HTTP/<d>.<d> <ddd>[ <reason>]" read in place (the reason holds no CR), or null. */
+function statusLine(line: string): { version: string; status: number; reason: string } | null {
+  const c = (i: number): number => line.charCodeAt(i);
+  if (line.length < 12 || !line.startsWith('HTTP/') || !isDigit(c(5)) || c(6) !== 0x2e || !isDigit(c(7)) || c(8) !== 0x20) return null;
+  if (!isDigit(c(9)) || !isDigit(c(10)) || !isDigit(c(11))) return null;
+  if (line.length > 12 && (c(12) !== 0x20 || line.includes('\r', 13))) return null;
+  return { version: line.slice(5, 8), status: (c(9) - 0x30) * 100 + (c(10) - 0x30) * 10 + (c(11) - 0x30), reason: line.slice(13) };
 }
 
 /** The authority of an absolute URI (http://host/...), or null. */
