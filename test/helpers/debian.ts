@@ -12,18 +12,26 @@ import { ROOT } from './traffic';
 
 export const CACHE = path.join(os.homedir(), '.cache', 'wirecap');
 
-/** The packages (apt-get download names: pkg:arch or pkg:arch/suite) unpacked into one folder, returned. */
-export function debianRoot(name: string, packages: string[]): string {
+/**
+ * The packages (apt-get download names: pkg:arch or pkg:arch/suite)
+ * unpacked into one folder, returned; only the members matching the given
+ * tar patterns when there are some.
+ */
+export function debianRoot(name: string, packages: string[], members: string[] = []): string {
   const root = path.join(CACHE, 'debian', name);
   const stamp = path.join(root, '.packages');
-  const list = packages.join('\n');
+  const list = [...packages, ...members].join('\n');
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === list) return root;
   fs.rmSync(root, { recursive: true, force: true });
   const debs = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-debs-'));
   try {
     execFileSync('bash', [path.join(ROOT, 'scripts', 'debian-apt.sh'), 'download', ...packages], { cwd: debs, stdio: ['ignore', 'ignore', 'inherit'] });
     fs.mkdirSync(root, { recursive: true });
-    for (const deb of fs.readdirSync(debs).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg', ['-x', path.join(debs, deb), root]);
+    for (const deb of fs.readdirSync(debs).filter((f) => f.endsWith('.deb'))) {
+      const file = path.join(debs, deb);
+      if (members.length === 0) execFileSync('dpkg', ['-x', file, root]);
+      else execFileSync('sh', ['-c', 'r=$1; shift; dpkg-deb --fsys-tarfile "$0" | tar -x -C "$r" --wildcards "$@"', file, root, ...members]);
+    }
   } finally {
     fs.rmSync(debs, { recursive: true, force: true });
   }

@@ -18,13 +18,17 @@ export type MuslArch = 'x86_64' | 'aarch64';
 /** The glibc loader's name on arch: the shim takes it, as libstdc++.so.6 needs it. */
 const GLIBC_LOADER: Record<MuslArch, string> = { x86_64: 'ld-linux-x86-64.so.2', aarch64: 'ld-linux-aarch64.so.1' };
 
-/** Fills (once) and returns the library folder for arch, with Debian's libstdc++ and libgcc_s taken from gnuLibDir. */
-export function muslLibraries(arch: MuslArch, gnuLibDir: string): string {
+/** Fills (once) and returns the library folder for arch, with Debian's libstdc++ and libgcc_s taken from the first of gnuLibDirs that has each. */
+export function muslLibraries(arch: MuslArch, gnuLibDirs: string[]): string {
   const dir = path.join(CACHE, `musl-libraries-${arch}`);
   const done = path.join(dir, '.done');
   if (fs.existsSync(done)) return dir;
   fs.mkdirSync(dir, { recursive: true });
-  for (const lib of ['libstdc++.so.6', 'libgcc_s.so.1']) fs.copyFileSync(fs.realpathSync(path.join(gnuLibDir, lib)), path.join(dir, lib));
+  for (const lib of ['libstdc++.so.6', 'libgcc_s.so.1']) {
+    const from = gnuLibDirs.map((d) => path.join(d, lib)).find((f) => fs.existsSync(f));
+    if (!from) throw new Error(`no ${lib} in ${gnuLibDirs.join(', ')}`);
+    fs.copyFileSync(fs.realpathSync(from), path.join(dir, lib));
+  }
   const zig = path.join(ROOT, 'scripts', 'zig.sh');
   const shim = path.join(ROOT, 'test', 'fixtures', 'musl-glibc-shim.c');
   execFileSync('bash', [zig, 'cc', '-target', `${arch}-linux-musl`, '-shared', '-fPIC', '-O2', '-s', '-o', path.join(dir, GLIBC_LOADER[arch]), shim], { stdio: 'inherit' });

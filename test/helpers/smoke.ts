@@ -27,7 +27,7 @@ export function smokeApp(stage: string, packageDir: string): string {
   fs.mkdirSync(path.join(app, 'node_modules'), { recursive: true });
   fs.symlinkSync(packageDir, path.join(app, 'node_modules', 'wirecap'));
   fs.writeFileSync(path.join(app, 'package.json'), '{ "private": true }\n');
-  for (const f of ['smoke.cjs', 'smoke.mjs', 'smoke-checks.cjs']) fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', f), path.join(app, f));
+  for (const f of ['smoke.cjs', 'smoke.mjs', 'smoke-checks.cjs', 'loaded.cjs']) fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', f), path.join(app, f));
   return app;
 }
 
