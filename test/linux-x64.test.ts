@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { debianRoot, npmPackage } from './helpers/debian';
 import { describeLive } from './helpers/live';
-import { muslLibraries } from './helpers/musl';
+import { muslEnv, muslLibraries } from './helpers/musl';
 import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, runSmoke, smokeApp } from './helpers/smoke';
 import { stagePackage } from './helpers/stage';
 import { ROOT } from './helpers/traffic';
@@ -42,8 +42,7 @@ describeX64('the linux-x64 musl prebuild under Bun\u2019s musl build', () => {
     ({ stage, app } = stageWith('wirecap.musl.node'));
     const libs = muslLibraries('x86_64', ['/usr/lib/x86_64-linux-gnu']);
     bun = path.join(npmPackage('@oven/bun-linux-x64-musl', RUNTIMES.bun.version), 'bin', 'bun');
-    // LIBC=musl: how node-gyp-build tells musl from glibc off Alpine.
-    env = { PATH: process.env.PATH, HOME: process.env.HOME, LD_LIBRARY_PATH: libs, LIBC: 'musl' };
+    env = { PATH: process.env.PATH, HOME: process.env.HOME, ...muslEnv('x86_64', libs) };
   }, 900000);
   afterAll(() => fs.rmSync(stage, { recursive: true, force: true }));
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { npmPackage } from './helpers/debian';
 import { describeLive } from './helpers/live';
-import { muslLibraries } from './helpers/musl';
+import { muslEnv, muslLibraries } from './helpers/musl';
 import { ROOT } from './helpers/traffic';
 
 const { RUNTIMES } = require('../scripts/install-runtimes') as { RUNTIMES: Record<string, { version: string }> };
@@ -113,8 +113,7 @@ describeLive('installed from the tarball with --ignore-scripts and no compiler',
     const app = path.join(dir, 'app');
     expect(fs.existsSync(path.join(app, 'node_modules', 'wirecap'))).toBe(true);
     const bun = path.join(npmPackage('@oven/bun-linux-x64-musl', RUNTIMES.bun.version), 'bin', 'bun');
-    // LIBC=musl: how node-gyp-build tells musl from glibc off Alpine.
-    const env = { PATH: '/nonexistent', HOME: process.env.HOME ?? '/root', LIBC: 'musl', LD_LIBRARY_PATH: muslLibraries('x86_64', ['/usr/lib/x86_64-linux-gnu']) };
+    const env = { PATH: '/nonexistent', HOME: process.env.HOME ?? '/root', ...muslEnv('x86_64', muslLibraries('x86_64', ['/usr/lib/x86_64-linux-gnu'])) };
     const run = spawnSync(bun, ['-e', script], { cwd: app, env, encoding: 'utf8', timeout: 30000 });
     expect(run.stderr).toBe('');
     const result = JSON.parse(run.stdout);

@@ -15,14 +15,26 @@ import { ROOT } from './traffic';
 
 export type MuslArch = 'x86_64' | 'aarch64';
 
-/** The glibc loader's name on arch: the shim takes it, as libstdc++.so.6 needs it. */
+/** The glibc loader's name on arch: the shim takes it, as x86_64's libstdc++.so.6 needs it. */
 const GLIBC_LOADER: Record<MuslArch, string> = { x86_64: 'ld-linux-x86-64.so.2', aarch64: 'ld-linux-aarch64.so.1' };
+
+/**
+ * The environment of a musl Bun whose libraries are in dir (as the runtime
+ * sees it): musl's search path, the shim preloaded, and LIBC=musl, which is
+ * how node-gyp-build tells musl from glibc off Alpine.
+ */
+export const muslEnv = (arch: MuslArch, dir: string): Record<string, string> => ({
+  LD_LIBRARY_PATH: dir,
+  LD_PRELOAD: path.join(dir, GLIBC_LOADER[arch]),
+  LIBC: 'musl',
+});
 
 /** Fills (once) and returns the library folder for arch, with Debian's libstdc++ and libgcc_s taken from the first of gnuLibDirs that has each. */
 export function muslLibraries(arch: MuslArch, gnuLibDirs: string[]): string {
   const dir = path.join(CACHE, `musl-libraries-${arch}`);
-  const done = path.join(dir, '.done');
+  const done = path.join(dir, '.done-v2');
   if (fs.existsSync(done)) return dir;
+  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   for (const lib of ['libstdc++.so.6', 'libgcc_s.so.1']) {
     const from = gnuLibDirs.map((d) => path.join(d, lib)).find((f) => fs.existsSync(f));
