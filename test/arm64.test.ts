@@ -9,7 +9,7 @@ import path from 'node:path';
 import { compileFilter } from '../lib';
 import { debianRoot } from './helpers/debian';
 import { muslEnv, muslLibraries } from './helpers/musl';
-import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, smokeResults } from './helpers/smoke';
+import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, smokeResults, terminateTimes } from './helpers/smoke';
 import { foreignNode, stagePackage } from './helpers/stage';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { ROOT } from './helpers/traffic';
@@ -94,7 +94,8 @@ describeVm('the linux-arm64 prebuilds in an arm64 VM (qemu-system-aarch64, Debia
     ]);
     const vm = await bootVm('arm64', kernel, initrd, 45 * 60 * 1000);
     runs = vm.runs;
-    console.log(`arm64 VM: booted in ${vm.bootSeconds} s, ${Object.entries(runs).map(([n, r]) => `${n} ${r.seconds} s`).join(', ')}; ${vm.seconds.toFixed(0)} s in all`);
+    const times = Object.entries(runs).map(([n, r]) => `${n} ${r.seconds} s${/"worker"/.test(r.stdout) ? ` (${terminateTimes(r.stdout)})` : ''}`);
+    console.log(`arm64 VM: booted in ${vm.bootSeconds} s, ${times.join(', ')}; ${vm.seconds.toFixed(0)} s in all`);
   }, 50 * 60 * 1000);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

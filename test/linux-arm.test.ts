@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { debianRoot } from './helpers/debian';
-import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, smokeResults } from './helpers/smoke';
+import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, smokeResults, terminateTimes } from './helpers/smoke';
 import { ROOT } from './helpers/traffic';
 import { VmRunResult, bootVm, buildInitramfs, debianKernel, npmPackage, tmpDir } from './helpers/vm';
 
@@ -31,7 +31,7 @@ describeArm('the linux-arm prebuild in an armv7 VM (qemu-system-arm, Debian armh
       { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env, timeout: 1800 },
     ]);
     const vm = await bootVm('armhf', kernel, initrd, 35 * 60 * 1000);
-    console.log(`armv7 VM: booted in ${vm.bootSeconds} s, node ran ${vm.runs.node?.seconds} s, ${vm.seconds.toFixed(0)} s in all`);
+    console.log(`armv7 VM: booted in ${vm.bootSeconds} s, node ran ${vm.runs.node?.seconds} s (${terminateTimes(vm.runs.node?.stdout ?? '')}), ${vm.seconds.toFixed(0)} s in all`);
     run = vm.runs.node;
   }, 40 * 60 * 1000);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -67,3 +67,9 @@ export function expectDumpOfTen(out: string): void {
   const payloads = filePackets(path.join(out, 'dump.pcap')).map((p) => Buffer.from(p.hex, 'hex').subarray(UDP_HEADERS).toString());
   expect(payloads).toEqual(Array.from({ length: 10 }, (_, i) => `dump:${i}`));
 }
+
+/** The worker check's terminate() times, from its progress lines: "n rounds, median M ms, max X ms". */
+export function terminateTimes(stdout: string): string {
+  const ms = [...stdout.matchAll(/"terminateMs":(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+  return ms.length === 0 ? 'no rounds' : `${ms.length} rounds, terminate() median ${ms[ms.length >> 1]} ms, max ${ms[ms.length - 1]} ms`;
+}
