@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Builds the prebuilt addons that the npm package ships, into prebuilds/:
-#   linux-x64    prebuildify with the host compiler
-#   linux-arm64  prebuildify with Debian's g++-aarch64-linux-gnu
+#   linux-x64, linux-arm64, linux-arm (armv7 hard-float)   glibc >= 2.17
+#   linux-x64-musl, linux-arm64-musl  (*.musl.node beside the glibc ones)
+#                all with Zig (scripts/zig.sh: pinned, fetched from npm into
+#                ~/.cache/wirecap), libc++ linked statically and hidden:
+#                no GLIBCXX requirement, nothing but N-API exported. The
+#                capture helper (src-native/helper/, wirecap-helper) ships
+#                beside each glibc addon; Zig 0.11 links musl executables
+#                statically, and a static helper cannot dlopen libpcap
 #   win32-x64    Debian's mingw-w64 (posix threads), linked statically to
 #                libgcc, libstdc++ and winpthread, against node.exe through
 #                an import library made from node-api-headers' def file
 #   darwin-x64, darwin-arm64, win32-arm64
-#                Zig (scripts/zig.sh, pinned), libc++ linked in statically:
-#                the Mach-O ones need only libSystem and take napi_* from
-#                node at load time; win32-arm64 as win32-x64, through an
-#                import library that llvm-dlltool makes
+#                Zig, libc++ linked in statically: the Mach-O ones need only
+#                libSystem and take napi_* from node at load time;
+#                win32-arm64 as win32-x64, through an import library that
+#                llvm-dlltool makes
 #   win32-x64-zig  the win32-arm64 route built for x64, into checked/ (not
 #                shipped): test/windows.test.ts runs it under wine as well
-# test/foreign-prebuilds.test.ts reads what each of these needs.
+# test/symbols.test.ts and test/foreign-prebuilds.test.ts check what each
+# binary needs.
 # N-API (NAPI_VERSION=8): one binary per platform serves every supported
 # Node version. libpcap / wpcap.dll is never linked (src-native/loader/pcap_api.cc
 # loads it at run time), so no target needs a libpcap of its own arch.
@@ -21,7 +28,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(linux-x64 linux-arm64 win32-x64 darwin-x64 darwin-arm64 win32-arm64 win32-x64-zig)
+[ ${#targets[@]} -gt 0 ] || targets=(linux-x64 linux-arm64 linux-arm linux-x64-musl linux-arm64-musl win32-x64 darwin-x64 darwin-arm64 win32-arm64 win32-x64-zig)
 
 node_prefix=$(dirname "$(dirname "$(command -v node)")")
 [ -f "$node_prefix/include/node/node_api.h" ] && export npm_config_nodedir="$node_prefix"
@@ -55,9 +62,9 @@ build_win32_x64() {
 }
 
 # Compiles the addon's sources with Zig for one target into $work/*.o.
-#   zig_objects <work dir> <zig target> <platform source>
+#   zig_objects <work dir> <zig target> <platform source> [<cpu flag>]
 zig_objects() {
-  local work=$1 target=$2 platform=$3
+  local work=$1 target=$2 platform=$3 cpu=${4:-}
   source "$root/scripts/zig-flags.sh"
   # libpcap's headers only (libpcap / wpcap.dll is loaded at run time, never
   # linked; they describe Npcap's API too), copied so that Zig sees none of
@@ -66,7 +73,27 @@ zig_objects() {
   cp -r /usr/include/pcap /usr/include/pcap.h "$work/include/"
   local sources=("${addon_sources[@]/src-native\/platform\/platform_posix.cc/$platform}")
   printf '%s\n' "${sources[@]}" | nice -n 5 xargs -P "$(nproc)" -I{} sh -c \
-    'exec "$@" -c -o "$0/$(echo {} | tr / _).o" {}' "$work" "${zig[@]}" c++ -target "$target" "${zig_cxxflags[@]}" -isystem "$work/include"
+    'exec "$@" -c -o "$0/$(echo {} | tr / _).o" {}' "$work" "${zig[@]}" c++ -target "$target" ${cpu:+"$cpu"} "${zig_cxxflags[@]}" -isystem "$work/include"
+}
+
+# Linux with Zig: glibc targets against glibc 2.17's symbol versions, musl
+# ones self-contained; libc++ hidden behind an N-API-only export list
+# (scripts/napi-exports.map). With a helper file name, the capture helper is
+# linked beside the addon.
+#   zig_linux <prebuild dir> <addon file> <helper file or ''> <zig target> [<cpu flag>]
+zig_linux() {
+  local dir=$1 file=$2 helper=$3 target=$4 cpu=${5:-} work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  zig_objects "$work" "$target" src-native/platform/platform_posix.cc "$cpu"
+  mkdir -p "prebuilds/$dir"
+  "${zig[@]}" c++ -target "$target" ${cpu:+"$cpu"} -shared -s -Wl,--version-script="$root/scripts/napi-exports.map" \
+    -o "prebuilds/$dir/$file" "$work"/*.o
+  [ -n "$helper" ] || return 0
+  # binding.gyp's wirecap-helper target: a PIE with full RELRO, as node-gyp links it.
+  "${zig[@]}" c++ -target "$target" ${cpu:+"$cpu"} "${zig_cxxflags[@]}" -isystem "$work/include" -fPIE -pie -Wl,-z,relro,-z,now -s \
+    -o "prebuilds/$dir/$helper" src-native/helper/helper_main.cc src-native/loader/pcap_api.cc src-native/platform/platform_posix.cc -ldl
+  chmod 0755 "prebuilds/$dir/$helper"
 }
 
 # macOS: -s strips at link time, because the arm64 linker signs the file
@@ -102,18 +129,14 @@ zig_windows() {
 for target in "${targets[@]}"; do
   echo "prebuild: $target"
   case "$target" in
-    # --tag-libc names them *.glibc.node: node-gyp-build then skips them on musl.
-    # The capture helper (binding.gyp's wirecap-helper) ships beside the addon.
-    linux-x64)
-      npx prebuildify --napi --strip --tag-libc --arch x64
-      install -m 0755 -s build/Release/wirecap-helper prebuilds/linux-x64/wirecap-helper
-      ;;
-    linux-arm64)
-      CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ npx prebuildify --napi --tag-libc --arch arm64
-      aarch64-linux-gnu-strip prebuilds/linux-arm64/*.node
-      install -m 0755 build/Release/wirecap-helper prebuilds/linux-arm64/wirecap-helper
-      aarch64-linux-gnu-strip prebuilds/linux-arm64/wirecap-helper
-      ;;
+    # *.glibc.node and *.musl.node: node-gyp-build picks by the libc it finds.
+    linux-x64) zig_linux linux-x64 wirecap.glibc.node wirecap-helper x86_64-linux-gnu.2.17 ;;
+    linux-arm64) zig_linux linux-arm64 wirecap.glibc.node wirecap-helper aarch64-linux-gnu.2.17 ;;
+    # armv7 hard-float, as 32-bit Raspberry Pi OS and Debian's armhf run;
+    # node-gyp-build matches the armv7 tag to node's arm_version.
+    linux-arm) zig_linux linux-arm wirecap.armv7.glibc.node wirecap-helper arm-linux-gnueabihf.2.17 -mcpu=generic+v7a+vfp3d16 ;;
+    linux-x64-musl) zig_linux linux-x64 wirecap.musl.node '' x86_64-linux-musl ;;
+    linux-arm64-musl) zig_linux linux-arm64 wirecap.musl.node '' aarch64-linux-musl ;;
     win32-x64) build_win32_x64 ;;
     # macOS 11 on both: the oldest macOS whose headers and libSystem stubs
     # Zig 0.11 ships (README, Development).
@@ -124,7 +147,4 @@ for target in "${targets[@]}"; do
     *) echo "unknown target $target" >&2; exit 2 ;;
   esac
 done
-# prebuildify leaves the last build in build/: rebuild for this machine so
-# that tests keep running the host's addon.
-npx node-gyp rebuild >/dev/null
 ls -l prebuilds/*/

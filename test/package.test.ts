@@ -5,8 +5,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { npmPackage } from './helpers/debian';
 import { describeLive } from './helpers/live';
+import { muslEnv, muslLibraries } from './helpers/musl';
 import { ROOT } from './helpers/traffic';
+
+const { RUNTIMES } = require('../scripts/install-runtimes') as { RUNTIMES: Record<string, { version: string }> };
 
 let dir: string;
 let tarball: string;
@@ -18,6 +22,8 @@ beforeAll(() => {
   tarball = path.join(dir, packed[0].filename);
   files = packed[0].files.map((f: { path: string }) => f.path);
   sizes = new Map(packed[0].files.map((f: { path: string; size: number }) => [f.path, f.size]));
+  // The README's figure: it grows with each prebuild.
+  console.log(`tarball ${packed[0].size} bytes, ${packed[0].unpackedSize} unpacked, ${files.length} files`);
 }, 120000);
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -31,8 +37,12 @@ test('the tarball holds dist/, every prebuild and the sources for a local build,
       'dist/stream/generated/packet_streaming.js',
       'prebuilds/linux-x64/wirecap.glibc.node',
       'prebuilds/linux-arm64/wirecap.glibc.node',
+      'prebuilds/linux-arm/wirecap.armv7.glibc.node',
+      'prebuilds/linux-x64/wirecap.musl.node',
+      'prebuilds/linux-arm64/wirecap.musl.node',
       'prebuilds/linux-x64/wirecap-helper',
       'prebuilds/linux-arm64/wirecap-helper',
+      'prebuilds/linux-arm/wirecap-helper',
       'prebuilds/win32-x64/wirecap.node',
       'prebuilds/darwin-x64/wirecap.node',
       'prebuilds/darwin-arm64/wirecap.node',
@@ -60,6 +70,8 @@ test('the tarball with every prebuild stays small: its size and each prebuild ar
 });
 
 describeLive('installed from the tarball with --ignore-scripts and no compiler', () => {
+  /** The capture that both runs below make from the installed package, printing the addon it loaded. */
+  let script = '';
   test('loads its prebuild and captures on lo', () => {
     const app = path.join(dir, 'app');
     const bin = path.join(dir, 'bin');
@@ -83,7 +95,7 @@ describeLive('installed from the tarball with --ignore-scripts and no compiler',
     expect(install.status).toBe(0);
     expect(fs.existsSync(path.join(app, 'node_modules', 'wirecap', 'build'))).toBe(false);
 
-    const script = `
+    script = `
       const dgram = require('node:dgram');
       const wirecap = require('wirecap');
       const addon = require('node-gyp-build').path(require('node:path').dirname(require.resolve('wirecap/package.json')));
@@ -125,4 +137,16 @@ describeLive('installed from the tarball with --ignore-scripts and no compiler',
     expect(loaded.v).toMatch(/^libpcap version/);
     expect(loaded.maps).toContain(path.join(lib, 'libpcap.so.1'));
   });
+
+  test('its linux-x64 musl build loads under Bun\u2019s musl build and captures on lo', () => {
+    const app = path.join(dir, 'app');
+    expect(fs.existsSync(path.join(app, 'node_modules', 'wirecap'))).toBe(true);
+    const bun = path.join(npmPackage('@oven/bun-linux-x64-musl', RUNTIMES.bun.version), 'bin', 'bun');
+    const env = { PATH: '/nonexistent', HOME: process.env.HOME ?? '/root', ...muslEnv('x86_64', muslLibraries('x86_64', ['/usr/lib/x86_64-linux-gnu'])) };
+    const run = spawnSync(bun, ['-e', script], { cwd: app, env, encoding: 'utf8', timeout: 30000 });
+    expect(run.stderr).toBe('');
+    const result = JSON.parse(run.stdout);
+    expect(result.addon).toMatch(/prebuilds\/linux-x64\/wirecap\.musl\.node$/);
+    expect(result.n).toBe(5);
+  }, 600000);
 });

@@ -15,18 +15,23 @@ export type HelperMode = boolean | 'auto';
 const ROOT = path.join(__dirname, '..', '..');
 const NAME = 'wirecap-helper';
 
+/** musl as node-gyp-build decides it: the prebuilt helper is a glibc program. */
+function isMusl(): boolean {
+  return process.env.LIBC === 'musl' || fs.existsSync('/etc/alpine-release');
+}
+
 /**
  * The helper's path: WIRECAP_HELPER if set, else this package's build, else
- * its prebuild for this machine; null where there is none (Windows, macOS).
+ * its prebuild for this machine; null where there is none (Windows, macOS,
+ * musl).
  */
 export function helperPath(): string | null {
   const fromEnv = process.env.WIRECAP_HELPER;
   if (fromEnv !== undefined && fromEnv !== '') return path.resolve(fromEnv);
   if (process.platform !== 'linux') return null;
-  for (const candidate of [
-    path.join(ROOT, 'build', 'Release', NAME),
-    path.join(ROOT, 'prebuilds', `linux-${process.arch}`, NAME),
-  ]) {
+  const candidates = [path.join(ROOT, 'build', 'Release', NAME)];
+  if (!isMusl()) candidates.push(path.join(ROOT, 'prebuilds', `linux-${process.arch}`, NAME));
+  for (const candidate of candidates) {
     if (fs.existsSync(candidate)) return candidate;
   }
   return null;
