@@ -47,5 +47,5 @@ class Pacer {
   int64_t last_due_ = 0;
   uint64_t packets_ = 0;  // before this one, for kPacketRate
   double bits_ = 0;       // before this one, for kBitRate
-  int64_t margin_ = 50000;
+  int64_t margin_ = 200000;
 };
