@@ -137,7 +137,7 @@ describeLive('replay timing beside tcpreplay', () => {
     expect(Math.abs(median(wirecap.durationErrorPct))).toBeLessThanOrEqual(0.1);
     expect(wirecap.p50us).toBeLessThanOrEqual(tcpreplay.p50us);
     // Both tools' p99 sits on the capture path's own floor here (42-52 us for
-    // either in quiet runs, moving by up to 10 us between identical runs), so
+    // either in quiet runs, up to 150 us under load), so
     // p99 is compared within that noise; p50 strictly.
     expect(wirecap.p99us).toBeLessThanOrEqual(tcpreplay.p99us + P99_NOISE_US);
   }, 180_000);
