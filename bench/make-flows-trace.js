@@ -6,16 +6,12 @@
 //   node bench/make-flows-trace.js <file> [connections=12000]
 const fs = require('node:fs');
 const { tcpConversations } = require('../test/helpers/conversations');
+const { pcapHeader } = require('./pcap-header');
 
 const [file, count = '12000'] = process.argv.slice(2);
 const { frames } = tcpConversations({ seed: 24, connections: Number(count), spreadUs: 1_000_000, gapUs: 200_000, v6: 0.33, wrap: 0.1 });
 const fd = fs.openSync(file, 'w');
-const header = Buffer.alloc(24);
-header.writeUInt32LE(0xa1b2c3d4, 0);
-header.writeUInt16LE(2, 4);
-header.writeUInt16LE(4, 6);
-header.writeUInt32LE(262144, 16);
-header.writeUInt32LE(1, 20);
+const header = pcapHeader();
 fs.writeSync(fd, header);
 const chunk = Buffer.alloc(8 << 20);
 let used = 0;

@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { rng } = require('../test/helpers/packets');
 const { tcpSegment, address } = require('../test/helpers/conversations');
+const { pcapHeader } = require('./pcap-header');
 
 const [file, count = '10000'] = process.argv.slice(2);
 const r = rng(25);
@@ -92,12 +93,7 @@ for (let n = 0; n < conns; n++) {
 }
 frames.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
 const fd = fs.openSync(file, 'w');
-const header = Buffer.alloc(24);
-header.writeUInt32LE(0xa1b2c3d4, 0);
-header.writeUInt16LE(2, 4);
-header.writeUInt16LE(4, 6);
-header.writeUInt32LE(262144, 16);
-header.writeUInt32LE(1, 20);
+const header = pcapHeader();
 fs.writeSync(fd, header);
 const base = 1_700_000_000_000_000n;
 for (const { t, frame } of frames) {

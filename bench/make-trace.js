@@ -8,17 +8,13 @@
 // the same time span, as a trace copied over the network would.
 //   node bench/make-trace.js <file> [packets=2000000] [--carried]
 const fs = require('node:fs');
+const { pcapHeader } = require('./pcap-header');
 
 const [file, count = '2000000'] = process.argv.slice(2).filter((a) => a !== '--carried');
 const carried = process.argv.includes('--carried');
 const packets = Number(count);
 const fd = fs.openSync(file, 'w');
-const header = Buffer.alloc(24);
-header.writeUInt32LE(0xa1b2c3d4, 0);
-header.writeUInt16LE(2, 4);
-header.writeUInt16LE(4, 6);
-header.writeUInt32LE(262144, 16);
-header.writeUInt32LE(1, 20);
+const header = pcapHeader();
 fs.writeSync(fd, header);
 
 const chunk = Buffer.alloc(8 << 20);

@@ -12,6 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
+const { pcapHeader } = require('./pcap-header');
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, packets: { type: 'string', default: '300000' } } });
 const rounds = Number(values.rounds);
@@ -43,12 +44,7 @@ function received() {
 
 /** n broadcast frames of size bytes (an experimental EtherType), microsecond pcap. */
 function writeTrace(file, n, size) {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(262144, 16);
-  header.writeUInt32LE(1, 20);
+  const header = pcapHeader();
   const record = Buffer.alloc(16 + size);
   const chunks = [header];
   for (let i = 0; i < n; i++) {
