@@ -22,8 +22,6 @@ beforeAll(() => {
   tarball = path.join(dir, packed[0].filename);
   files = packed[0].files.map((f: { path: string }) => f.path);
   sizes = new Map(packed[0].files.map((f: { path: string; size: number }) => [f.path, f.size]));
-  // The README's figure: it grows with each prebuild.
-  console.log(`tarball ${packed[0].size} bytes, ${packed[0].unpackedSize} unpacked, ${files.length} files`);
 }, 120000);
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

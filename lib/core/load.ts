@@ -12,8 +12,8 @@ export const BUILD_FROM_SOURCE = 'cd node_modules/wirecap && npx node-gyp rebuil
 
 /** What each shipped prebuild needs (scripts/prebuild.sh; README, Platforms). */
 export const NEEDS: Record<string, string> = {
-  'linux-x64': 'glibc 2.34 or later',
-  'linux-arm64': 'glibc 2.34 or later',
+  'linux-x64': 'glibc 2.17 or later',
+  'linux-arm64': 'glibc 2.17 or later',
   'linux-arm': 'glibc 2.17 or later',
   'linux-x64-musl': "musl's libc",
   'linux-arm64-musl': "musl's libc",
