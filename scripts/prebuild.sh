@@ -6,8 +6,9 @@
 #                ~/.cache/wirecap), libc++ linked statically and hidden:
 #                no GLIBCXX requirement, nothing but N-API exported. The
 #                capture helper (src-native/helper/, wirecap-helper) ships
-#                beside each glibc addon; Zig 0.11 links musl executables
-#                statically, and a static helper cannot dlopen libpcap
+#                beside the x64 and arm64 glibc addons; Zig 0.11 links musl
+#                executables statically (a static helper cannot dlopen
+#                libpcap) and crashes linking an armv7 executable
 #   win32-x64    Debian's mingw-w64 (posix threads), linked statically to
 #                libgcc, libstdc++ and winpthread, against node.exe through
 #                an import library made from node-api-headers' def file
@@ -134,7 +135,8 @@ for target in "${targets[@]}"; do
     linux-arm64) zig_linux linux-arm64 wirecap.glibc.node wirecap-helper aarch64-linux-gnu.2.17 ;;
     # armv7 hard-float, as 32-bit Raspberry Pi OS and Debian's armhf run;
     # node-gyp-build matches the armv7 tag to node's arm_version.
-    linux-arm) zig_linux linux-arm wirecap.armv7.glibc.node wirecap-helper arm-linux-gnueabihf.2.17 -mcpu=generic+v7a+vfp3d16 ;;
+    # (No capture helper yet: Zig 0.11 crashes linking an armv7 executable.)
+    linux-arm) zig_linux linux-arm wirecap.armv7.glibc.node '' arm-linux-gnueabihf.2.17 -mcpu=generic+v7a+vfp3d16 ;;
     linux-x64-musl) zig_linux linux-x64 wirecap.musl.node '' x86_64-linux-musl ;;
     linux-arm64-musl) zig_linux linux-arm64 wirecap.musl.node '' aarch64-linux-musl ;;
     win32-x64) build_win32_x64 ;;

@@ -4,8 +4,8 @@
 // CXXABI or GCC_ version), the musl builds need musl's libc.so alone; each
 // is stripped, is built for its directory's machine, and exports N-API's
 // entry points and nothing else, so no C++ runtime symbol reaches the host.
-// The capture helper beside each glibc addon is held to the same floors and
-// exports nothing.
+// The capture helper beside the x64 and arm64 glibc addons is held to the
+// same floors and exports nothing.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +21,6 @@ const BINARIES: { file: string; machine: RegExp; libc: 'glibc' | 'musl' }[] = [
   { file: 'linux-arm64/wirecap.musl.node', machine: /AArch64/, libc: 'musl' },
   { file: 'linux-x64/wirecap-helper', machine: /X86-64/, libc: 'glibc' },
   { file: 'linux-arm64/wirecap-helper', machine: /AArch64/, libc: 'glibc' },
-  { file: 'linux-arm/wirecap-helper', machine: /^ARM$/, libc: 'glibc' },
 ];
 /** The newest glibc a prebuild may need: 2.17 runs on RHEL 7, Amazon Linux 2 and everything since. */
 const GLIBC_FLOOR = [2, 17];
