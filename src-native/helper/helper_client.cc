@@ -4,7 +4,7 @@
 // that misbehaves ends the capture with an error instead of hanging it.
 #include "helper/helper_client.h"
 
-#ifndef _WIN32
+#ifdef __linux__
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,7 +20,7 @@
 
 #include "helper/channel.h"
 
-#ifdef _WIN32
+#ifndef __linux__
 
 std::unique_ptr<HelperClient> HelperClient::Start(const std::string&, const std::vector<std::string>&, Opened*,
                                                   Failure* failure) {
