@@ -147,7 +147,7 @@ describeLive('openOffline() on traces tcpdump wrote', () => {
   test('tcpdump -w output of loopback traffic, also converted to nanoseconds by editcap', async () => {
     const sink = await udpSink();
     const file = path.join(dir, 'tcpdump.pcap');
-    const tcpdump = spawn('tcpdump', ['-i', 'lo', '-c', '30', '-w', file, `udp and dst port ${sink.port}`], {
+    const tcpdump = spawn('tcpdump', ['-i', 'lo', '-B', '65536', '-c', '30', '-w', file, `udp and dst port ${sink.port}`], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     await new Promise<void>((resolve) => tcpdump.stderr.on('data', (d: Buffer) => d.includes('listening') && resolve()));
