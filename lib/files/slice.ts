@@ -5,7 +5,7 @@
  */
 import { Packet } from '../capture/batch';
 import { WirecapError } from '../core/errors';
-import { toNanoseconds } from './navigate';
+import { toNanoseconds } from '../core/time';
 import { CaptureFile, openOffline } from './offline';
 import { checkFilter, checkKeys, checkObject, checkOneOf, checkString } from '../core/validate';
 import { createWriter } from './writer';

@@ -6,7 +6,7 @@
 import { binding, NativeReplayStats, ReplayHandle } from '../core/binding';
 import { AbortError, WirecapError } from '../core/errors';
 import { checkBoolean, checkFilter, checkInteger, checkKeys, checkObject, checkOneOf, checkSignal, checkString } from '../core/validate';
-import { toNanoseconds } from '../files/navigate';
+import { toNanoseconds } from '../core/time';
 import { openOffline } from '../files/offline';
 import { Chunk, chunksOf, isPaths, ReplaySource, SourcePlan } from './source';
 
