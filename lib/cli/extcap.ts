@@ -4,12 +4,13 @@
  */
 import { Command } from 'commander';
 import { VERSION } from '../core/version';
-import { extcapCapture, INTERFACES } from '../extcap/capture';
+import { extcapCapture, INTERFACES, type ExtcapCaptureOptions } from '../extcap/capture';
 import { installExtcap, uninstallExtcap } from '../extcap/install';
 import { configText, dltsText, interfacesText } from '../extcap/protocol';
 import { closeOnSignals, integer, Io } from './output';
 
-interface ExtcapFlags {
+/** The options commander parses: the capture's own (the FIFO and filter under extcap's names), and the protocol's. */
+interface ExtcapFlags extends Partial<Omit<ExtcapCaptureOptions, 'fifo' | 'filter' | 'signal'>> {
   install?: boolean;
   uninstall?: boolean;
   dir?: string[];
@@ -20,14 +21,6 @@ interface ExtcapFlags {
   capture?: boolean;
   fifo?: string;
   extcapCaptureFilter?: string;
-  nats?: string;
-  stream?: string;
-  sensor?: string;
-  subject?: string;
-  since?: string;
-  creds?: string;
-  port?: number;
-  host?: string;
 }
 
 const repeat = (value: string, previous: string[] = []): string[] => [...previous, value];
