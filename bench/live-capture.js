@@ -5,11 +5,9 @@
 // Every figure is a ratio against a baseline measured in the same run.
 //   npm run bench:live            (root: it captures on lo)
 const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
-const { BIN, PAYLOAD, blast, peakRssMB, sleep, start } = require('./load');
+const { BIN, PAYLOAD, blast, peakRssMB, report, sleep, start } = require('./load');
 
 const BUFFER = 32 << 20; // the same kernel buffer for every consumer
 const SECONDS = 2;
@@ -54,13 +52,7 @@ async function run(consumer, rate, port) {
 const pct = (x) => `${(100 * x).toFixed(2)} %`;
 
 (async () => {
-  const lines = [];
-  const out = (s = '') => {
-    lines.push(s);
-    console.log(s);
-  };
-  const version = execFileSync(process.execPath, ['-p', "require('..').libVersion()"], { cwd: __dirname, encoding: 'utf8' }).trim();
-  out(`Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0].model}), ${version}, node ${process.version}.`);
+  const { out, save } = report('live-capture');
   out(`Load: udp_blast, ${PAYLOAD}-byte payloads to 127.0.0.1 for ${SECONDS} s; kernel buffer ${BUFFER >> 20} MiB for every consumer.`);
   out();
   out('| load | consumer | captured / sent | kernel drops | consumer drops | sender rate vs. beside C | event-loop p99 | peak RSS |');
@@ -85,6 +77,5 @@ const pct = (x) => `${(100 * x).toFixed(2)} %`;
       `captured = delivered + consumerDropped and delivered = packets counted: ${stall.exact ? 'exact' : 'NOT EXACT'}; ` +
       `kernel drops ${stall.kernelDropped}; event-loop p99 ${stall.loopP99Ms.toFixed(2)} ms.`,
   );
-  fs.mkdirSync(path.join(__dirname, 'out'), { recursive: true });
-  fs.writeFileSync(path.join(__dirname, 'out', 'live-capture.md'), `${lines.join('\n')}\n`);
+  save();
 })();

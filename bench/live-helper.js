@@ -8,10 +8,9 @@
 //   node bench/live-helper.js [rounds]     (root: it captures on lo)
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
-const { PAYLOAD, blast, cpuSeconds, sleep, start } = require('./load');
+const { PAYLOAD, blast, cpuSeconds, report, sleep, start } = require('./load');
 
 const BUFFER = 32 << 20;
 const SECONDS = 3;
@@ -56,13 +55,7 @@ async function run(helper) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 (async () => {
-  const lines = [];
-  const out = (s = '') => {
-    lines.push(s);
-    console.log(s);
-  };
-  const version = execFileSync(process.execPath, ['-p', "require('..').libVersion()"], { cwd: __dirname, encoding: 'utf8' }).trim();
-  out(`Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0].model}), kernel ${os.release()}, ${version}, node ${process.version}.`);
+  const { out, save } = report('live-helper');
   out(`Load: udp_blast at its maximum, ${PAYLOAD}-byte payloads to 127.0.0.1 for ${SECONDS} s; kernel buffer ${BUFFER >> 20} MiB; wirecap batches().`);
   out();
   out('| round | consumer | sent (k pkt/s) | captured / sent | kernel drops | consumer drops | CPU µs / captured packet (of it, the helper) |');
@@ -86,6 +79,5 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   out();
   out(`Through the helper vs. in-process, median of ${ROUNDS} rounds: captured/sent ${median(capturedRatios).toFixed(3)}× (per round: ${capturedRatios.map((x) => x.toFixed(3)).join(', ')}); ` +
     `CPU per captured packet ${median(cpuRatios).toFixed(3)}× (per round: ${cpuRatios.map((x) => x.toFixed(3)).join(', ')}).`);
-  fs.mkdirSync(path.join(__dirname, 'out'), { recursive: true });
-  fs.writeFileSync(path.join(__dirname, 'out', 'live-helper.md'), `${lines.join('\n')}\n`);
+  save();
 })();

@@ -2,9 +2,10 @@
 // What the live benchmarks share: starting a consumer process and waiting
 // until it captures, its peak RSS and CPU time from /proc, and the loopback
 // UDP load from bench/udp_blast.c (built by bench/build.sh).
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const dgram = require('node:dgram');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const BIN = path.join(__dirname, 'bin');
@@ -59,4 +60,23 @@ async function blast(port, rate, seconds, payload = PAYLOAD, count = 50000000) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { BIN, PAYLOAD, blast, cpuSeconds, peakRssMB, sleep, start };
+/**
+ * A bench's report: out() prints a line and keeps it, save() writes the lines
+ * to bench/out/<name>.md. The first line says when, and on what machine.
+ */
+function report(name) {
+  const lines = [];
+  const out = (s = '') => {
+    lines.push(s);
+    console.log(s);
+  };
+  const version = execFileSync(process.execPath, ['-p', "require('..').libVersion()"], { cwd: __dirname, encoding: 'utf8' }).trim();
+  out(`Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0].model}), kernel ${os.release()}, ${version}, node ${process.version}.`);
+  const save = () => {
+    fs.mkdirSync(path.join(__dirname, 'out'), { recursive: true });
+    fs.writeFileSync(path.join(__dirname, 'out', `${name}.md`), `${lines.join('\n')}\n`);
+  };
+  return { out, save };
+}
+
+module.exports = { BIN, PAYLOAD, blast, cpuSeconds, peakRssMB, report, sleep, start };
