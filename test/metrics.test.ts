@@ -3,6 +3,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
@@ -105,6 +106,56 @@ describeLive('--metrics on running commands', () => {
     expect(s.get('wirecap_consumer_dropped_packets_total{device="lo"}')).toBe(0);
   });
 
+  test('capture --metrics: captured, delivered and drops equal the statistics line it prints at the end; labelled by device', async () => {
+    const sink = await udpSink();
+    const port = await freePort();
+    const run = start(['capture', 'lo', 'udp', 'port', String(sink.port), '--metrics', `127.0.0.1:${port}`]);
+    await waitFor(() => run.err().includes('metrics on'), 10000, 'the metrics server');
+    await sleep(300);
+    await sendUdp(sink.port, markedPayloads('cap', 9));
+    const text = await scrapeUntil(port, (s) => s.get('wirecap_captured_packets_total{device="lo"}') === 9, '9 packets captured');
+    run.child.kill('SIGINT');
+    const { code, stdout } = await run.exit;
+    sink.close();
+    expect(code).toBe(0);
+    expect(stdout.split('\n').filter((l) => l.includes(`> 127.0.0.1.${sink.port}: UDP`))).toHaveLength(9);
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+    const s = samples(text);
+    const stats = /(\d+) packets captured, (\d+) delivered, (\d+) dropped by kernel, (\d+) dropped by wirecap's queue/.exec(run.err())!;
+    expect(stats).not.toBeNull();
+    expect(s.get('wirecap_captured_packets_total{device="lo"}')).toBe(Number(stats[1]));
+    expect(s.get('wirecap_kernel_dropped_packets_total{device="lo"}')).toBe(Number(stats[3]));
+    expect(s.get('wirecap_consumer_dropped_packets_total{device="lo"}')).toBe(Number(stats[4]));
+  });
+
+  test('serve --metrics: the capture and the packets sent to pcap-over-IP clients equal its summary', async () => {
+    const sink = await udpSink();
+    const port = await freePort();
+    const listen = await freePort();
+    const run = start(['serve', 'lo', 'udp', 'port', String(sink.port), '--listen', `127.0.0.1:${listen}`, '--metrics', `127.0.0.1:${port}`]);
+    await waitFor(() => run.err().includes('serving pcap-over-IP'), 10000, 'the pcap-over-IP server');
+    let received = 0;
+    const client = net.connect(listen, '127.0.0.1');
+    client.on('data', (d: Buffer) => (received += d.length));
+    await new Promise((resolve) => client.once('connect', resolve));
+    await sleep(300);
+    await sendUdp(sink.port, markedPayloads('serve', 6));
+    const text = await scrapeUntil(port, (s) => s.get('wirecap_sent_packets_total{device="lo"}') === 6, '6 packets sent');
+    run.child.kill('SIGINT');
+    const { code, stdout } = await run.exit;
+    client.destroy();
+    sink.close();
+    expect(code).toBe(0);
+    expect(received).toBeGreaterThan(24 + 6 * 16);
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+    const s = samples(text);
+    const summary = /^(\d+) packets sent to (\d+) client\(s\), (\d+) dropped for slow clients/.exec(stdout)!;
+    expect(summary).not.toBeNull();
+    expect(s.get('wirecap_sent_packets_total{device="lo"}')).toBe(Number(summary[1]));
+    expect(s.get('wirecap_dropped_packets_total{device="lo"}')).toBe(Number(summary[3]));
+    expect(s.get('wirecap_captured_packets_total{device="lo"}')).toBe(6);
+  });
+
   describe('JetStream', () => {
     let nats: NatsCluster;
     beforeAll(async () => {
@@ -176,6 +227,35 @@ describe('--metrics on collect', () => {
     const summary = /^(\d+) packets in (\d+) streams$/m.exec(stdout)!;
     expect(samples(text).get('wirecap_received_packets_total{}')).toBe(Number(summary[1]));
     expect(samples(text).get('wirecap_streams_total{}')).toBe(Number(summary[2]));
+  });
+});
+
+describeLive('--metrics on stream', () => {
+  test('stream --metrics from lo into a collector: captured and sent equal its summary', async () => {
+    const sink = await udpSink();
+    const port = await freePort();
+    const mport = await freePort();
+    const collector = start(['collect', '--host', '127.0.0.1', '--port', String(port)]);
+    await waitFor(() => collector.err().includes('collecting on'), 10000, 'the collector');
+    const run = start(['stream', 'lo', 'udp', 'port', String(sink.port), '--to', `127.0.0.1:${port}`, '--metrics', `127.0.0.1:${mport}`]);
+    await waitFor(() => run.err().includes('metrics on'), 10000, 'the metrics server');
+    await sleep(500);
+    await sendUdp(sink.port, markedPayloads('stream', 8));
+    const text = await scrapeUntil(mport, (s) => s.get('wirecap_sent_packets_total{device="lo"}') === 8, '8 packets sent');
+    run.child.kill('SIGINT');
+    const { code, stdout } = await run.exit;
+    collector.child.kill('SIGINT');
+    await collector.exit;
+    sink.close();
+    expect(code).toBe(0);
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+    const s = samples(text);
+    const summary = /^(\d+) packets sent to \S+, (\d+) dropped, (\d+) reconnects/.exec(stdout)!;
+    expect(summary).not.toBeNull();
+    expect(s.get('wirecap_sent_packets_total{device="lo"}')).toBe(Number(summary[1]));
+    expect(s.get('wirecap_dropped_packets_total{device="lo"}')).toBe(Number(summary[2]));
+    expect(s.get('wirecap_reconnects_total{device="lo"}')).toBe(Number(summary[3]));
+    expect(s.get('wirecap_captured_packets_total{device="lo"}')).toBe(8);
   });
 });
 
