@@ -11,7 +11,8 @@
 // measures it (test/helpers/replay-timing.ts), over several rounds: each
 // round runs tcpreplay, wirecap, wirecap, tcpreplay on the 10 s trace of
 // mixed gaps, and gives each tool's gap error percentiles, each run's, and
-// the spread between one tool's own runs (the noise a comparison is judged by).
+// the spread between one tool's own half-runs (the noise a comparison is
+// judged by).
 //   npm run bench:replay -- --timing [--rounds 3]
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -130,8 +131,8 @@ async function timingRounds() {
     `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0].model}), kernel ${os.release()}, tcpreplay ${/tcpreplay version: (\S+)/.exec(execFileSync('bash', ['-c', 'tcpreplay -V 2>&1'], { encoding: 'utf8' }))[1]}, node ${process.version}.`,
     `Trace: ${packets.length} frames over 10 s (seed 27); a veth pair into a namespace; ${rounds} rounds of ${ORDER.join(', ')}.`,
     '',
-    '| round (load) | tool | duration error per run | gap p50 pooled (per run) | gap p99 pooled (per run) | p99 spread of the tool\'s own runs | wirecap p99 − tcpreplay p99 | CPU per run |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| round (load) | tool | duration error per run | gap p50 pooled (per run) | gap p99 pooled (per run) | p99 of each half-run | p99 spread of the tool\'s own half-runs | wirecap p99 − tcpreplay p99 | CPU per run |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   try {
     for (let round = 1; round <= rounds; round++) {
@@ -139,13 +140,13 @@ async function timingRounds() {
       const runs = [];
       for (const tool of ORDER) runs.push(await timedRun(tool, ns, device, file, packets, runFile(dir, tool, runs.length), wirecap));
       const f = { tcpreplay: figures(runs, 'tcpreplay'), wirecap: figures(runs, 'wirecap') };
-      const noise = spread(f.wirecap, f.tcpreplay, 'runP99us');
+      const noise = spread(f.wirecap, f.tcpreplay, 'halfP99us');
       for (const tool of ['tcpreplay', 'wirecap']) {
         const t = f[tool];
-        const width = Math.max(...t.runP99us) - Math.min(...t.runP99us);
+        const width = Math.max(...t.halfP99us) - Math.min(...t.halfP99us);
         const diff = tool === 'wirecap' ? `${(f.wirecap.p99us - f.tcpreplay.p99us).toFixed(2)} µs (noise ${noise} µs)` : '–';
         lines.push(
-          `| ${round} (${load}) | ${tool} | ${t.durationErrorPct.map((d) => `${d >= 0 ? '+' : ''}${d} %`).join(', ')} | ${t.p50us} µs (${t.runP50us.join(', ')}) | ${t.p99us} µs (${t.runP99us.join(', ')}) | ${width.toFixed(2)} µs | ${diff} | ${t.cpuMs.join(', ')} ms |`,
+          `| ${round} (${load}) | ${tool} | ${t.durationErrorPct.map((d) => `${d >= 0 ? '+' : ''}${d} %`).join(', ')} | ${t.p50us} µs (${t.runP50us.join(', ')}) | ${t.p99us} µs (${t.runP99us.join(', ')}) | ${t.halfP99us.join(', ')} µs | ${width.toFixed(2)} µs | ${diff} | ${t.cpuMs.join(', ')} ms |`,
         );
         process.stderr.write(`${lines[lines.length - 1]}\n`);
       }

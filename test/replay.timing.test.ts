@@ -5,9 +5,9 @@
 // quieter moment when there is one; the gap errors of each tool's runs are
 // pooled before taking percentiles, so one noisy second does not decide.
 // Each percentile is compared within the noise measured in this same run:
-// how far apart one tool's own two runs put it, the larger of the two
-// tools' spreads (a fixed tolerance would say nothing on a machine whose
-// load moves the capture path's floor). The figures and the spreads are
+// how far apart one tool's own half-runs (two runs, each cut in two) put
+// it, the larger of the two tools' spreads (a fixed tolerance would say
+// nothing on a machine whose load moves the capture path's floor). The figures and the spreads are
 // printed; the closing note and bench/RESULTS.md have them.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +29,7 @@ afterAll(() => {
 });
 
 describeLive('replay timing beside tcpreplay', () => {
-  test("at speed 1 a 10 s trace keeps its duration within 0.1 %; its p50 and p99 gap errors are no worse than tcpreplay's beyond the spread between each tool's own runs", async () => {
+  test("at speed 1 a 10 s trace keeps its duration within 0.1 %; its p50 and p99 gap errors are no worse than tcpreplay's beyond the spread between each tool's own half-runs", async () => {
     const device = ns.pairs[0].device;
     const file = path.join(dir, 'mixed.pcap');
     const packets = writeMixedTrace(file, 27);
@@ -44,7 +44,7 @@ describeLive('replay timing beside tcpreplay', () => {
     }
     const wirecap = figures(runs, 'wirecap');
     const tcpreplay = figures(runs, 'tcpreplay');
-    const noise = { p50us: spread(wirecap, tcpreplay, 'runP50us'), p99us: spread(wirecap, tcpreplay, 'runP99us') };
+    const noise = { p50us: spread(wirecap, tcpreplay, 'halfP50us'), p99us: spread(wirecap, tcpreplay, 'halfP99us') };
     process.stdout.write(`replay timing (${packets.length} packets, 10 s, load ${os.loadavg()[0].toFixed(1)}): ${JSON.stringify({ wirecap, tcpreplay, spread: noise })}\n`);
     expect(wirecap.arrived).toEqual([packets.length, packets.length]);
     expect(Math.abs(median(wirecap.durationErrorPct))).toBeLessThanOrEqual(0.1);

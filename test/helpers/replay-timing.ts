@@ -1,14 +1,18 @@
 /**
  * Replay timing beside tcpreplay (test/replay.timing.test.ts and
- * bench/replay-timing.js): a 10 s trace of mixed gaps, one tool's run onto
- * a veth pair with a tcpdump on the far end timestamping every frame in
- * nanoseconds, and the gap and duration errors of what arrived.
+ * bench/replay.js --timing): a 10 s trace of mixed gaps, one tool's run
+ * onto a veth pair with a tcpdump on the far end timestamping every frame
+ * in nanoseconds, and the gap and duration errors of what arrived.
  *
  * Both tools' p99 sits on a floor that the peer's capture path adds, and
  * that floor moves from run to run on a shared machine. So each tool runs
- * twice, and how far a tool's two runs put a percentile apart (its spread,
- * the larger of the two tools') is the noise a comparison is judged
- * against, measured in the same run rather than assumed.
+ * twice, each run's gaps are cut into halves (first and second 5 s), and
+ * how far a tool's four halves put a percentile apart (its spread, the
+ * larger of the two tools') is the noise a comparison is judged against,
+ * measured in the same run rather than assumed. Four halves rather than
+ * two runs: the range of two samples is tiny often enough that, if each
+ * run's p99 scattered normally, a tool no worse than the other would fail
+ * about one comparison in ten (one in 200 with four halves).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -131,14 +135,23 @@ export interface ToolFigures {
   /** Each run's own, in µs. */
   runP50us: number[];
   runP99us: number[];
+  /** Each run's halves' (first and second half of its gaps), in µs. */
+  halfP50us: number[];
+  halfP99us: number[];
   cpuMs: number[];
 }
 
 const us = (ns: number): number => +(ns / 1000).toFixed(2);
 
+function halves(values: number[]): number[][] {
+  const mid = values.length >> 1;
+  return [values.slice(0, mid), values.slice(mid)];
+}
+
 export function figures(runs: Run[], tool: Tool): ToolFigures {
   const mine = runs.filter((r) => r.tool === tool);
   const gaps = mine.flatMap((r) => r.gapErrorsNs);
+  const parts = mine.flatMap((r) => halves(r.gapErrorsNs));
   return {
     arrived: mine.map((r) => r.arrived),
     durationErrorPct: mine.map((r) => +(r.durationError * 100).toFixed(4)),
@@ -146,12 +159,14 @@ export function figures(runs: Run[], tool: Tool): ToolFigures {
     p99us: us(percentile(gaps, 0.99)),
     runP50us: mine.map((r) => us(percentile(r.gapErrorsNs, 0.5))),
     runP99us: mine.map((r) => us(percentile(r.gapErrorsNs, 0.99))),
+    halfP50us: parts.map((g) => us(percentile(g, 0.5))),
+    halfP99us: parts.map((g) => us(percentile(g, 0.99))),
     cpuMs: mine.map((r) => Math.round(r.cpuNs / 1e6)),
   };
 }
 
-/** The noise of a percentile in this run: the widest spread between one tool's own runs, over both tools, in µs. */
-export function spread(a: ToolFigures, b: ToolFigures, key: 'runP50us' | 'runP99us'): number {
+/** The noise of a percentile in this run: the widest spread between one tool's own half-runs, over both tools, in µs. */
+export function spread(a: ToolFigures, b: ToolFigures, key: 'halfP50us' | 'halfP99us'): number {
   const width = (values: number[]): number => Math.max(...values) - Math.min(...values);
   return +Math.max(width(a[key]), width(b[key])).toFixed(2);
 }
