@@ -134,6 +134,7 @@ export class Replay {
 
   /** Counts so far; after the end, the final ones. */
   stats(): ReplayStats {
+    // The thread's own figures and the end (reason, error) stay out: done reports those.
     const { pushed, spinMarginNs, queuedBytes, reason, error, ...counts } = this.#final ?? this.#native.stats();
     return { taken: pushed, ...counts };
   }
