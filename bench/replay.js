@@ -7,6 +7,13 @@
 // (bash `times`: user + system), each as a ratio against tcpreplay in the
 // same round.
 //   npm run bench:replay [-- --rounds 3 --packets 300000]      (root: it makes a namespace)
+// With --timing, the timing at speed 1 instead, as test/replay.timing.test.ts
+// measures it (test/helpers/replay-timing.ts), over several rounds: each
+// round runs tcpreplay, wirecap, wirecap, tcpreplay on the 10 s trace of
+// mixed gaps, and gives each tool's gap error percentiles, each run's, and
+// the spread between one tool's own half-runs (the noise a comparison is
+// judged by).
+//   npm run bench:replay -- --timing [--rounds 3]
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -14,7 +21,7 @@ const path = require('node:path');
 const { parseArgs } = require('node:util');
 const { pcapHeader } = require('./pcap-header');
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, packets: { type: 'string', default: '300000' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, packets: { type: 'string', default: '300000' }, timing: { type: 'boolean', default: false } } });
 const rounds = Number(values.rounds);
 const packets = Number(values.packets);
 const OUT = path.join(__dirname, 'out');
@@ -102,7 +109,62 @@ function run(tool, file) {
   return { sent, arrived: received() - before, pps: sent / seconds, cpu, threadCpu };
 }
 
+/** Rounds of tcpreplay, wirecap, wirecap, tcpreplay at speed 1; a table row per tool and round. */
+async function timingRounds() {
+  require('./ts-require');
+  const { makeNetns } = require('../test/helpers/netns.ts');
+  const { figures, ORDER, runFile, spread, timedRun, writeMixedTrace } = require('../test/helpers/replay-timing.ts');
+  const { promisify } = require('node:util');
+  const execFile = promisify(require('node:child_process').execFile);
+  fs.mkdirSync(OUT, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirecap-bench-timing-'));
+  const ns = makeNetns(1, 'bt');
+  const device = ns.pairs[0].device;
+  const file = path.join(dir, 'mixed.pcap');
+  const packets = writeMixedTrace(file, 27);
+  const wirecap = async () => {
+    const script = `require(${JSON.stringify(ROOT)}).replay(${JSON.stringify(file)}, ${JSON.stringify(device)}).done.then((r) => console.log(JSON.stringify(r)))`;
+    const { stdout } = await execFile(process.execPath, ['-e', script]);
+    return JSON.parse(stdout.trim().split('\n').pop()).cpuNs;
+  };
+  const lines = [
+    `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0].model}), kernel ${os.release()}, tcpreplay ${/tcpreplay version: (\S+)/.exec(execFileSync('bash', ['-c', 'tcpreplay -V 2>&1'], { encoding: 'utf8' }))[1]}, node ${process.version}.`,
+    `Trace: ${packets.length} frames over 10 s (seed 27); a veth pair into a namespace; ${rounds} rounds of ${ORDER.join(', ')}.`,
+    '',
+    '| round (load) | tool | duration error per run | gap p50 pooled (per run) | gap p99 pooled (per run) | p99 of each half-run | p99 spread of the tool\'s own half-runs | wirecap p99 − tcpreplay p99 | CPU per run |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const load = os.loadavg()[0].toFixed(1);
+      const runs = [];
+      for (const tool of ORDER) runs.push(await timedRun(tool, ns, device, file, packets, runFile(dir, tool, runs.length), wirecap));
+      const f = { tcpreplay: figures(runs, 'tcpreplay'), wirecap: figures(runs, 'wirecap') };
+      const noise = spread(f.wirecap, f.tcpreplay, 'halfP99us');
+      for (const tool of ['tcpreplay', 'wirecap']) {
+        const t = f[tool];
+        const width = Math.max(...t.halfP99us) - Math.min(...t.halfP99us);
+        const diff = tool === 'wirecap' ? `${(f.wirecap.p99us - f.tcpreplay.p99us).toFixed(2)} µs (noise ${noise} µs)` : '–';
+        lines.push(
+          `| ${round} (${load}) | ${tool} | ${t.durationErrorPct.map((d) => `${d >= 0 ? '+' : ''}${d} %`).join(', ')} | ${t.p50us} µs (${t.runP50us.join(', ')}) | ${t.p99us} µs (${t.runP99us.join(', ')}) | ${t.halfP99us.join(', ')} µs | ${width.toFixed(2)} µs | ${diff} | ${t.cpuMs.join(', ')} ms |`,
+        );
+        process.stderr.write(`${lines[lines.length - 1]}\n`);
+      }
+    }
+  } finally {
+    ns.remove();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const text = lines.join('\n');
+  fs.writeFileSync(path.join(OUT, 'replay-timing.md'), `${text}\n`);
+  process.stdout.write(`${text}\n`);
+}
+
 (() => {
+  if (values.timing) return void timingRounds().catch((error) => {
+    process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
+  });
   fs.mkdirSync(OUT, { recursive: true });
   makePair();
   const version = execFileSync(process.execPath, ['-p', "require('..').libVersion()"], { cwd: __dirname, encoding: 'utf8' }).trim();

@@ -4,18 +4,10 @@
 // with the same seeded targets: TARGETS seeks by time and by offset each,
 // every answer compared with the linear scan.
 //   npm run bench:seek-kinds
-// The test helpers are TypeScript: they are compiled as they load, with
-// the project's own compiler.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const ts = require('typescript');
-
-require.extensions['.ts'] = (module, filename) => {
-  const source = fs.readFileSync(filename, 'utf8');
-  const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020, esModuleInterop: true } });
-  module._compile(outputText, filename);
-};
+require('./ts-require');
 const { nastyTrace } = require('../test/helpers/nasty.ts');
 const { NASTY_KINDS, TARGETS, seeksAgainstScan } = require('../test/helpers/seeks.ts');
 const { recordsOf } = require('../test/helpers/trace.ts');

@@ -8,9 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { createMetrics } from '../lib';
+import { FRAME_FILTER, frame, frames } from './helpers/frames';
 import { describeLive } from './helpers/live';
+import { makeNetns } from './helpers/netns';
+import { capturePeer } from './helpers/peer';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
-import { pcapBytes, syntheticPackets } from './helpers/trace';
+import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -207,6 +210,50 @@ describeLive('--metrics on running commands', () => {
       expect(c.get('wirecap_redeliveries_total{}')).toBe(Number(conSummary[5]));
       expect(c.get('wirecap_claims_lost_total{}')).toBe(0);
     }, 60000);
+  });
+});
+
+describeLive('--metrics on replay', () => {
+  test('replay --metrics: promtool passes a scrape taken mid-replay; sent, bytes, failed, oversize, filtered and late equal the summary; labelled by device', async () => {
+    const ns = makeNetns(1, 'mt');
+    try {
+      const device = ns.pairs[0].device;
+      // 23 frames 1 ms apart (index 5 over the MTU, index 3 filtered out), then one a minute later: the scrape comes in that pause.
+      const packets = frames(24, 1_000_000n);
+      packets[5] = { timestamp: packets[5].timestamp, data: frame(5, 1600) };
+      packets[23] = { timestamp: packets[0].timestamp + 60_000_000_000n, data: frame(23, 100) };
+      fs.writeFileSync(path.join(dir, 'replay.pcap'), pcapBytes(packets, { nano: true }));
+      const peer = await capturePeer(ns, device, path.join(dir, 'replay.peer.pcap'), FRAME_FILTER);
+      const port = await freePort();
+      const run = start(['replay', 'replay.pcap', '-i', device, '--metrics', `127.0.0.1:${port}`, 'ether[45]', '!=', '3']);
+      const labels = `{device="${device}"}`;
+      const text = await scrapeUntil(port, (s) => s.get(`wirecap_replay_sent_packets_total${labels}`) === 21, '21 packets sent');
+      run.child.kill('SIGINT');
+      const { code, stdout } = await run.exit;
+      await peer.stop();
+      expect(code).toBe(0);
+      expect(promtool(text)).toEqual({ status: 0, output: '' });
+      const s = samples(text);
+      const summary = /^Actual: (\d+) packets \((\d+) bytes\) sent in .*\n.*\n(\d+) failed, (\d+) over the MTU, (\d+) filtered out, (\d+) unsent; (\d+) late.*ended: stopped/m.exec(stdout)!;
+      expect(summary).not.toBeNull();
+      const [sent, bytes, failed, oversize, filtered, unsent, late] = summary.slice(1).map(Number);
+      expect(s.get(`wirecap_replay_sent_packets_total${labels}`)).toBe(sent);
+      expect(s.get(`wirecap_replay_sent_bytes_total${labels}`)).toBe(bytes);
+      expect(s.get(`wirecap_replay_failed_packets_total${labels}`)).toBe(failed);
+      expect(s.get(`wirecap_replay_oversize_packets_total${labels}`)).toBe(oversize);
+      expect(s.get(`wirecap_replay_filtered_packets_total${labels}`)).toBe(filtered);
+      expect(s.get(`wirecap_replay_late_packets_total${labels}`)).toBe(late);
+      expect([sent, failed, oversize, filtered]).toEqual([21, 0, 1, 1]);
+      // Read ahead: all 24 were taken by the scrape; the last, still due a minute later, is unsent once stopped.
+      expect(s.get(`wirecap_replay_taken_packets_total${labels}`)).toBe(24);
+      expect(s.get(`wirecap_replay_unsent_packets_total${labels}`)).toBe(0);
+      expect(unsent).toBe(1);
+      const arrived = referenceRead(path.join(dir, 'replay.peer.pcap')).packets;
+      expect(arrived.length).toBe(sent);
+      expect(arrived.reduce((n, p) => n + p.caplen, 0)).toBe(bytes);
+    } finally {
+      ns.remove();
+    }
   });
 });
 

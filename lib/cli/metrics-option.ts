@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { NativeStats } from '../core/binding';
 import type { Dumper } from '../dump/dumper';
 import type { PacketCollector } from '../nats/collect';
+import type { Replay } from '../replay/replay';
 import { createMetrics, CounterValues, MetricsLabels } from '../metrics/metrics';
 import { listenAddress } from './output';
 
@@ -73,6 +74,26 @@ export function collectorSource(collector: PacketCollector): MetricsSource {
     () => {
       const s = collector.stats();
       return { written: s.packets, messages: s.messages, acks: s.messages, files: s.files, rejected: s.rejected, redeliveries: s.duplicates, claimsLost: s.claimsLost };
+    },
+  ];
+}
+
+/** A replay's, labelled with its device. */
+export function replaySource(r: Replay): MetricsSource {
+  return [
+    { device: r.device },
+    () => {
+      const s = r.stats();
+      return {
+        replayTaken: s.taken,
+        replaySent: s.sent,
+        replayBytes: s.bytes,
+        replayFailed: s.failed,
+        replayOversize: s.oversize,
+        replayFiltered: s.filtered,
+        replayUnsent: s.unsent,
+        replayLate: s.late,
+      };
     },
   ];
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { replay, ReplayOptions, ReplayStats } from '../replay/replay';
+import { MetricsFlag, listenMetrics, metricsOption, replaySource } from './metrics-option';
 import { Io, closeOnSignals, integer, progressLine } from './output';
 
 function positiveNumber(value: string): number {
@@ -30,9 +31,8 @@ export function replaySummary(s: ReplayStats, ending: string): string {
   ].join('\n');
 }
 
-export function registerReplay(cli: Command, { out }: Io): void {
-  cli
-    .command('replay')
+export function registerReplay(cli: Command, { out, err }: Io): void {
+  metricsOption(cli.command('replay'))
     .description('send capture files onto a device at their own pace (scaled by --speed), at a fixed rate, or as fast as it takes them')
     .argument('<files...>', 'pcap or pcapng files, played one after the other; words after them are a BPF filter')
     .requiredOption('-i, --interface <name>', 'the device to send on')
@@ -45,7 +45,7 @@ export function registerReplay(cli: Command, { out }: Io): void {
     .option('--duration <s>', 'stop after s seconds', positiveNumber)
     .option('--force', "send packets whose link type is not the device's")
     .option('--oversize-error', 'end with an error at a frame longer than the MTU allows (default: skip and count it)')
-    .action(async (args: string[], o: { interface: string; speed?: number; pps?: number; mbps?: number; topspeed?: boolean; loop?: number; count?: number; duration?: number; force?: boolean; oversizeError?: boolean }) => {
+    .action(async (args: string[], o: MetricsFlag & { interface: string; speed?: number; pps?: number; mbps?: number; topspeed?: boolean; loop?: number; count?: number; duration?: number; force?: boolean; oversizeError?: boolean }) => {
       // Files first, then filter words: the files are the leading arguments that exist.
       let split = 0;
       while (split < args.length && fs.existsSync(args[split])) split++;
@@ -62,7 +62,9 @@ export function registerReplay(cli: Command, { out }: Io): void {
         force: o.force,
         oversize: o.oversizeError ? 'error' : 'skip',
       };
+      const metrics = await listenMetrics(o.metrics, err);
       const r = replay(args.slice(0, split), o.interface, JSON.parse(JSON.stringify(options)) as ReplayOptions);
+      metrics.watch(replaySource(r));
       const release = closeOnSignals(() => r.stop());
       const progress = progressLine(out, '{sent} packets | {bytes} bytes | {rate} pkt/s | {late} late', () => ({ ...r.stats() }), 'sent');
       try {
@@ -75,6 +77,7 @@ export function registerReplay(cli: Command, { out }: Io): void {
         throw error;
       } finally {
         release();
+        await metrics.close();
       }
     });
 }

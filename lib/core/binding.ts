@@ -185,17 +185,27 @@ export declare class WriterHandle {
 
 /** A replay's counters (src-native/replay/replay_handle.h); every packet pushed is counted once. */
 export interface NativeReplayStats {
+  /** Packets taken from the source: sent + failed + oversize + filtered + unsent, once ended. */
   pushed: number;
   sent: number;
+  /** Frame bytes sent. */
   bytes: number;
+  /** Packets the device refused. */
   failed: number;
+  /** Frames longer than the device's MTU allows, not sent. */
   oversize: number;
+  /** Packets the filter did not match. */
   filtered: number;
+  /** Packets taken but not sent because the replay ended first (a limit, stop, an error). */
   unsent: number;
+  /** Packets sent more than lateUs after their time, and the worst lateness. */
   late: number;
   worstLateNs: number;
+  /** From the first packet sent to the last. */
   elapsedNs: number;
+  /** CPU time of the replay thread (its sleeps, spins and sends). */
   cpuNs: number;
+  /** The replay thread's own: how long before a deadline it spins, and the read-ahead queued. */
   spinMarginNs: number;
   queuedBytes: number;
   /** Why it ended; null while it runs. */

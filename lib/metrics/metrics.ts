@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics: the counters wirecap already keeps (captures, dumps,
- * publishers, consumers, streams), read at scrape time into a prom-client
+ * publishers, consumers, streams, replays), read at scrape time into a prom-client
  * registry. Use the registry with your own server, or serve() it.
  *
  * A source is a function returning some of COUNTERS' keys, with its
@@ -33,6 +33,14 @@ export const COUNTERS = {
   reconnects: ['wirecap_reconnects_total', 'Reconnections to a server or collector'],
   received: ['wirecap_received_packets_total', 'Packets a gRPC collector received in streams that ended'],
   streams: ['wirecap_streams_total', 'Streams a gRPC collector saw end'],
+  replayTaken: ['wirecap_replay_taken_packets_total', 'Packets a replay took from its source'],
+  replaySent: ['wirecap_replay_sent_packets_total', 'Packets a replay sent on its device'],
+  replayBytes: ['wirecap_replay_sent_bytes_total', 'Frame bytes a replay sent'],
+  replayFailed: ['wirecap_replay_failed_packets_total', 'Packets the device refused to send'],
+  replayOversize: ["wirecap_replay_oversize_packets_total", "Frames longer than the device's MTU allows, not sent"],
+  replayFiltered: ['wirecap_replay_filtered_packets_total', "Packets the replay's filter did not match"],
+  replayUnsent: ['wirecap_replay_unsent_packets_total', 'Packets taken but not sent because the replay ended first'],
+  replayLate: ['wirecap_replay_late_packets_total', 'Packets sent later than the late threshold after their time'],
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -50,28 +50,11 @@ export interface ReplayOptions {
 export type ReplayMode = 'sendqueue' | 'inject' | 'sendpacket';
 export type ReplayEndReason = 'end' | 'maxPackets' | 'duration' | 'stopped';
 
-export interface ReplayStats {
+/** A replay's counts: the native ones (NativeReplayStats), with pushed named taken, the thread's own left out. */
+export type ReplayStats = Omit<NativeReplayStats, 'pushed' | 'spinMarginNs' | 'queuedBytes' | 'reason' | 'error'> & {
   /** Packets taken from the source: sent + failed + oversize + filtered + unsent, once ended. */
   taken: number;
-  sent: number;
-  /** Frame bytes sent. */
-  bytes: number;
-  /** Packets the device refused. */
-  failed: number;
-  /** Frames longer than the device's MTU allows, not sent. */
-  oversize: number;
-  /** Packets the filter did not match. */
-  filtered: number;
-  /** Packets taken but not sent because the replay ended first (a limit, stop, an error). */
-  unsent: number;
-  /** Packets sent more than lateUs after their time, and the worst lateness. */
-  late: number;
-  worstLateNs: number;
-  /** From the first packet sent to the last. */
-  elapsedNs: number;
-  /** CPU time of the replay thread (its sleeps, spins and sends). */
-  cpuNs: number;
-}
+};
 
 export interface ReplayResult extends ReplayStats {
   mode: ReplayMode;
@@ -151,20 +134,9 @@ export class Replay {
 
   /** Counts so far; after the end, the final ones. */
   stats(): ReplayStats {
-    const s = this.#final ?? this.#native.stats();
-    return {
-      taken: s.pushed,
-      sent: s.sent,
-      bytes: s.bytes,
-      failed: s.failed,
-      oversize: s.oversize,
-      filtered: s.filtered,
-      unsent: s.unsent,
-      late: s.late,
-      worstLateNs: s.worstLateNs,
-      elapsedNs: s.elapsedNs,
-      cpuNs: s.cpuNs,
-    };
+    // The thread's own figures and the end (reason, error) stay out: done reports those.
+    const { pushed, spinMarginNs, queuedBytes, reason, error, ...counts } = this.#final ?? this.#native.stats();
+    return { taken: pushed, ...counts };
   }
 
   /** Ends the replay soon (within a packet, or 20 ms of a sleep); done resolves with reason 'stopped'. */

@@ -12,24 +12,16 @@
 
 #include "capture/filter.h"
 #include "capture/js_options.h"
+#include "core/handle_setup.h"
 #include "errors.h"
 #include "helper/channel.h"
 
 namespace {
 
-// Upper bound of one batch's packet bytes: large enough that a busy link
-// costs one JS call per thousand packets, small enough to keep latency low.
-constexpr size_t kBatchBytes = 1 << 20;
 // A batch's slab starts this small and doubles as packets arrive: a quiet
 // link (or immediate mode) makes many one-packet batches, and a small slab
 // comes from the heap without a system call.
 constexpr size_t kFirstSlabBytes = 16 << 10;
-// Full-size slabs kept for reuse (see SlabPool). A file's plain batches()
-// come back in bursts, when V8 collects the dead ones (about every 32 MiB
-// of them): a file keeps enough to cover a burst, or each batch after it
-// would fault fresh pages in.
-constexpr size_t kKeptSlabs = 8;
-constexpr size_t kKeptFileSlabs = 48;
 // pcap_dispatch's count for live captures: "everything in the buffer", but
 // positive, because Wine 8's wpcap.dll dispatches nothing for -1.
 constexpr int kLivePacketsPerDispatch = 1 << 20;
@@ -96,19 +88,8 @@ CaptureHandle::CaptureHandle(const Napi::CallbackInfo& info)
       api_(&RequirePcap(info.Env())),
       notifier_(std::make_shared<Notifier>()) {
   Napi::Env env = info.Env();
-  try {
-    Open(env, info[0].As<Napi::Object>());
-  } catch (...) {
-    if (pcap_ != nullptr) api_->close(pcap_);
-    pcap_ = nullptr;
-    closed_ = true;
-    throw;
-  }
-
-  notifier_->tsfn = decltype(notifier_->tsfn)::New(env, info[1].As<Napi::Function>(), "wirecap capture", 0, 1,
-                                                   new Notifier::Context(notifier_),
-                                                   [](Napi::Env, void*, Notifier::Context* context) { delete context; },
-                                                   static_cast<void*>(nullptr));
+  handle_setup::OpenOrClose(*api_, pcap_, closed_, [&] { Open(env, info[0].As<Napi::Object>()); });
+  handle_setup::StartNotifier(env, notifier_, info[1].As<Napi::Function>(), "wirecap capture");
   notifier_->tsfn.Unref(env);  // see Notifier::UpdateRef
   StartBatch();
   thread_running_ = true;
@@ -117,55 +98,6 @@ CaptureHandle::CaptureHandle(const Napi::CallbackInfo& info)
 }
 
 CaptureHandle::~CaptureHandle() { Shutdown(); }
-
-void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
-  queue_limit_ = static_cast<size_t>(NumberOption(options, "queueBytes", 32 << 20));
-  deliver_ = options.Get("deliver").IsUndefined() || BoolOption(options, "deliver");
-  if (StringOption(options, "source") == "file") {
-    OpenFile(env, options);
-  } else if (!StringOption(options, "helperPath").empty()) {
-    OpenThroughHelper(env, options);
-  } else {
-    OpenLive(env, options);
-  }
-  if (pcap_ != nullptr) {
-    linktype_ = api_->datalink(pcap_);
-    snaplen_ = api_->snapshot(pcap_);
-    nano_ = api_->get_tstamp_precision != nullptr &&
-            api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
-  }
-  // wirecap's file reader gives a record larger than a slab one of its own.
-  batch_capacity_ = file_ != nullptr ? kBatchBytes : std::max(kBatchBytes, static_cast<size_t>(snaplen_));
-  slabs_ = std::make_shared<SlabPool>(batch_capacity_, file_ != nullptr ? kKeptFileSlabs : kKeptSlabs);
-  if (helper_ != nullptr) {
-    // The helper set the filter in its kernel socket already.
-    waiter_ = platform::Waiter::ForDescriptor(helper_->fd());
-    return;
-  }
-  SetInitialFilter(env, options);
-  if (!offline_) {
-    waiter_ = platform::Waiter::Create(*api_, pcap_);
-    char errbuf[PCAP_ERRBUF_SIZE] = {0};
-    if (waiter_ != nullptr && api_->setnonblock(pcap_, 1, errbuf) != 0) waiter_.reset();
-  }
-}
-
-void CaptureHandle::SetInitialFilter(Napi::Env env, const Napi::Object& options) {
-  const std::string filter = StringOption(options, "filter");
-  if (!filter.empty() && file_ != nullptr) {
-    file_filter_ = CompileFileFilter(env, filter);
-  } else if (!filter.empty()) {
-    // The capture thread has not started: the handle is this thread's.
-    bpf_program program{};
-    std::string why;
-    if (!CompileFor(*api_, pcap_, filter, netmask_, &program, &why)) {
-      throw WirecapError(env, "EFILTER", "invalid filter '" + filter + "': " + why);
-    }
-    int set = api_->setfilter(pcap_, &program);
-    api_->freecode(&program);
-    if (set != 0) throw WirecapError(env, "EFILTER", std::string("cannot set filter: ") + api_->geterr(pcap_));
-  }
-}
 
 void CaptureHandle::CheckOpen(Napi::Env env) const {
   if (closed_) throw WirecapError(env, "ECLOSED", "the capture is closed");

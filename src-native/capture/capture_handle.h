@@ -12,7 +12,8 @@
 // sees two threads at once. close() stops and joins the thread.
 //
 // The class's units: capture_handle.cc holds the thread loop, the queue and
-// the task handoff; live_open.cc and files/file_open.cc open the pcap_t;
+// the task handoff; live_open.cc and files/file_open.cc open the pcap_t
+// (Open(), in live_open.cc, picks the source and sizes the batches);
 // handle_methods.cc marshals batches, stats, info, filters, frames and
 // dumps for JavaScript.
 #pragma once

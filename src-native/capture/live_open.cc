@@ -1,12 +1,28 @@
-// Opening a live device: pcap_create, the options, pcap_activate, and the
-// errors a user can act on (no device, no permission). JS thread, in the
-// CaptureHandle constructor, before the capture thread starts.
+// Opening a capture: Open() picks the source (a file, in
+// files/file_open.cc; the capture helper; a live device: pcap_create, the
+// options, pcap_activate, and the errors a user can act on, such as no
+// device or no permission), then sizes the batches and sets the filter.
+// JS thread, in the CaptureHandle constructor, before the capture thread
+// starts.
+#include <algorithm>
+
 #include "capture/capture_handle.h"
+#include "capture/filter.h"
 #include "capture/js_options.h"
 #include "errors.h"
 #include "helper/channel.h"
 
 namespace {
+
+// Upper bound of one batch's packet bytes: large enough that a busy link
+// costs one JS call per thousand packets, small enough to keep latency low.
+constexpr size_t kBatchBytes = 1 << 20;
+// Full-size slabs kept for reuse (see SlabPool). A file's plain batches()
+// come back in bursts, when V8 collects the dead ones (about every 32 MiB
+// of them): a file keeps enough to cover a burst, or each batch after it
+// would fault fresh pages in.
+constexpr size_t kKeptSlabs = 8;
+constexpr size_t kKeptFileSlabs = 48;
 
 // The capture helper's command line for these options (helper_main.cc
 // checks it again: it trusts nothing it is given).
@@ -114,4 +130,53 @@ void CaptureHandle::OpenLive(Napi::Env env, const Napi::Object& options) {
 
   bpf_u_int32 net = 0;
   if (api_->lookupnet(device_.c_str(), &net, &netmask_, errbuf) != 0) netmask_ = PCAP_NETMASK_UNKNOWN;
+}
+
+void CaptureHandle::Open(Napi::Env env, const Napi::Object& options) {
+  queue_limit_ = static_cast<size_t>(NumberOption(options, "queueBytes", 32 << 20));
+  deliver_ = options.Get("deliver").IsUndefined() || BoolOption(options, "deliver");
+  if (StringOption(options, "source") == "file") {
+    OpenFile(env, options);
+  } else if (!StringOption(options, "helperPath").empty()) {
+    OpenThroughHelper(env, options);
+  } else {
+    OpenLive(env, options);
+  }
+  if (pcap_ != nullptr) {
+    linktype_ = api_->datalink(pcap_);
+    snaplen_ = api_->snapshot(pcap_);
+    nano_ = api_->get_tstamp_precision != nullptr &&
+            api_->get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
+  }
+  // wirecap's file reader gives a record larger than a slab one of its own.
+  batch_capacity_ = file_ != nullptr ? kBatchBytes : std::max(kBatchBytes, static_cast<size_t>(snaplen_));
+  slabs_ = std::make_shared<SlabPool>(batch_capacity_, file_ != nullptr ? kKeptFileSlabs : kKeptSlabs);
+  if (helper_ != nullptr) {
+    // The helper set the filter in its kernel socket already.
+    waiter_ = platform::Waiter::ForDescriptor(helper_->fd());
+    return;
+  }
+  SetInitialFilter(env, options);
+  if (!offline_) {
+    waiter_ = platform::Waiter::Create(*api_, pcap_);
+    char errbuf[PCAP_ERRBUF_SIZE] = {0};
+    if (waiter_ != nullptr && api_->setnonblock(pcap_, 1, errbuf) != 0) waiter_.reset();
+  }
+}
+
+void CaptureHandle::SetInitialFilter(Napi::Env env, const Napi::Object& options) {
+  const std::string filter = StringOption(options, "filter");
+  if (!filter.empty() && file_ != nullptr) {
+    file_filter_ = CompileFileFilter(env, filter);
+  } else if (!filter.empty()) {
+    // The capture thread has not started: the handle is this thread's.
+    bpf_program program{};
+    std::string why;
+    if (!CompileFor(*api_, pcap_, filter, netmask_, &program, &why)) {
+      throw WirecapError(env, "EFILTER", "invalid filter '" + filter + "': " + why);
+    }
+    int set = api_->setfilter(pcap_, &program);
+    api_->freecode(&program);
+    if (set != 0) throw WirecapError(env, "EFILTER", std::string("cannot set filter: ") + api_->geterr(pcap_));
+  }
 }

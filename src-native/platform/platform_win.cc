@@ -3,6 +3,7 @@
 // Waiter (the handle's read event plus an event that any thread can set).
 #include <winsock2.h>
 #include <windows.h>
+#include <iphlpapi.h>
 
 #include <fcntl.h>
 #include <io.h>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "platform/platform.h"
 
@@ -236,9 +238,36 @@ int64_t ThreadCpuNs() {
   return (ticks(kernel) + ticks(user)) * 100;
 }
 
-// Npcap names devices by GUID (NPF_{...}); their MTU would take the IP
-// helper API. Unknown: the driver refuses what is too long.
-int DeviceMtu(const std::string&) { return 0; }
+// Npcap names a device \Device\NPF_{GUID}; the IP helper API knows the
+// adapter by that {GUID} and says its MTU. iphlpapi.dll is loaded when
+// asked, from System32, as wpcap.dll is: nothing is linked for it.
+int DeviceMtu(const std::string& device) {
+  const size_t brace = device.find('{');
+  if (brace == std::string::npos) return 0;
+  using GetAdaptersAddressesFn = ULONG(WINAPI*)(ULONG, ULONG, PVOID, PIP_ADAPTER_ADDRESSES, PULONG);
+  HMODULE iphlpapi = LoadLibraryExA("iphlpapi.dll", nullptr, LOAD_LIBRARY_SEARCH_SYSTEM32);
+  if (iphlpapi == nullptr) return 0;
+  auto get = reinterpret_cast<GetAdaptersAddressesFn>(
+      reinterpret_cast<void (*)()>(GetProcAddress(iphlpapi, "GetAdaptersAddresses")));
+  int mtu = 0;
+  if (get != nullptr) {
+    const ULONG flags = GAA_FLAG_SKIP_UNICAST | GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_DNS_SERVER;
+    ULONG size = 16 << 10;
+    std::vector<unsigned char> buffer;
+    ULONG status = ERROR_BUFFER_OVERFLOW;
+    // The list can grow between the call that sizes it and the next.
+    for (int attempt = 0; attempt < 3 && status == ERROR_BUFFER_OVERFLOW; attempt++) {
+      buffer.resize(size);
+      status = get(AF_UNSPEC, flags, nullptr, reinterpret_cast<PIP_ADAPTER_ADDRESSES>(buffer.data()), &size);
+    }
+    const std::string guid = device.substr(brace);
+    for (auto* a = status == NO_ERROR ? reinterpret_cast<PIP_ADAPTER_ADDRESSES>(buffer.data()) : nullptr; a != nullptr; a = a->Next) {
+      if (_stricmp(a->AdapterName, guid.c_str()) == 0 && a->Mtu != 0xFFFFFFFF) mtu = static_cast<int>(a->Mtu);
+    }
+  }
+  FreeLibrary(iphlpapi);
+  return mtu;
+}
 
 // The capture helper, whose pipe this would wait on, is POSIX only.
 std::unique_ptr<Waiter> Waiter::ForDescriptor(intptr_t) { return nullptr; }

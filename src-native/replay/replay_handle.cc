@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "capture/js_options.h"
+#include "core/handle_setup.h"
 #include "errors.h"
 #include "platform/platform.h"
 #include "replay/send_queue.h"
@@ -45,18 +46,8 @@ ReplayHandle::ReplayHandle(const Napi::CallbackInfo& info)
       api_(&RequirePcap(info.Env())),
       notifier_(std::make_shared<Notifier>()) {
   Napi::Env env = info.Env();
-  try {
-    Open(env, info[0].As<Napi::Object>());
-  } catch (...) {
-    if (pcap_ != nullptr) api_->close(pcap_);
-    pcap_ = nullptr;
-    closed_ = true;
-    throw;
-  }
-  notifier_->tsfn = decltype(notifier_->tsfn)::New(env, info[1].As<Napi::Function>(), "wirecap replay", 0, 1,
-                                                   new Notifier::Context(notifier_),
-                                                   [](Napi::Env, void*, Notifier::Context* context) { delete context; },
-                                                   static_cast<void*>(nullptr));
+  handle_setup::OpenOrClose(*api_, pcap_, closed_, [&] { Open(env, info[0].As<Napi::Object>()); });
+  handle_setup::StartNotifier(env, notifier_, info[1].As<Napi::Function>(), "wirecap replay");
   thread_ = std::thread(&ReplayHandle::Run, this);
   addon_->open_replays.insert(this);
 }
