@@ -5,9 +5,9 @@
  * the connection is left alone: one record per connection, with JA3, JA4
  * and JA4S.
  */
-import { fingerprints } from './fingerprints';
+import { handshakeRecord } from './handshake';
 import { parseClientHello, parseServerHello } from './hello';
-import type { ChunkInfo, ClientHello, Direction, HandshakeRecord, ParserContext, ParserDefinition, ServerHello, SessionParser } from './types';
+import type { ChunkInfo, ClientHello, Direction, ParserContext, ParserDefinition, ServerHello, SessionParser } from './types';
 
 /** Largest hello accepted (RFC 8446 allows 2^24 - 1; real ones are a few KB). */
 export const MAX_HELLO_BYTES = 65536;
@@ -154,31 +154,6 @@ class TlsParser implements SessionParser {
     this.emitted = true;
     this.context.emit(handshakeRecord('tls', this.context, this.client, this.server, this.clientTime, this.serverTime, this.flags));
   }
-}
-
-/** A handshake record from what was seen (shared with QUIC). */
-export function handshakeRecord(
-  kind: 'tls' | 'quic',
-  context: ParserContext,
-  client: ClientHello | null,
-  server: ServerHello | null,
-  clientTime: bigint | null,
-  serverTime: bigint | null,
-  flags: string[],
-): HandshakeRecord {
-  if (client === null && !flags.includes('no-client-hello')) flags.push('no-client-hello');
-  return {
-    kind,
-    flow: context.flow,
-    flags,
-    client,
-    server,
-    sni: client?.sni ?? null,
-    alpn: client?.alpn ?? [],
-    clientTime,
-    serverTime,
-    ...fingerprints(client, server, kind === 'quic' ? 'quic' : 'tcp'),
-  };
 }
 
 /** The built-in TLS parser's definition. */
