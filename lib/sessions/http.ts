@@ -7,6 +7,7 @@
  * bounded; input that is not HTTP, or breaks a bound, ends the parsing of
  * that direction with a flagged record and the rest counted as given up.
  */
+import { authorityOf, BLANK_LINE, chunkSize, CONTROL, DIGITS, isBlank, requestLine, sniffHttp, statusLine } from './http-lines';
 import type { Direction, ChunkInfo, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ParserContext, ParserDefinition, SessionParser } from './types';
 
 export interface HttpOptions {
@@ -20,27 +21,7 @@ export interface HttpOptions {
   bodyLimit?: number;
 }
 
-const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 const CHUNK_LINE_MAX = 1024;
-/** A Content-Length value. */
-const DIGITS = /^\d{1,15}$/;
-/** Bytes no HTTP head holds: controls other than tab, CR and LF, and DEL. */
-const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
-
-/** Does this look like the start of an HTTP/1.x message? (null: too short to say) */
-export function sniffHttp(direction: Direction, bytes: Buffer): boolean | null {
-  const text = bytes.toString('latin1', 0, Math.min(bytes.length, 24));
-  if (direction === 'server') {
-    if (text.length < 5) return 'HTTP/'.startsWith(text) ? null : false;
-    return text.startsWith('HTTP/');
-  }
-  const space = text.indexOf(' ');
-  if (space === -1) return text.length < 20 && (text.length === 0 || METHOD.test(text)) ? null : false;
-  if (space === 0 || !METHOD.test(text.slice(0, space))) return false;
-  // A method, a space, then a request target: "/", "*", a scheme or an authority (CONNECT).
-  return text.length > space + 1 ? true : null;
-}
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'close' | 'stopped';
 
@@ -139,7 +120,12 @@ class HttpParser implements SessionParser {
   /** Parses from `at`; returns where it stopped. */
   private step(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
     switch (side.state) {
-      case 'head':
+      case 'head': {
+        const whole = this.wholeHead(side, bytes, at);
+        if (whole === null) return this.headBytes(direction, side, bytes, at, time);
+        this.parseHead(direction, side, whole, time);
+        return at + whole.length;
+      }
       case 'trailers':
         return this.headBytes(direction, side, bytes, at, time);
       case 'length':
@@ -164,7 +150,7 @@ class HttpParser implements SessionParser {
     }
   }
 
-  /** Collects a head (or a chunked body's trailers) up to its empty line. */
+  /** Collects a head (or a chunked body's trailers) up to its empty line, line by line, across chunks. */
   private headBytes(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
     let ended = false;
     let i = at;
@@ -216,8 +202,32 @@ class HttpParser implements SessionParser {
     side.lines = 0;
     side.lineBytes = 0;
     if (side.state === 'trailers') this.finish(direction, side, time);
+    else if (CONTROL.test(text)) this.stop(direction, side, 'not-http', 0);
     else this.parseHead(direction, side, text, time);
     return i;
+  }
+
+  /**
+   * The usual case, found with one search: a whole head at the start of
+   * this chunk, its lines ending in CRLF, within every bound and with no
+   * control byte. Its text, or null to go line by line (which also reports
+   * what breaks a rule).
+   */
+  private wholeHead(side: Side, bytes: Buffer, at: number): string | null {
+    if (side.headLength !== 0 || side.lineBytes !== 0 || side.lines !== 0) return null;
+    const first = bytes[at];
+    if (first <= 0x20 || first >= 0x7f) return null;
+    const blank = bytes.indexOf(BLANK_LINE, at);
+    if (blank === -1 || blank + 3 - at > this.maxHeaderBytes) return null;
+    const text = bytes.toString('latin1', at, blank + 3);
+    // An earlier blank line (lone LFs) or a control byte: line by line.
+    if (text.includes('\n\n') || CONTROL.test(text)) return null;
+    if (text.length > this.maxHeaders + 1) {
+      let lines = 0;
+      for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) lines++;
+      if (lines - 1 > this.maxHeaders + 1) return null;
+    }
+    return text;
   }
 
   /** Can this byte start a line of a head? (A start line is ASCII; control bytes start nothing but CR and LF.) */
@@ -227,8 +237,8 @@ class HttpParser implements SessionParser {
     return side.lines > 0 || c < 0x80;
   }
 
+  /** A whole head's text, with no control byte. */
   private parseHead(direction: Direction, side: Side, text: string, time: bigint): void {
-    if (CONTROL.test(text)) return this.stop(direction, side, 'not-http', 0);
     const headers: Array<[string, string]> = [];
     let end = text.indexOf('\n');
     const start = text.slice(0, end > 0 && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
@@ -241,16 +251,21 @@ class HttpParser implements SessionParser {
       if (stop === at) continue;
       const colon = text.indexOf(':', at);
       if (colon <= at || colon >= stop) return this.stop(direction, side, 'bad-header', 0);
+      // The value without the whitespace String.prototype.trim would remove (no string made for the untrimmed value).
+      let from = colon + 1;
+      let to = stop;
+      while (from < to && isBlank(text.charCodeAt(from))) from++;
+      while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
       const name = text.slice(at, colon);
-      const value = text.slice(colon + 1, stop).trim();
+      const value = text.slice(from, to);
       headers.push([name, value]);
       if (host === null && name.length === 4 && name.toLowerCase() === 'host') host = value;
     }
     let message: HttpRequest | HttpResponse;
     if (direction === 'client') {
-      const m = REQUEST_LINE.exec(start);
+      const m = requestLine(start);
       if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
-      message = { method: m[1], uri: m[2], host: host ?? authorityOf(m[2]), version: `${m[3]}.${m[4]}`, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
+      message = { method: m.method, uri: m.uri, host: host ?? authorityOf(m.uri), version: m.version, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
     } else {
       const m = statusLine(start);
       if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
@@ -336,26 +351,25 @@ class HttpParser implements SessionParser {
   private chunkLine(direction: Direction, side: Side, bytes: Buffer, at: number): number {
     if (side.head.length === 0) {
       // The usual case, read in place: the CRLF after a chunk, or "<hex>\r\n" whole in this chunk.
-      if (side.state === 'chunk-end' && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
-        side.state = 'chunk-size';
-        return at + 2;
-      }
-      if (side.state === 'chunk-size') {
-        let size = 0;
-        let i = at;
-        for (; i < bytes.length && i - at < 12; i++) {
-          const c = bytes[i];
-          const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
-          if (d < 0) break;
-          size = size * 16 + d;
+      if (side.state === 'chunk-end') {
+        if (at + 1 < bytes.length && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
+          side.state = 'chunk-size';
+          return at + 2;
         }
-        if (i > at && bytes[i] === 0x0d && bytes[i + 1] === 0x0a && size > 0) {
+      } else {
+        const line = chunkSize(bytes, at);
+        if (line !== null) {
           side.state = 'chunk-data';
-          side.remaining = size;
-          return i + 2;
+          side.remaining = line.size;
+          return line.end;
         }
       }
     }
+    return this.chunkLineText(direction, side, bytes, at);
+  }
+
+  /** A chunk line read as text (split across chunks, with an extension, the last chunk, or broken). */
+  private chunkLineText(direction: Direction, side: Side, bytes: Buffer, at: number): number {
     const lf = bytes.indexOf(0x0a, at);
     const end = lf === -1 ? bytes.length : lf + 1;
     side.headLength += end - at;
@@ -468,23 +482,6 @@ class HttpParser implements SessionParser {
     side.headLength = 0;
     side.bodyKept = [];
   }
-}
-
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-
-/** "HTTP/<d>.<d> <ddd>[ <reason>]" read in place (the reason holds no CR), or null. */
-function statusLine(line: string): { version: string; status: number; reason: string } | null {
-  const c = (i: number): number => line.charCodeAt(i);
-  if (line.length < 12 || !line.startsWith('HTTP/') || !isDigit(c(5)) || c(6) !== 0x2e || !isDigit(c(7)) || c(8) !== 0x20) return null;
-  if (!isDigit(c(9)) || !isDigit(c(10)) || !isDigit(c(11))) return null;
-  if (line.length > 12 && (c(12) !== 0x20 || line.includes('\r', 13))) return null;
-  return { version: line.slice(5, 8), status: (c(9) - 0x30) * 100 + (c(10) - 0x30) * 10 + (c(11) - 0x30), reason: line.slice(13) };
-}
-
-/** The authority of an absolute URI (http://host/...), or null. */
-function authorityOf(uri: string): string | null {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)/i.exec(uri);
-  return m === null ? null : m[1];
 }
 
 /** The built-in HTTP/1.x parser's definition, with its options. */
