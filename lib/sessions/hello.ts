@@ -23,7 +23,7 @@ class Reader {
   }
   u16(): number {
     if (this.at + 2 > this.end) return this.fail();
-    const v = this.b.readUInt16BE(this.at);
+    const v = (this.b[this.at] << 8) | this.b[this.at + 1];
     this.at += 2;
     return v;
   }

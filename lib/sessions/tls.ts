@@ -26,7 +26,7 @@ export class HandshakeReader {
     if (this.failed !== null) return null;
     if (this.length === 0 && bytes.length >= 4) {
       // Usually the whole message is in one piece: no copy.
-      const size = bytes.readUIntBE(1, 3);
+      const size = (bytes[1] << 16) | (bytes[2] << 8) | bytes[3];
       if (size <= MAX_HELLO_BYTES && bytes.length >= 4 + size) return { type: bytes[0], body: bytes.subarray(4, 4 + size) };
     }
     this.parts.push(Buffer.from(bytes));
@@ -34,7 +34,7 @@ export class HandshakeReader {
     if (this.length < 4) return null;
     const all = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
     this.parts = [all];
-    const size = all.readUIntBE(1, 3);
+    const size = (all[1] << 16) | (all[2] << 8) | all[3];
     if (size > MAX_HELLO_BYTES) {
       this.failed = 'hello-too-large';
       this.parts = [];
