@@ -13,18 +13,26 @@ export const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 /** The end of a head whose lines end in CRLF: a line's LF, then an empty line. */
 export const BLANK_LINE = Buffer.from('\n\r\n', 'latin1');
 
-/** Does this look like the start of an HTTP/1.x message? (null: too short to say) */
+/** 1 for the bytes a method (an RFC 9110 token) is made of. */
+const TOKEN = Uint8Array.from({ length: 256 }, (_, c) => (METHOD.test(String.fromCharCode(c)) ? 1 : 0));
+const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f];
+
+/** Does this look like the start of an HTTP/1.x message? (null: too short to say) Read from the bytes, no string made. */
 export function sniffHttp(direction: Direction, bytes: Buffer): boolean | null {
-  const text = bytes.toString('latin1', 0, Math.min(bytes.length, 24));
+  const n = Math.min(bytes.length, 24);
   if (direction === 'server') {
-    if (text.length < 5) return 'HTTP/'.startsWith(text) ? null : false;
-    return text.startsWith('HTTP/');
+    for (let i = 0; i < n && i < 5; i++) if (bytes[i] !== HTTP_SLASH[i]) return false;
+    return n < 5 ? null : true;
   }
-  const space = text.indexOf(' ');
-  if (space === -1) return text.length < 20 && (text.length === 0 || METHOD.test(text)) ? null : false;
-  if (space === 0 || !METHOD.test(text.slice(0, space))) return false;
+  let space = 0;
+  while (space < n && bytes[space] !== 0x20) {
+    if (TOKEN[bytes[space]] === 0) return false;
+    space++;
+  }
+  if (space === n) return n < 20 ? null : false;
+  if (space === 0) return false;
   // A method, a space, then a request target: "/", "*", a scheme or an authority (CONNECT).
-  return text.length > space + 1 ? true : null;
+  return n > space + 1 ? true : null;
 }
 
 

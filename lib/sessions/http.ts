@@ -283,7 +283,7 @@ class HttpParser implements SessionParser {
       }
     }
     // The n-th request pairs with the n-th response, whichever direction's bytes came first.
-    const open = this.pending.find((x) => (direction === 'client' ? x.tx.request === null : x.tx.response === null));
+    const open = this.waiting(direction);
     if (open !== undefined) {
       if (direction === 'client') open.tx.request = message as HttpRequest;
       else open.tx.response = message as HttpResponse;
@@ -313,7 +313,10 @@ class HttpParser implements SessionParser {
   private framing(direction: Direction, message: HttpRequest | HttpResponse): { mode: 'none' | 'length' | 'chunked' | 'close'; length: number } | 'bad' {
     let chunked = false;
     let length: number | null = null;
-    for (const [name, value] of message.headers) {
+    const headers = message.headers;
+    for (let i = 0; i < headers.length; i++) {
+      const name = headers[i][0];
+      const value = headers[i][1];
       // Only the two names that matter are lower-cased.
       const lower = name.length === 17 || name.length === 14 ? name.toLowerCase() : '';
       if (lower === 'transfer-encoding') {
@@ -335,7 +338,7 @@ class HttpParser implements SessionParser {
     message.contentLength = length;
     if (direction === 'server') {
       const status = (message as HttpResponse).status;
-      const request = this.pending.find((x) => x.tx.response === null)?.tx.request;
+      const request = this.waiting('server')?.tx.request;
       if (status === 101 || (request?.method === 'CONNECT' && status >= 200 && status < 300)) {
         this.upgraded = true;
         return { mode: 'none', length: 0 };
@@ -437,7 +440,7 @@ class HttpParser implements SessionParser {
     if (this.bodyLimit > 0 && message.bodyMode !== 'none') message.body = Buffer.concat(side.bodyKept);
     side.bodyKept = [];
     side.bodyKeptLength = 0;
-    const p = this.pending.find((x) => (direction === 'client' ? x.tx.request === message : x.tx.response === message));
+    const p = this.holding(message);
     if (p !== undefined) {
       if (direction === 'client') p.requestDone = true;
       else p.responseDone = true;
@@ -449,6 +452,21 @@ class HttpParser implements SessionParser {
     this.flush();
   }
 
+  /** The first transaction still waiting for a message from this direction. */
+  private waiting(direction: Direction): Pending | undefined {
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) if ((direction === 'client' ? pending[i].tx.request : pending[i].tx.response) === null) return pending[i];
+    return undefined;
+  }
+
+  /** The transaction holding this message. */
+  private holding(message: HttpRequest | HttpResponse | null): Pending | undefined {
+    if (message === null) return undefined;
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) if (pending[i].tx.request === message || pending[i].tx.response === message) return pending[i];
+    return undefined;
+  }
+
   /** Emits the transactions at the head of the queue that are done both ways. */
   private flush(): void {
     while (this.pending.length > 0 && this.pending[0].requestDone && this.pending[0].responseDone) {
@@ -458,7 +476,7 @@ class HttpParser implements SessionParser {
 
   private flag(direction: Direction, flag: string): void {
     const side = direction === 'client' ? this.client : this.server;
-    const p = this.pending.find((x) => x.tx.request === side.message || x.tx.response === side.message);
+    const p = this.holding(side.message);
     if (p !== undefined && !p.tx.flags.includes(flag)) p.tx.flags.push(flag);
   }
 
@@ -466,7 +484,7 @@ class HttpParser implements SessionParser {
   private stop(direction: Direction, side: Side, flag: string, rest: number): void {
     this.context.giveUp(rest);
     const message = side.message;
-    const p = this.pending.find((x) => message !== null && (x.tx.request === message || x.tx.response === message));
+    const p = this.holding(message);
     if (p !== undefined) {
       if (!p.tx.flags.includes(flag)) p.tx.flags.push(flag);
       if (direction === 'client') p.requestDone = true;
