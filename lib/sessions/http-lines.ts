@@ -67,7 +67,7 @@ export function authorityOf(uri: string): string | null {
   return m === null ? null : m[1];
 }
 
-/** A chunk-size line "<hex>\r\n" (no extension) whole at bytes[at]: the size and where the line ends, or null (0, or read it as a line). */
+/** A chunk-size line "<hex>\r\n" (no extension) whole at bytes[at]: the size (0 for the last chunk) and where the line ends, or null (read it as a line). */
 export function chunkSize(bytes: Buffer, at: number): { size: number; end: number } | null {
   let size = 0;
   let i = at;
@@ -77,6 +77,6 @@ export function chunkSize(bytes: Buffer, at: number): { size: number; end: numbe
     if (d < 0) break;
     size = size * 16 + d;
   }
-  if (i === at || size === 0 || i + 1 >= bytes.length || bytes[i] !== 0x0d || bytes[i + 1] !== 0x0a) return null;
+  if (i === at || i + 1 >= bytes.length || bytes[i] !== 0x0d || bytes[i + 1] !== 0x0a) return null;
   return { size, end: i + 2 };
 }

@@ -127,6 +127,11 @@ class HttpParser implements SessionParser {
         return at + whole.length;
       }
       case 'trailers':
+        // Usually no trailers: the empty line at once.
+        if (side.headLength === 0 && side.lineBytes === 0 && at + 1 < bytes.length && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
+          this.finish(direction, side, time);
+          return at + 2;
+        }
         return this.headBytes(direction, side, bytes, at, time);
       case 'length':
       case 'chunk-data': {
@@ -362,8 +367,11 @@ class HttpParser implements SessionParser {
       } else {
         const line = chunkSize(bytes, at);
         if (line !== null) {
-          side.state = 'chunk-data';
+          // The last chunk (size 0) is followed by trailers, usually none.
+          side.state = line.size === 0 ? 'trailers' : 'chunk-data';
           side.remaining = line.size;
+          side.lines = 0;
+          side.lineBytes = 0;
           return line.end;
         }
       }
