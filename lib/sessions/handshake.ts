@@ -37,7 +37,7 @@ class Handshake {
     this.clientTime = clientTime;
     this.serverTime = serverTime;
     this.#hellos = { client, server };
-    Object.defineProperties(this, LAZY);
+    for (let i = 0; i < NAMES.length; i++) Object.defineProperty(this, NAMES[i], LAZY[i]);
   }
 
   static fingerprint(record: Handshake, name: keyof Fingerprints): string | null {
@@ -52,22 +52,17 @@ class Handshake {
   }
 }
 
-/** One accessor per fingerprint, shared by every record; assigning one makes it a plain value. */
-const LAZY: PropertyDescriptorMap = Object.fromEntries(
-  NAMES.map((name) => [
-    name,
-    {
-      enumerable: true,
-      configurable: true,
-      get(this: Handshake) {
-        return Handshake.fingerprint(this, name);
-      },
-      set(this: Handshake, value: unknown) {
-        Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true });
-      },
-    },
-  ]),
-);
+/** One accessor per fingerprint (in NAMES' order), shared by every record; assigning one makes it a plain value. */
+const LAZY: PropertyDescriptor[] = NAMES.map((name) => ({
+  enumerable: true,
+  configurable: true,
+  get(this: Handshake) {
+    return Handshake.fingerprint(this, name);
+  },
+  set(this: Handshake, value: unknown) {
+    Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true });
+  },
+}));
 
 /** A handshake record from what was seen (TLS over TCP and QUIC). */
 export function handshakeRecord(

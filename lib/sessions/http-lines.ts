@@ -41,6 +41,17 @@ const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 /** The whitespace String.prototype.trim removes, of those a latin1 head line can hold. */
 export const isBlank = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
 
+/** Is this header name `lower` (lower-case ASCII letters and '-'), in any case? As name.toLowerCase() === lower, without making a string. */
+export function isName(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const c = name.charCodeAt(i);
+    const l = lower.charCodeAt(i);
+    if (c !== l && !(l >= 0x61 && l <= 0x7a && c === l - 0x20)) return false;
+  }
+  return true;
+}
+
 /** "<method> <target> HTTP/<d>.<d>" (the target without spaces) read in place, or null. */
 export function requestLine(line: string): { method: string; uri: string; version: string } | null {
   const space = line.indexOf(' ');

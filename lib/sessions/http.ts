@@ -7,7 +7,7 @@
  * bounded; input that is not HTTP, or breaks a bound, ends the parsing of
  * that direction with a flagged record and the rest counted as given up.
  */
-import { authorityOf, BLANK_LINE, chunkSize, CONTROL, DIGITS, isBlank, requestLine, sniffHttp, statusLine } from './http-lines';
+import { authorityOf, BLANK_LINE, chunkSize, CONTROL, DIGITS, isBlank, isName, requestLine, sniffHttp, statusLine } from './http-lines';
 import type { Direction, ChunkInfo, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ParserContext, ParserDefinition, SessionParser } from './types';
 
 export interface HttpOptions {
@@ -270,7 +270,7 @@ class HttpParser implements SessionParser {
       const name = text.slice(at, colon);
       const value = text.slice(from, to);
       headers.push([name, value]);
-      if (host === null && name.length === 4 && name.toLowerCase() === 'host') host = value;
+      if (host === null && isName(name, 'host')) host = value;
     }
     let message: HttpRequest | HttpResponse;
     if (direction === 'client') {
@@ -328,11 +328,9 @@ class HttpParser implements SessionParser {
     for (let i = 0; i < headers.length; i++) {
       const name = headers[i][0];
       const value = headers[i][1];
-      // Only the two names that matter are lower-cased.
-      const lower = name.length === 17 || name.length === 14 ? name.toLowerCase() : '';
-      if (lower === 'transfer-encoding') {
+      if (isName(name, 'transfer-encoding')) {
         chunked = value.toLowerCase().split(',').pop()!.trim() === 'chunked';
-      } else if (lower === 'content-length') {
+      } else if (isName(name, 'content-length')) {
         // Usually one plain number; a list must repeat one number.
         let n: number;
         if (DIGITS.test(value)) {
