@@ -10,8 +10,6 @@ const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export const DIGITS = /^\d{1,15}$/;
 /** Bytes no HTTP head holds: controls other than tab, CR and LF, and DEL. */
 export const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
-/** A control byte, or an empty line ended by a lone LF: what sends a head found by its CRLF CRLF back to the line-by-line path. */
-export const NOT_PLAIN = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\n\n/;
 /** The end of a head whose lines end in CRLF: a line's LF, then an empty line. */
 export const BLANK_LINE = Buffer.from('\n\r\n', 'latin1');
 

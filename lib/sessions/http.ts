@@ -7,7 +7,7 @@
  * bounded; input that is not HTTP, or breaks a bound, ends the parsing of
  * that direction with a flagged record and the rest counted as given up.
  */
-import { authorityOf, BLANK_LINE, chunkSize, CONTROL, DIGITS, isBlank, isName, NOT_PLAIN, requestLine, sniffHttp, statusLine } from './http-lines';
+import { authorityOf, BLANK_LINE, chunkSize, CONTROL, DIGITS, isBlank, isName, requestLine, sniffHttp, statusLine } from './http-lines';
 import type { Direction, ChunkInfo, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ParserContext, ParserDefinition, SessionParser } from './types';
 
 export interface HttpOptions {
@@ -232,7 +232,7 @@ class HttpParser implements SessionParser {
     if (blank === -1 || blank + 3 - at > this.maxHeaderBytes) return null;
     const text = bytes.toString('latin1', at, blank + 3);
     // An earlier blank line (lone LFs) or a control byte: line by line.
-    if (NOT_PLAIN.test(text)) return null;
+    if (text.includes('\n\n') || CONTROL.test(text)) return null;
     if (text.length > this.maxHeaders + 1) {
       let lines = 0;
       for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) lines++;
