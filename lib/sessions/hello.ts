@@ -76,9 +76,9 @@ function alpnList(r: Reader): string[] {
   return out;
 }
 
-/** Parses a ClientHello body (after the 4-byte handshake header). */
-export function parseClientHello(body: Buffer): ClientHello | null {
-  const r = new Reader(body);
+/** Parses a ClientHello body (after the 4-byte handshake header), body[start, end). */
+export function parseClientHello(body: Buffer, start = 0, end = body.length): ClientHello | null {
+  const r = new Reader(body, start, end);
   const hello: ClientHello = {
     legacyVersion: r.u16(),
     supportedVersions: [],
@@ -144,9 +144,9 @@ function sniOf(data: Reader): string | null {
   return null;
 }
 
-/** Parses a ServerHello body (after the 4-byte handshake header). */
-export function parseServerHello(body: Buffer): ServerHello | null {
-  const r = new Reader(body);
+/** Parses a ServerHello body (after the 4-byte handshake header), body[start, end). */
+export function parseServerHello(body: Buffer, start = 0, end = body.length): ServerHello | null {
+  const r = new Reader(body, start, end);
   const legacyVersion = r.u16();
   r.skip(32);
   r.vector(1);
