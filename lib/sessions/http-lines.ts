@@ -1,13 +1,13 @@
 /**
  * HTTP/1.x's line-level pieces, read in place without regex captures:
- * the sniffer, start lines, chunk-size lines and the byte classes a head
- * may hold.
+ * the sniffer, start lines, chunk-size lines, the headers that frame a
+ * body, and the byte classes a head may hold.
  */
 import type { Direction } from './types';
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A Content-Length value. */
-export const DIGITS = /^\d{1,15}$/;
+const DIGITS = /^\d{1,15}$/;
 /** Bytes no HTTP head holds: controls other than tab, CR and LF, and DEL. */
 export const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 /** The end of a head whose lines end in CRLF: a line's LF, then an empty line. */
@@ -90,4 +90,30 @@ export function chunkSize(bytes: Buffer, at: number): { size: number; end: numbe
   }
   if (i === at || i + 1 >= bytes.length || bytes[i] !== 0x0d || bytes[i + 1] !== 0x0a) return null;
   return { size, end: i + 2 };
+}
+
+/** What the headers say of the body: chunked (the last Transfer-Encoding ends in chunked) and the Content-Length, or 'bad' (lengths that disagree). */
+export function bodyHeaders(headers: Array<[string, string]>): { chunked: boolean; length: number | null } | 'bad' {
+  let chunked = false;
+  let length: number | null = null;
+  for (let i = 0; i < headers.length; i++) {
+    const name = headers[i][0];
+    const value = headers[i][1];
+    if (isName(name, 'transfer-encoding')) {
+      chunked = value.toLowerCase().split(',').pop()!.trim() === 'chunked';
+    } else if (isName(name, 'content-length')) {
+      // Usually one plain number; a list must repeat one number.
+      let n: number;
+      if (DIGITS.test(value)) {
+        n = Number(value);
+      } else {
+        const values = value.split(',').map((v) => v.trim());
+        if (!values.every((v) => DIGITS.test(v)) || new Set(values).size !== 1) return 'bad';
+        n = Number(values[0]);
+      }
+      if (length !== null && length !== n) return 'bad';
+      length = n;
+    }
+  }
+  return { chunked, length };
 }

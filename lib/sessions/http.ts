@@ -7,7 +7,7 @@
  * bounded; input that is not HTTP, or breaks a bound, ends the parsing of
  * that direction with a flagged record and the rest counted as given up.
  */
-import { authorityOf, BLANK_LINE, chunkSize, CONTROL, DIGITS, isBlank, isName, requestLine, sniffHttp, statusLine } from './http-lines';
+import { authorityOf, BLANK_LINE, bodyHeaders, chunkSize, CONTROL, isBlank, isName, requestLine, sniffHttp, statusLine } from './http-lines';
 import type { Direction, ChunkInfo, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ParserContext, ParserDefinition, SessionParser } from './types';
 
 export interface HttpOptions {
@@ -322,28 +322,9 @@ class HttpParser implements SessionParser {
 
   /** How the body of this message is delimited (RFC 9112 6.3). */
   private framing(direction: Direction, message: HttpRequest | HttpResponse): { mode: 'none' | 'length' | 'chunked' | 'close'; length: number } | 'bad' {
-    let chunked = false;
-    let length: number | null = null;
-    const headers = message.headers;
-    for (let i = 0; i < headers.length; i++) {
-      const name = headers[i][0];
-      const value = headers[i][1];
-      if (isName(name, 'transfer-encoding')) {
-        chunked = value.toLowerCase().split(',').pop()!.trim() === 'chunked';
-      } else if (isName(name, 'content-length')) {
-        // Usually one plain number; a list must repeat one number.
-        let n: number;
-        if (DIGITS.test(value)) {
-          n = Number(value);
-        } else {
-          const values = value.split(',').map((v) => v.trim());
-          if (!values.every((v) => DIGITS.test(v)) || new Set(values).size !== 1) return 'bad';
-          n = Number(values[0]);
-        }
-        if (length !== null && length !== n) return 'bad';
-        length = n;
-      }
-    }
+    const declared = bodyHeaders(message.headers);
+    if (declared === 'bad') return 'bad';
+    const { chunked, length } = declared;
     message.contentLength = length;
     if (direction === 'server') {
       const status = (message as HttpResponse).status;
