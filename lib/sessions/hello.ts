@@ -23,18 +23,26 @@ class Reader {
   }
   u16(): number {
     if (this.at + 2 > this.end) return this.fail();
-    const v = this.b.readUInt16BE(this.at);
+    const v = (this.b[this.at] << 8) | this.b[this.at + 1];
     this.at += 2;
     return v;
   }
-  bytes(n: number): Buffer {
-    if (this.at + n > this.end) {
-      this.fail();
-      return Buffer.alloc(0);
-    }
-    const v = this.b.subarray(this.at, this.at + n);
-    this.at += n;
+  /** Steps over n bytes. */
+  skip(n: number): void {
+    if (this.at + n > this.end) this.fail();
+    else this.at += n;
+  }
+  /** The rest of this reader's bytes as latin1 text (no Buffer view made). */
+  text(): string {
+    const v = this.b.toString('latin1', this.at, this.end);
+    this.at = this.end;
     return v;
+  }
+  /** The rest of this reader's bytes as numbers. */
+  u8s(): number[] {
+    const out: number[] = [];
+    while (this.at < this.end) out.push(this.b[this.at++]);
+    return out;
   }
   /** A sub-reader over a length-prefixed vector (prefix of 1 or 2 bytes). */
   vector(prefix: 1 | 2): Reader {
@@ -63,14 +71,14 @@ function alpnList(r: Reader): string[] {
   const out: string[] = [];
   while (list.left > 0 && !list.bad) {
     const name = list.vector(1);
-    out.push(name.bytes(name.left).toString('latin1'));
+    out.push(name.text());
   }
   return out;
 }
 
-/** Parses a ClientHello body (after the 4-byte handshake header). */
-export function parseClientHello(body: Buffer): ClientHello | null {
-  const r = new Reader(body);
+/** Parses a ClientHello body (after the 4-byte handshake header), body[start, end). */
+export function parseClientHello(body: Buffer, start = 0, end = body.length): ClientHello | null {
+  const r = new Reader(body, start, end);
   const hello: ClientHello = {
     legacyVersion: r.u16(),
     supportedVersions: [],
@@ -83,7 +91,7 @@ export function parseClientHello(body: Buffer): ClientHello | null {
     signatureAlgorithms: [],
     grease: 0,
   };
-  r.bytes(32);
+  r.skip(32);
   r.vector(1); // session id
   hello.cipherSuites = r.vector(2).u16s();
   r.vector(1); // compression methods
@@ -103,8 +111,7 @@ export function parseClientHello(body: Buffer): ClientHello | null {
           hello.supportedGroups = data.vector(2).u16s();
           break;
         case 11: {
-          const v = data.vector(1);
-          hello.ecPointFormats = [...v.bytes(v.left)];
+          hello.ecPointFormats = data.vector(1).u8s();
           break;
         }
         case 13:
@@ -132,16 +139,16 @@ function sniOf(data: Reader): string | null {
   while (names.left > 0 && !names.bad) {
     const kind = names.u8();
     const name = names.vector(2);
-    if (kind === 0 && !names.bad) return name.bytes(name.left).toString('latin1');
+    if (kind === 0 && !names.bad) return name.text();
   }
   return null;
 }
 
-/** Parses a ServerHello body (after the 4-byte handshake header). */
-export function parseServerHello(body: Buffer): ServerHello | null {
-  const r = new Reader(body);
+/** Parses a ServerHello body (after the 4-byte handshake header), body[start, end). */
+export function parseServerHello(body: Buffer, start = 0, end = body.length): ServerHello | null {
+  const r = new Reader(body, start, end);
   const legacyVersion = r.u16();
-  r.bytes(32);
+  r.skip(32);
   r.vector(1);
   const cipherSuite = r.u16();
   r.u8(); // compression method

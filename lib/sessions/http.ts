@@ -7,6 +7,7 @@
  * bounded; input that is not HTTP, or breaks a bound, ends the parsing of
  * that direction with a flagged record and the rest counted as given up.
  */
+import { authorityOf, BLANK_LINE, bodyHeaders, chunkSize, CONTROL, isBlank, isName, requestLine, sniffHttp, statusLine } from './http-lines';
 import type { Direction, ChunkInfo, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ParserContext, ParserDefinition, SessionParser } from './types';
 
 export interface HttpOptions {
@@ -20,27 +21,7 @@ export interface HttpOptions {
   bodyLimit?: number;
 }
 
-const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 const CHUNK_LINE_MAX = 1024;
-/** A Content-Length value. */
-const DIGITS = /^\d{1,15}$/;
-/** Bytes no HTTP head holds: controls other than tab, CR and LF, and DEL. */
-const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
-
-/** Does this look like the start of an HTTP/1.x message? (null: too short to say) */
-export function sniffHttp(direction: Direction, bytes: Buffer): boolean | null {
-  const text = bytes.toString('latin1', 0, Math.min(bytes.length, 24));
-  if (direction === 'server') {
-    if (text.length < 5) return 'HTTP/'.startsWith(text) ? null : false;
-    return text.startsWith('HTTP/');
-  }
-  const space = text.indexOf(' ');
-  if (space === -1) return text.length < 20 && (text.length === 0 || METHOD.test(text)) ? null : false;
-  if (space === 0 || !METHOD.test(text.slice(0, space))) return false;
-  // A method, a space, then a request target: "/", "*", a scheme or an authority (CONNECT).
-  return text.length > space + 1 ? true : null;
-}
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'close' | 'stopped';
 
@@ -88,6 +69,12 @@ class HttpParser implements SessionParser {
   data(direction: Direction, bytes: Buffer, info: ChunkInfo): void {
     const side = direction === 'client' ? this.client : this.server;
     side.lastTime = info.timestamp;
+    // Most chunks fall inside a body being skipped: counted, nothing else.
+    if ((side.state === 'length' || side.state === 'chunk-data') && bytes.length < side.remaining && side.bodyKeptLength >= this.bodyLimit) {
+      side.remaining -= bytes.length;
+      side.message!.bodyLength += bytes.length;
+      return;
+    }
     let at = 0;
     while (at < bytes.length) {
       if (side.state === 'stopped') {
@@ -139,8 +126,18 @@ class HttpParser implements SessionParser {
   /** Parses from `at`; returns where it stopped. */
   private step(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
     switch (side.state) {
-      case 'head':
+      case 'head': {
+        const whole = this.wholeHead(side, bytes, at);
+        if (whole === null) return this.headBytes(direction, side, bytes, at, time);
+        this.parseHead(direction, side, whole, time);
+        return at + whole.length;
+      }
       case 'trailers':
+        // Usually no trailers: the empty line at once.
+        if (side.headLength === 0 && side.lineBytes === 0 && at + 1 < bytes.length && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
+          this.finish(direction, side, time);
+          return at + 2;
+        }
         return this.headBytes(direction, side, bytes, at, time);
       case 'length':
       case 'chunk-data': {
@@ -164,7 +161,7 @@ class HttpParser implements SessionParser {
     }
   }
 
-  /** Collects a head (or a chunked body's trailers) up to its empty line. */
+  /** Collects a head (or a chunked body's trailers) up to its empty line, line by line, across chunks. */
   private headBytes(direction: Direction, side: Side, bytes: Buffer, at: number, time: bigint): number {
     let ended = false;
     let i = at;
@@ -216,8 +213,32 @@ class HttpParser implements SessionParser {
     side.lines = 0;
     side.lineBytes = 0;
     if (side.state === 'trailers') this.finish(direction, side, time);
+    else if (CONTROL.test(text)) this.stop(direction, side, 'not-http', 0);
     else this.parseHead(direction, side, text, time);
     return i;
+  }
+
+  /**
+   * The usual case, found with one search: a whole head at the start of
+   * this chunk, its lines ending in CRLF, within every bound and with no
+   * control byte. Its text, or null to go line by line (which also reports
+   * what breaks a rule).
+   */
+  private wholeHead(side: Side, bytes: Buffer, at: number): string | null {
+    if (side.headLength !== 0 || side.lineBytes !== 0 || side.lines !== 0) return null;
+    const first = bytes[at];
+    if (first <= 0x20 || first >= 0x7f) return null;
+    const blank = bytes.indexOf(BLANK_LINE, at);
+    if (blank === -1 || blank + 3 - at > this.maxHeaderBytes) return null;
+    const text = bytes.toString('latin1', at, blank + 3);
+    // An earlier blank line (lone LFs) or a control byte: line by line.
+    if (text.includes('\n\n') || CONTROL.test(text)) return null;
+    if (text.length > this.maxHeaders + 1) {
+      let lines = 0;
+      for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) lines++;
+      if (lines - 1 > this.maxHeaders + 1) return null;
+    }
+    return text;
   }
 
   /** Can this byte start a line of a head? (A start line is ASCII; control bytes start nothing but CR and LF.) */
@@ -227,8 +248,8 @@ class HttpParser implements SessionParser {
     return side.lines > 0 || c < 0x80;
   }
 
+  /** A whole head's text, with no control byte. */
   private parseHead(direction: Direction, side: Side, text: string, time: bigint): void {
-    if (CONTROL.test(text)) return this.stop(direction, side, 'not-http', 0);
     const headers: Array<[string, string]> = [];
     let end = text.indexOf('\n');
     const start = text.slice(0, end > 0 && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
@@ -241,16 +262,21 @@ class HttpParser implements SessionParser {
       if (stop === at) continue;
       const colon = text.indexOf(':', at);
       if (colon <= at || colon >= stop) return this.stop(direction, side, 'bad-header', 0);
+      // The value without the whitespace String.prototype.trim would remove (no string made for the untrimmed value).
+      let from = colon + 1;
+      let to = stop;
+      while (from < to && isBlank(text.charCodeAt(from))) from++;
+      while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
       const name = text.slice(at, colon);
-      const value = text.slice(colon + 1, stop).trim();
+      const value = text.slice(from, to);
       headers.push([name, value]);
-      if (host === null && name.length === 4 && name.toLowerCase() === 'host') host = value;
+      if (host === null && isName(name, 'host')) host = value;
     }
     let message: HttpRequest | HttpResponse;
     if (direction === 'client') {
-      const m = REQUEST_LINE.exec(start);
+      const m = requestLine(start);
       if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
-      message = { method: m[1], uri: m[2], host: host ?? authorityOf(m[2]), version: `${m[3]}.${m[4]}`, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
+      message = { method: m.method, uri: m.uri, host: host ?? authorityOf(m.uri), version: m.version, headers, headerBytes: text.length, bodyMode: 'none', bodyLength: 0, contentLength: null, start: time, end: time, complete: false };
     } else {
       const m = statusLine(start);
       if (m === null) return this.stop(direction, side, 'bad-start-line', 0);
@@ -268,7 +294,7 @@ class HttpParser implements SessionParser {
       }
     }
     // The n-th request pairs with the n-th response, whichever direction's bytes came first.
-    const open = this.pending.find((x) => (direction === 'client' ? x.tx.request === null : x.tx.response === null));
+    const open = this.waiting(direction);
     if (open !== undefined) {
       if (direction === 'client') open.tx.request = message as HttpRequest;
       else open.tx.response = message as HttpResponse;
@@ -296,31 +322,13 @@ class HttpParser implements SessionParser {
 
   /** How the body of this message is delimited (RFC 9112 6.3). */
   private framing(direction: Direction, message: HttpRequest | HttpResponse): { mode: 'none' | 'length' | 'chunked' | 'close'; length: number } | 'bad' {
-    let chunked = false;
-    let length: number | null = null;
-    for (const [name, value] of message.headers) {
-      // Only the two names that matter are lower-cased.
-      const lower = name.length === 17 || name.length === 14 ? name.toLowerCase() : '';
-      if (lower === 'transfer-encoding') {
-        chunked = value.toLowerCase().split(',').pop()!.trim() === 'chunked';
-      } else if (lower === 'content-length') {
-        // Usually one plain number; a list must repeat one number.
-        let n: number;
-        if (DIGITS.test(value)) {
-          n = Number(value);
-        } else {
-          const values = value.split(',').map((v) => v.trim());
-          if (!values.every((v) => DIGITS.test(v)) || new Set(values).size !== 1) return 'bad';
-          n = Number(values[0]);
-        }
-        if (length !== null && length !== n) return 'bad';
-        length = n;
-      }
-    }
+    const declared = bodyHeaders(message.headers);
+    if (declared === 'bad') return 'bad';
+    const { chunked, length } = declared;
     message.contentLength = length;
     if (direction === 'server') {
       const status = (message as HttpResponse).status;
-      const request = this.pending.find((x) => x.tx.response === null)?.tx.request;
+      const request = this.waiting('server')?.tx.request;
       if (status === 101 || (request?.method === 'CONNECT' && status >= 200 && status < 300)) {
         this.upgraded = true;
         return { mode: 'none', length: 0 };
@@ -336,26 +344,28 @@ class HttpParser implements SessionParser {
   private chunkLine(direction: Direction, side: Side, bytes: Buffer, at: number): number {
     if (side.head.length === 0) {
       // The usual case, read in place: the CRLF after a chunk, or "<hex>\r\n" whole in this chunk.
-      if (side.state === 'chunk-end' && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
-        side.state = 'chunk-size';
-        return at + 2;
-      }
-      if (side.state === 'chunk-size') {
-        let size = 0;
-        let i = at;
-        for (; i < bytes.length && i - at < 12; i++) {
-          const c = bytes[i];
-          const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
-          if (d < 0) break;
-          size = size * 16 + d;
+      if (side.state === 'chunk-end') {
+        if (at + 1 < bytes.length && bytes[at] === 0x0d && bytes[at + 1] === 0x0a) {
+          side.state = 'chunk-size';
+          return at + 2;
         }
-        if (i > at && bytes[i] === 0x0d && bytes[i + 1] === 0x0a && size > 0) {
-          side.state = 'chunk-data';
-          side.remaining = size;
-          return i + 2;
+      } else {
+        const line = chunkSize(bytes, at);
+        if (line !== null) {
+          // The last chunk (size 0) is followed by trailers, usually none.
+          side.state = line.size === 0 ? 'trailers' : 'chunk-data';
+          side.remaining = line.size;
+          side.lines = 0;
+          side.lineBytes = 0;
+          return line.end;
         }
       }
     }
+    return this.chunkLineText(direction, side, bytes, at);
+  }
+
+  /** A chunk line read as text (split across chunks, with an extension, the last chunk, or broken). */
+  private chunkLineText(direction: Direction, side: Side, bytes: Buffer, at: number): number {
     const lf = bytes.indexOf(0x0a, at);
     const end = lf === -1 ? bytes.length : lf + 1;
     side.headLength += end - at;
@@ -423,7 +433,7 @@ class HttpParser implements SessionParser {
     if (this.bodyLimit > 0 && message.bodyMode !== 'none') message.body = Buffer.concat(side.bodyKept);
     side.bodyKept = [];
     side.bodyKeptLength = 0;
-    const p = this.pending.find((x) => (direction === 'client' ? x.tx.request === message : x.tx.response === message));
+    const p = this.holding(message);
     if (p !== undefined) {
       if (direction === 'client') p.requestDone = true;
       else p.responseDone = true;
@@ -435,6 +445,21 @@ class HttpParser implements SessionParser {
     this.flush();
   }
 
+  /** The first transaction still waiting for a message from this direction. */
+  private waiting(direction: Direction): Pending | undefined {
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) if ((direction === 'client' ? pending[i].tx.request : pending[i].tx.response) === null) return pending[i];
+    return undefined;
+  }
+
+  /** The transaction holding this message. */
+  private holding(message: HttpRequest | HttpResponse | null): Pending | undefined {
+    if (message === null) return undefined;
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) if (pending[i].tx.request === message || pending[i].tx.response === message) return pending[i];
+    return undefined;
+  }
+
   /** Emits the transactions at the head of the queue that are done both ways. */
   private flush(): void {
     while (this.pending.length > 0 && this.pending[0].requestDone && this.pending[0].responseDone) {
@@ -444,7 +469,7 @@ class HttpParser implements SessionParser {
 
   private flag(direction: Direction, flag: string): void {
     const side = direction === 'client' ? this.client : this.server;
-    const p = this.pending.find((x) => x.tx.request === side.message || x.tx.response === side.message);
+    const p = this.holding(side.message);
     if (p !== undefined && !p.tx.flags.includes(flag)) p.tx.flags.push(flag);
   }
 
@@ -452,7 +477,7 @@ class HttpParser implements SessionParser {
   private stop(direction: Direction, side: Side, flag: string, rest: number): void {
     this.context.giveUp(rest);
     const message = side.message;
-    const p = this.pending.find((x) => message !== null && (x.tx.request === message || x.tx.response === message));
+    const p = this.holding(message);
     if (p !== undefined) {
       if (!p.tx.flags.includes(flag)) p.tx.flags.push(flag);
       if (direction === 'client') p.requestDone = true;
@@ -468,23 +493,6 @@ class HttpParser implements SessionParser {
     side.headLength = 0;
     side.bodyKept = [];
   }
-}
-
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-
-/** "HTTP/<d>.<d> <ddd>[ <reason>]" read in place (the reason holds no CR), or null. */
-function statusLine(line: string): { version: string; status: number; reason: string } | null {
-  const c = (i: number): number => line.charCodeAt(i);
-  if (line.length < 12 || !line.startsWith('HTTP/') || !isDigit(c(5)) || c(6) !== 0x2e || !isDigit(c(7)) || c(8) !== 0x20) return null;
-  if (!isDigit(c(9)) || !isDigit(c(10)) || !isDigit(c(11))) return null;
-  if (line.length > 12 && (c(12) !== 0x20 || line.includes('\r', 13))) return null;
-  return { version: line.slice(5, 8), status: (c(9) - 0x30) * 100 + (c(10) - 0x30) * 10 + (c(11) - 0x30), reason: line.slice(13) };
-}
-
-/** The authority of an absolute URI (http://host/...), or null. */
-function authorityOf(uri: string): string | null {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)/i.exec(uri);
-  return m === null ? null : m[1];
 }
 
 /** The built-in HTTP/1.x parser's definition, with its options. */

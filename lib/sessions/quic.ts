@@ -9,7 +9,8 @@
  */
 import { nodeCrypto } from '../core/crypto';
 import { parseClientHello, parseServerHello } from './hello';
-import { handshakeRecord, MAX_HELLO_BYTES } from './tls';
+import { handshakeRecord } from './handshake';
+import { MAX_HELLO_BYTES } from './tls';
 import type { DatagramInfo } from '../flows/types';
 import type { ClientHello, Direction, ParserContext, ParserDefinition, ServerHello, SessionParser } from './types';
 

@@ -43,7 +43,7 @@ export class ParserRegistry {
   readonly definitions: ParserDefinition[] = [];
   private readonly builtins: ParserDefinition[];
   /** The definitions of each transport, in the order they are tried (rebuilt after add()). */
-  private byTransport: Record<'tcp' | 'udp', ParserDefinition[]> | null = null;
+  private byTransport: Record<'tcp' | 'udp', { all: ParserDefinition[]; byPort: boolean }> | null = null;
   readonly stats: SessionStats = { flows: 0, claimed: {}, unclaimed: 0, records: 0, bytesGivenUp: 0, parserErrors: 0 };
 
   constructor(options: RegistryOptions = {}) {
@@ -73,14 +73,14 @@ export class ParserRegistry {
     this.stats.flows++;
     const transport = flow.key.protocol === 6 ? 'tcp' : flow.key.protocol === 17 ? 'udp' : null;
     if (transport === null) return new Dispatch(this, flow, [], sink);
-    this.byTransport ??= {
-      tcp: [...this.definitions, ...this.builtins].filter((d) => d.transport === 'tcp'),
-      udp: [...this.definitions, ...this.builtins].filter((d) => d.transport === 'udp'),
-    };
-    const all = this.byTransport[transport];
+    if (this.byTransport === null) {
+      const of = (t: 'tcp' | 'udp') => [...this.definitions, ...this.builtins].filter((d) => d.transport === t);
+      this.byTransport = { tcp: { all: of('tcp'), byPort: of('tcp').some((d) => d.ports !== undefined) }, udp: { all: of('udp'), byPort: of('udp').some((d) => d.ports !== undefined) } };
+    }
+    const { all, byPort } = this.byTransport[transport];
     const { srcPort, dstPort } = flow.key;
     // The list is shared between flows while no definition names ports (Dispatch copies it before narrowing it).
-    const candidates = all.some((d) => d.ports !== undefined) ? all.filter((d) => d.ports === undefined || d.ports.includes(srcPort) || d.ports.includes(dstPort)) : all;
+    const candidates = byPort ? all.filter((d) => d.ports === undefined || d.ports.includes(srcPort) || d.ports.includes(dstPort)) : all;
     return new Dispatch(this, flow, candidates, sink);
   }
 }
@@ -171,17 +171,15 @@ class Dispatch implements FlowHandler {
 
   /** Asks each candidate about the first bytes of this direction: the first that says yes, or null (still sniffing, or off when none can). */
   private decide(direction: Direction, first: Buffer, held: number): ParserDefinition | null {
-    let undecided = false;
-    const keep: ParserDefinition[] = [];
-    for (const d of this.candidates) {
+    let keep: ParserDefinition[] | null = null;
+    for (let i = 0; i < this.candidates.length; i++) {
+      const d = this.candidates[i];
       const verdict = d.sniff === undefined ? true : d.sniff(direction, first);
-      if (verdict === true && !undecided) return d;
-      if (verdict !== false) {
-        undecided = true;
-        keep.push(d);
-      }
+      if (verdict === true && keep === null) return d;
+      if (verdict !== false) (keep ??= []).push(d);
     }
-    this.candidates = keep;
+    const undecided = keep !== null;
+    this.candidates = keep ?? [];
     if (!undecided || held >= SNIFF_BYTES) this.off();
     return null;
   }

@@ -5,9 +5,9 @@
  * the connection is left alone: one record per connection, with JA3, JA4
  * and JA4S.
  */
-import { fingerprints } from './fingerprints';
+import { handshakeRecord } from './handshake';
 import { parseClientHello, parseServerHello } from './hello';
-import type { ChunkInfo, ClientHello, Direction, HandshakeRecord, ParserContext, ParserDefinition, ServerHello, SessionParser } from './types';
+import type { ChunkInfo, ClientHello, Direction, ParserContext, ParserDefinition, ServerHello, SessionParser } from './types';
 
 /** Largest hello accepted (RFC 8446 allows 2^24 - 1; real ones are a few KB). */
 export const MAX_HELLO_BYTES = 65536;
@@ -21,20 +21,24 @@ export class HandshakeReader {
   /** 'too-large' once a message claims more than the bound. */
   failed: string | null = null;
 
-  /** Adds bytes (copied when kept); returns the first whole message once there is one (valid during the call that gave the bytes). */
-  push(bytes: Buffer): { type: number; body: Buffer } | null {
+  /**
+   * Adds bytes[start, end) (copied when kept); returns the first whole
+   * message once there is one, as its type and where its body lies
+   * (valid during the call that gave the bytes).
+   */
+  push(bytes: Buffer, start = 0, end = bytes.length): { type: number; body: Buffer; start: number; end: number } | null {
     if (this.failed !== null) return null;
-    if (this.length === 0 && bytes.length >= 4) {
-      // Usually the whole message is in one piece: no copy.
-      const size = bytes.readUIntBE(1, 3);
-      if (size <= MAX_HELLO_BYTES && bytes.length >= 4 + size) return { type: bytes[0], body: bytes.subarray(4, 4 + size) };
+    if (this.length === 0 && end - start >= 4) {
+      // Usually the whole message is in one piece: no copy, no view.
+      const size = (bytes[start + 1] << 16) | (bytes[start + 2] << 8) | bytes[start + 3];
+      if (size <= MAX_HELLO_BYTES && end - start >= 4 + size) return { type: bytes[start], body: bytes, start: start + 4, end: start + 4 + size };
     }
-    this.parts.push(Buffer.from(bytes));
-    this.length += bytes.length;
+    this.parts.push(Buffer.from(bytes.subarray(start, end)));
+    this.length += end - start;
     if (this.length < 4) return null;
     const all = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
     this.parts = [all];
-    const size = all.readUIntBE(1, 3);
+    const size = (all[1] << 16) | (all[2] << 8) | all[3];
     if (size > MAX_HELLO_BYTES) {
       this.failed = 'hello-too-large';
       this.parts = [];
@@ -42,7 +46,7 @@ export class HandshakeReader {
     }
     if (all.length < 4 + size) return null;
     this.parts = [];
-    return { type: all[0], body: all.subarray(4, 4 + size) };
+    return { type: all[0], body: all, start: 4, end: 4 + size };
   }
 
   get buffered(): number {
@@ -95,7 +99,7 @@ class TlsParser implements SessionParser {
         continue;
       }
       const take = Math.min(side.remaining, bytes.length - at);
-      if (side.type === 22) this.handshake(direction, bytes.subarray(at, at + take), info.timestamp);
+      if (side.type === 22) this.handshake(direction, bytes, at, at + take, info.timestamp);
       else if (side.type === 21) this.flag('alert');
       side.remaining -= take;
       at += take;
@@ -115,18 +119,18 @@ class TlsParser implements SessionParser {
     this.emit();
   }
 
-  private handshake(direction: Direction, bytes: Buffer, time: bigint): void {
+  private handshake(direction: Direction, bytes: Buffer, start: number, end: number, time: bigint): void {
     const side = this.sides[direction];
-    const message = side.reader.push(bytes);
+    const message = side.reader.push(bytes, start, end);
     if (side.reader.failed !== null) return this.fail(direction, side.reader.failed, 0);
     if (message === null) return;
     side.done = true;
     if (direction === 'client') {
-      this.client = message.type === 1 ? parseClientHello(message.body) : null;
+      this.client = message.type === 1 ? parseClientHello(message.body, message.start, message.end) : null;
       this.clientTime = time;
       if (this.client === null) this.flag(message.type === 1 ? 'bad-client-hello' : 'no-client-hello');
     } else {
-      this.server = message.type === 2 ? parseServerHello(message.body) : null;
+      this.server = message.type === 2 ? parseServerHello(message.body, message.start, message.end) : null;
       this.serverTime = time;
       if (this.server === null) this.flag(message.type === 2 ? 'bad-server-hello' : 'no-server-hello');
     }
@@ -154,31 +158,6 @@ class TlsParser implements SessionParser {
     this.emitted = true;
     this.context.emit(handshakeRecord('tls', this.context, this.client, this.server, this.clientTime, this.serverTime, this.flags));
   }
-}
-
-/** A handshake record from what was seen (shared with QUIC). */
-export function handshakeRecord(
-  kind: 'tls' | 'quic',
-  context: ParserContext,
-  client: ClientHello | null,
-  server: ServerHello | null,
-  clientTime: bigint | null,
-  serverTime: bigint | null,
-  flags: string[],
-): HandshakeRecord {
-  if (client === null && !flags.includes('no-client-hello')) flags.push('no-client-hello');
-  return {
-    kind,
-    flow: context.flow,
-    flags,
-    client,
-    server,
-    sni: client?.sni ?? null,
-    alpn: client?.alpn ?? [],
-    clientTime,
-    serverTime,
-    ...fingerprints(client, server, kind === 'quic' ? 'quic' : 'tcp'),
-  };
 }
 
 /** The built-in TLS parser's definition. */
