@@ -45,7 +45,7 @@ export function runSmoke(
   app: string,
   env: NodeJS.ProcessEnv = process.env,
   killAfterMs = 90000,
-): Promise<{ code: number | null; results: Result[]; stderr: string }> {
+): Promise<{ code: number | null; results: Result[]; stdout: string; stderr: string }> {
   const child = spawn(binary, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   let stdout = '';
@@ -55,7 +55,7 @@ export function runSmoke(
   return new Promise((resolve) =>
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, results: smokeResults(stdout), stderr });
+      resolve({ code, results: smokeResults(stdout), stdout, stderr });
     }),
   );
 }
