@@ -16,7 +16,7 @@ import path from 'node:path';
 import { npmPackage } from './helpers/debian';
 import { describeLive } from './helpers/live';
 import { muslEnv, muslLibraries } from './helpers/musl';
-import { passed, runSmoke, smokeApp } from './helpers/smoke';
+import { helperSeen, passed, runSmoke, smokeApp } from './helpers/smoke';
 import { stagePackage } from './helpers/stage';
 import { ROOT } from './helpers/traffic';
 import { Unprivileged, cliAsRoot, makeUnprivileged } from './helpers/unprivileged';
@@ -28,13 +28,6 @@ const HELPER = path.join(ROOT, 'prebuilds', 'linux-x64', 'wirecap-helper.musl');
 const missing = [MUSL_LOADER, PATH_FILE, HELPER, path.join(ROOT, 'prebuilds', 'linux-x64', 'wirecap.musl.node')].filter((f) => !fs.existsSync(f));
 if (missing.length > 0) console.warn(`musl helper tests skipped: missing ${missing.join(', ')} (scripts/setup.sh, scripts/prebuild.sh)`);
 const describeMusl = missing.length === 0 ? describeLive : describe.skip;
-
-/** The smoke program's line that names the helper which ran and what it mapped. */
-function helperSeen(stdout: string): { exe: string | null; mapped: string[] | null } {
-  const line = stdout.split('\n').find((l) => l.startsWith('{"helper"'));
-  if (!line) throw new Error(`no helper line in:\n${stdout}`);
-  return JSON.parse(line).helper;
-}
 
 describeMusl('the linux-x64 musl capture helper, run by musl\u2019s loader', () => {
   let stage: string;

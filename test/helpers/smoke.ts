@@ -73,3 +73,10 @@ export function terminateTimes(stdout: string): string {
   const ms = [...stdout.matchAll(/"terminateMs":(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
   return ms.length === 0 ? 'no rounds' : `${ms.length} rounds, terminate() median ${ms[ms.length >> 1]} ms, max ${ms[ms.length - 1]} ms`;
 }
+
+/** The helper check's line: the capture helper that ran and the libpcap and libc it mapped (null where /proc hid them). */
+export function helperSeen(stdout: string): { exe: string | null; mapped: string[] | null } {
+  const line = stdout.split('\n').find((l) => l.startsWith('{"helper"'));
+  if (!line) throw new Error(`no helper line in:\n${stdout}`);
+  return JSON.parse(line).helper;
+}
