@@ -9,8 +9,9 @@
 //   wirecap-helper.musl, which captures on lo with the kernel's counters.
 // - As an unprivileged user (helpers/unprivileged.ts), through a copy that
 //   `wirecap grant` granted: musl's loader runs it in secure mode, and it
-//   still finds libpcap by the path file and captures.
-import { execFileSync } from 'node:child_process';
+//   still finds libpcap by the path file and captures; and musl's loader
+//   ignores LD_PRELOAD and LD_LIBRARY_PATH for it, as glibc's does.
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { npmPackage } from './helpers/debian';
@@ -34,6 +35,8 @@ describeMusl('the linux-x64 musl capture helper, run by musl\u2019s loader', () 
   let lib: string;
   let pathFile: string;
   let u: Unprivileged;
+  /** A copy of the musl helper granted with `wirecap grant --group <u's group>`. */
+  let granted: string;
   /** argv run in a private mount namespace whose musl path file lists musl's own folders and lib. */
   const inNamespace = (argv: string[]): string[] => [
     'unshare',
@@ -61,6 +64,9 @@ describeMusl('the linux-x64 musl capture helper, run by musl\u2019s loader', () 
     pathFile = path.join(stage, 'ld-musl-x86_64.path');
     fs.writeFileSync(pathFile, `${fs.readFileSync(PATH_FILE, 'utf8').trim()}\n${lib}\n`, { mode: 0o644 });
     u = makeUnprivileged('musl');
+    granted = path.join(u.dir, 'wirecap-helper.musl');
+    fs.copyFileSync(HELPER, granted);
+    cliAsRoot(granted, 'grant', '--group', u.group);
   }, 900000);
   afterAll(() => {
     u?.remove();
@@ -81,9 +87,6 @@ describeMusl('the linux-x64 musl capture helper, run by musl\u2019s loader', () 
   }, 120000);
 
   test('as an unprivileged user, a granted copy of it captures on lo, musl libpcap found through the path file alone', async () => {
-    const granted = path.join(u.dir, 'wirecap-helper.musl');
-    fs.copyFileSync(HELPER, granted);
-    cliAsRoot(granted, 'grant', '--group', u.group);
     expect(execFileSync('getcap', [granted], { encoding: 'utf8' })).toMatch(/cap_net_admin,cap_net_raw=ep/);
     const app = smokeApp(path.join(stage, 'user'), ROOT);
     const [cmd, ...args] = inNamespace([...u.wrapper, process.execPath, 'smoke.cjs', u.outDir, 'helper']);
@@ -91,5 +94,31 @@ describeMusl('the linux-x64 musl capture helper, run by musl\u2019s loader', () 
     expect({ results: run.results, code: run.code, stderr: run.stderr }).toEqual({ results: passed(['helper']), code: 0, stderr: '' });
     // The granted helper is not dumpable: its user sees it run, not its files.
     expect(helperSeen(run.stdout)).toEqual({ exe: null, mapped: null });
+  }, 120000);
+
+  test('granted, it loads no LD_PRELOAD or LD_LIBRARY_PATH library of its user\u2019s (musl\u2019s secure mode); an ungranted copy does', () => {
+    const dir = fs.mkdtempSync(path.join(u.dir, 'marker-'));
+    fs.chmodSync(dir, 0o755);
+    const marker = path.join(dir, 'loaded');
+    const source = path.join(dir, 'marker.c');
+    // Each program that loads it appends its own path.
+    fs.writeFileSync(
+      source,
+      `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark(void) { char exe[4096]; ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0 && n > 0) { exe[n++] = '\\n'; write(fd, exe, n); close(fd); } }\n`,
+    );
+    const lib = path.join(dir, 'libpcap.so.1');
+    execFileSync('bash', [path.join(ROOT, 'scripts', 'zig.sh'), 'cc', '-target', 'x86_64-linux-musl', '-shared', '-fPIC', '-o', lib, source]);
+    fs.writeFileSync(marker, '', { mode: 0o666 });
+    fs.chmodSync(marker, 0o666);
+    const plain = path.join(u.dir, 'wirecap-helper-plain.musl');
+    fs.copyFileSync(HELPER, plain);
+    fs.chmodSync(plain, 0o755);
+    // Set by env(1) after setpriv, a glibc program that cannot preload a musl library.
+    const env = [`LD_PRELOAD=${lib}`, `LD_LIBRARY_PATH=${dir}`];
+    for (const helper of [granted, plain]) {
+      // Started as its user, the way wirecap starts it; stdin at its end, so it stops at once.
+      spawnSync(u.wrapper[0], [...u.wrapper.slice(1), 'env', ...env, helper, '--parent', String(process.pid), '--device', 'lo'], { stdio: ['pipe', 'ignore', 'ignore'], timeout: 10000 });
+    }
+    expect(fs.readFileSync(marker, 'utf8').split('\n').filter((l) => /wirecap-helper/.test(l))).toEqual([plain]);
   }, 120000);
 });
