@@ -20,7 +20,7 @@ import { muslEnv, muslLibraries } from './helpers/musl';
 import { helperSeen, passed, runSmoke, smokeApp } from './helpers/smoke';
 import { stagePackage } from './helpers/stage';
 import { ROOT } from './helpers/traffic';
-import { Unprivileged, cliAsRoot, makeUnprivileged } from './helpers/unprivileged';
+import { Unprivileged, cliAsRoot, makeUnprivileged, markerSource } from './helpers/unprivileged';
 
 const { RUNTIMES } = require('../scripts/install-runtimes') as { RUNTIMES: Record<string, { version: string }> };
 const MUSL_LOADER = '/lib/ld-musl-x86_64.so.1';
@@ -101,11 +101,7 @@ describeMusl('the linux-x64 musl capture helper, run by musl\u2019s loader', () 
     fs.chmodSync(dir, 0o755);
     const marker = path.join(dir, 'loaded');
     const source = path.join(dir, 'marker.c');
-    // Each program that loads it appends its own path.
-    fs.writeFileSync(
-      source,
-      `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark(void) { char exe[4096]; ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0 && n > 0) { exe[n++] = '\\n'; write(fd, exe, n); close(fd); } }\n`,
-    );
+    fs.writeFileSync(source, markerSource(marker));
     const lib = path.join(dir, 'libpcap.so.1');
     execFileSync('bash', [path.join(ROOT, 'scripts', 'zig.sh'), 'cc', '-target', 'x86_64-linux-musl', '-shared', '-fPIC', '-o', lib, source]);
     fs.writeFileSync(marker, '', { mode: 0o666 });
