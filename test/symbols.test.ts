@@ -4,8 +4,9 @@
 // CXXABI or GCC_ version), the musl builds need musl's libc.so alone; each
 // is stripped, is built for its directory's machine, and exports N-API's
 // entry points and nothing else, so no C++ runtime symbol reaches the host.
-// The capture helper beside the x64 and arm64 glibc addons is held to the
-// same floors (it is a program: its exports are not checked).
+// The capture helper beside every addon is held to the same floors (it is a
+// program: its exports are not checked), and it is a dynamic program with
+// its libc's loader as interpreter, since it dlopens libpcap.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +22,18 @@ const BINARIES: { file: string; machine: RegExp; libc: 'glibc' | 'musl' }[] = [
   { file: 'linux-arm64/wirecap.musl.node', machine: /AArch64/, libc: 'musl' },
   { file: 'linux-x64/wirecap-helper', machine: /X86-64/, libc: 'glibc' },
   { file: 'linux-arm64/wirecap-helper', machine: /AArch64/, libc: 'glibc' },
+  { file: 'linux-arm/wirecap-helper', machine: /^ARM$/, libc: 'glibc' },
+  { file: 'linux-x64/wirecap-helper.musl', machine: /X86-64/, libc: 'musl' },
+  { file: 'linux-arm64/wirecap-helper.musl', machine: /AArch64/, libc: 'musl' },
 ];
+/** Each helper's interpreter: the loader of its libc on its machine. */
+const INTERPRETERS: Record<string, string> = {
+  'linux-x64/wirecap-helper': '/lib64/ld-linux-x86-64.so.2',
+  'linux-arm64/wirecap-helper': '/lib/ld-linux-aarch64.so.1',
+  'linux-arm/wirecap-helper': '/lib/ld-linux-armhf.so.3',
+  'linux-x64/wirecap-helper.musl': '/lib/ld-musl-x86_64.so.1',
+  'linux-arm64/wirecap-helper.musl': '/lib/ld-musl-aarch64.so.1',
+};
 /** The newest glibc a prebuild may need: 2.17 runs on RHEL 7, Amazon Linux 2 and everything since. */
 const GLIBC_FLOOR = [2, 17];
 const ENTRY_POINTS = ['napi_register_module_v1', 'node_api_module_get_api_version_v1'];
@@ -68,7 +80,12 @@ describe.each(BINARIES)('prebuilds/$file', ({ file, machine, libc }) => {
 
   // The helper is a program, not loaded into another process: what its
   // dynamic table holds binds nothing, so only the addons' exports are checked.
-  if (!file.endsWith('wirecap-helper')) {
+  if (file in INTERPRETERS) {
+    test(`is a dynamic program loaded by ${INTERPRETERS[file]}`, () => {
+      expect(/Requesting program interpreter: ([^\]]+)\]/.exec(readelf(['-l'], binary))?.[1]).toBe(INTERPRETERS[file]);
+      expect(readelf(['-h'], binary)).toMatch(/Type:\s+DYN/);
+    });
+  } else {
     test('exports N-API\u2019s entry points and nothing else', () => {
       expect(exported(binary)).toEqual(ENTRY_POINTS.slice().sort());
     });

@@ -15,22 +15,22 @@ export type HelperMode = boolean | 'auto';
 const ROOT = path.join(__dirname, '..', '..');
 const NAME = 'wirecap-helper';
 
-/** musl as node-gyp-build decides it: the prebuilt helper is a glibc program. */
+/** musl as node-gyp-build decides it, which picks wirecap.musl.node then: the helper beside it is wirecap-helper.musl. */
 function isMusl(): boolean {
   return process.env.LIBC === 'musl' || fs.existsSync('/etc/alpine-release');
 }
 
 /**
  * The helper's path: WIRECAP_HELPER if set, else this package's build, else
- * its prebuild for this machine; null where there is none (Windows, macOS,
- * musl).
+ * its prebuild for this machine and C library; null where there is none
+ * (Windows, macOS).
  */
 export function helperPath(): string | null {
   const fromEnv = process.env.WIRECAP_HELPER;
   if (fromEnv !== undefined && fromEnv !== '') return path.resolve(fromEnv);
   if (process.platform !== 'linux') return null;
   const candidates = [path.join(ROOT, 'build', 'Release', NAME)];
-  if (!isMusl()) candidates.push(path.join(ROOT, 'prebuilds', `linux-${process.arch}`, NAME));
+  candidates.push(path.join(ROOT, 'prebuilds', `linux-${process.arch}`, isMusl() ? `${NAME}.musl` : NAME));
   for (const candidate of candidates) {
     if (fs.existsSync(candidate)) return candidate;
   }

@@ -45,7 +45,7 @@ export function runSmoke(
   app: string,
   env: NodeJS.ProcessEnv = process.env,
   killAfterMs = 90000,
-): Promise<{ code: number | null; results: Result[]; stderr: string }> {
+): Promise<{ code: number | null; results: Result[]; stdout: string; stderr: string }> {
   const child = spawn(binary, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   let stdout = '';
@@ -55,7 +55,7 @@ export function runSmoke(
   return new Promise((resolve) =>
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, results: smokeResults(stdout), stderr });
+      resolve({ code, results: smokeResults(stdout), stdout, stderr });
     }),
   );
 }
@@ -72,4 +72,11 @@ export function expectDumpOfTen(out: string): void {
 export function terminateTimes(stdout: string): string {
   const ms = [...stdout.matchAll(/"terminateMs":(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
   return ms.length === 0 ? 'no rounds' : `${ms.length} rounds, terminate() median ${ms[ms.length >> 1]} ms, max ${ms[ms.length - 1]} ms`;
+}
+
+/** The helper check's line: the capture helper that ran and the libpcap and libc it mapped (null where /proc hid them). */
+export function helperSeen(stdout: string): { exe: string | null; mapped: string[] | null } {
+  const line = stdout.split('\n').find((l) => l.startsWith('{"helper"'));
+  if (!line) throw new Error(`no helper line in:\n${stdout}`);
+  return JSON.parse(line).helper;
 }

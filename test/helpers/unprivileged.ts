@@ -43,6 +43,11 @@ export function copyHelper(file: string): string {
   return file;
 }
 
+/** C source of a library whose constructor appends the path of each program that loads it to marker: who loaded it, for the LD_* tests. */
+export function markerSource(marker: string): string {
+  return `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark(void) { char exe[4096]; ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0 && n > 0) { exe[n++] = '\\n'; write(fd, exe, n); close(fd); } }\n`;
+}
+
 /** Runs a command whose failure does not matter (removing what may not exist). */
 function quietly(cmd: string, ...args: string[]): void {
   try {
