@@ -172,6 +172,27 @@ describeWindows.each(BUILDS)('the $build win32-x64 build under wine', ({ addon }
     expect(out.message).toMatch(/WinPcap API-compatible Mode/);
   });
 
+  test("doctor: Npcap open to every user; with Npcap's AdminOnly registry value set it says so and names the fix", async () => {
+    // The value Npcap's installer writes for "Restrict Npcap driver's access to Administrators only"; removed again.
+    const r = await win.run(`
+      const { execFileSync } = require('node:child_process');
+      const { doctor } = require(${JSON.stringify(`${win.packageDir}\\dist\\helper\\doctor.js`)});
+      const key = 'HKLM\\\\SYSTEM\\\\CurrentControlSet\\\\Services\\\\npcap\\\\Parameters';
+      const open = doctor();
+      execFileSync('reg', ['add', key, '/v', 'AdminOnly', '/t', 'REG_DWORD', '/d', '1', '/f'], { stdio: 'ignore' });
+      let restricted;
+      try { restricted = doctor(); } finally { execFileSync('reg', ['delete', key, '/f'], { stdio: 'ignore' }); }
+      console.log(JSON.stringify({ open, restricted }));`);
+    const out = lastJson(r.output) as Record<string, { name: string; ok: boolean; detail: string; fix?: string }[]>;
+    expect(out.open.map((c) => [c.name, c.ok])).toEqual([
+      ['libpcap', true],
+      ['Npcap', true],
+      ['devices', true],
+    ]);
+    expect(out.open[1]).toMatchObject({ detail: 'open to every user' });
+    expect(out.restricted[1]).toMatchObject({ name: 'Npcap', ok: false, detail: expect.stringContaining('Administrators only'), fix: expect.stringContaining('run as Administrator') });
+  });
+
   test('a wpcap.dll in System32\\Npcap is loaded before the one on the search path', async () => {
     // A wpcap.dll that has only pcap_lib_version: loading it, not Wine's, gives "lacks".
     const npcap = path.join(win.system32, 'Npcap');
