@@ -6,23 +6,24 @@
  * history; with options.streams, TCP flows are reassembled and UDP
  * datagrams handed over.
  *
- * The per-packet path reads PacketColumns and updates typed arrays (see
- * table.ts): no object is made per packet, one per flow. Time is the
- * packets' time, never the wall clock. Ended flows come out as 'flow'
- * events.
+ * The per-packet path reads an Ethernet frame's IPv4/IPv6 and TCP/UDP
+ * headers in place (any other packet is decoded by PacketColumns) and
+ * updates typed arrays (see table.ts): no object is made per packet, one per
+ * flow (record.ts). Time is the packets' time, never the wall clock. Ended
+ * flows come out as 'flow' events.
  */
 import { EventEmitter } from 'node:events';
-import { PacketBatch, type Packet } from '../capture/batch';
-import { ipv6Text } from '../decode/bytes';
+import type { PacketBatch, Packet } from '../capture/batch';
 import { PacketColumns } from '../decode/columns';
+import { DLT_EN10MB, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../decode/link';
 import { Defragmenter, type DefragOptions, type DefragStats } from '../defrag/defrag';
 import { TcpConnection } from '../reassembly/connection';
 import { ReassemblyBudget } from '../reassembly/stream';
 import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
 import { invalid } from '../core/errors';
+import { finishRecord, type FlowRecord, makeRecord, wordsTime } from './record';
 import { BYTES, D, FIRST, FLAGS, FlowSlots, FLIPPED, GUESSED, hashKey, HISTORY, ID, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PACKETS, PAYLOAD, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
-import { connState, HISTORY_LETTERS } from './tcp-state';
-import type { Flow, FlowEndReason, FlowKey, FlowSide, FlowTimeouts, StreamFactory, StreamHandler, TcpInfo } from './types';
+import type { FlowEndReason, FlowTimeouts, StreamFactory, StreamHandler } from './types';
 
 export interface ReassemblyOptions {
   /** Out-of-order bytes one direction may hold before its first hole is given up as a gap. Default 1 MiB. */
@@ -61,7 +62,6 @@ export interface FlowTrackerStats {
 }
 
 const SEC = 1e9;
-const CLIENT_LETTERS = HISTORY_LETTERS.map((l) => l.toUpperCase());
 const DLT_RAW = 101;
 const MAX_TUNNEL_DEPTH = 4;
 const SYN = 0x02;
@@ -69,36 +69,17 @@ const ACK = 0x10;
 const FIN = 0x01;
 const RST = 0x04;
 
-class FlowRecord implements Flow {
-  first = 0n;
-  last = 0n;
-  endReason: FlowEndReason | null = null;
-  constructor(
-    readonly id: number,
-    readonly key: FlowKey,
-    public directionGuessed: boolean,
-    public client: FlowSide,
-    public server: FlowSide,
-    public tcp: TcpInfo | undefined,
-  ) {}
-}
-
-const v4Text = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 /** The TCP sequence number of the header at t (at t + 4: the acknowledgment number). */
 const tcpSeq = (d: Buffer, t: number): number => ((d[t + 4] << 24) | (d[t + 5] << 16) | (d[t + 6] << 8) | d[t + 7]) >>> 0;
-const wordsTime = (lo: number, hi: number): bigint => BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
 
 export class FlowTracker extends EventEmitter {
   readonly #slots: FlowSlots;
   readonly #records: (FlowRecord | undefined)[] = [];
   readonly #conns: (TcpConnection | undefined)[] = [];
   readonly #handlers: (StreamHandler | undefined)[] = [];
-  readonly #cols = new PacketColumns(4096);
-  readonly #mini = new PacketColumns(1);
-  readonly #miniMeta = new ArrayBuffer(24);
+  /** One packet decoded, for the packets the Ethernet path does not take. */
+  readonly #row = new PacketColumns(1);
   readonly #w = new Uint32Array(KEY_WORDS);
-  /** An IPv6 address's bytes, to write it as text. */
-  readonly #v6 = new Uint8Array(16);
   /** A lone packet's time as two words (see #one). */
   readonly #time = new Uint32Array(2);
   readonly #timeouts: Float64Array;
@@ -108,6 +89,8 @@ export class FlowTracker extends EventEmitter {
   readonly #budget: ReassemblyBudget;
   #linktype = 1;
   #now = -Infinity;
+  /** The current packet's time, ns since the first packet's. */
+  #ns = 0;
   /** Packet times are kept as ns since the first packet's (exact below 2^53 ns, 104 days). */
   #baseHi = 0;
   #baseLo = 0;
@@ -162,16 +145,18 @@ export class FlowTracker extends EventEmitter {
   addBatch(batch: PacketBatch, linktype: number): void {
     this.#open();
     this.#linktype = linktype;
-    const c = this.#cols.fill(batch, linktype);
     const t = batch.timestamps;
     const words = new Uint32Array(t.buffer, t.byteOffset, 2 * batch.count);
     const d = batch.data;
     const offsets = batch.offsets;
     const caplens = batch.caplens;
     const lens = batch.lens;
-    for (let i = 0; i < c.count; i++) {
+    const ethernet = linktype === DLT_EN10MB;
+    for (let i = 0; i < batch.count; i++) {
       const start = offsets[i];
-      this.#one(c, i, d, start, start + caplens[i], lens[i], words, 2 * i, false, 0);
+      const end = start + caplens[i];
+      if (ethernet && this.#ethernet(d, start, end, lens[i], words, 2 * i)) continue;
+      this.#one(this.#row.fillPacket(d, start, end, linktype), 0, d, start, end, lens[i], words, 2 * i, false, 0);
     }
     this.#expire();
   }
@@ -202,12 +187,112 @@ export class FlowTracker extends EventEmitter {
 
   /** A frame that is not part of a batch (a packet, a reassembled datagram, a tunnel's inside); its time is tw[ti], tw[ti + 1]. */
   #whole(data: Buffer, linktype: number, len: number, tw: Uint32Array, ti: number, reassembled: boolean, depth: number): void {
-    const meta = new Uint32Array(this.#miniMeta);
-    meta[2] = data.length;
-    meta[3] = len;
-    meta[4] = 0;
-    const c = this.#mini.fill(new PacketBatch(data, this.#miniMeta, 1), linktype);
-    this.#one(c, 0, data, 0, data.length, len, tw, ti, reassembled, depth);
+    this.#one(this.#row.fillPacket(data, 0, data.length, linktype), 0, data, 0, data.length, len, tw, ti, reassembled, depth);
+  }
+
+  /**
+   * The common case read in place: an Ethernet frame (no VLAN tag) of IPv4
+   * without options and not a fragment, or IPv6 with no extension header,
+   * carrying a whole TCP or UDP header. False, with nothing done, for any
+   * other packet: #one decodes it. The checks are PacketColumns' own for
+   * these headers, so both paths see the same fields.
+   */
+  #ethernet(d: Buffer, start: number, end: number, len: number, tw: Uint32Array, ti: number): boolean {
+    const ip = start + 14;
+    if (end - ip < 28) return false;
+    const type = (d[start + 12] << 8) | d[start + 13];
+    let proto: number;
+    let t: number;
+    let ipEnd: number;
+    if (type === ETHERTYPE_IPV4) {
+      const total = (d[ip + 2] << 8) | d[ip + 3];
+      if (d[ip] !== 0x45 || total < 20 || (((d[ip + 6] << 8) | d[ip + 7]) & 0x3fff) !== 0) return false;
+      proto = d[ip + 9];
+      t = ip + 20;
+      ipEnd = Math.min(end, ip + total);
+    } else if (type === ETHERTYPE_IPV6) {
+      const plen = (d[ip + 4] << 8) | d[ip + 5];
+      if (end - ip < 48 || d[ip] >> 4 !== 6 || plen === 0) return false;
+      proto = d[ip + 6];
+      t = ip + 40;
+      ipEnd = Math.min(end, t + plen);
+    } else return false;
+    let po: number;
+    let pl: number;
+    let flags = 0;
+    if (proto === 6) {
+      if (ipEnd - t < 20) return false;
+      const hl = (d[t + 12] >> 4) * 4;
+      if (hl < 20 || ipEnd - t < hl) return false;
+      flags = ((d[t + 12] << 8) | d[t + 13]) & 0x0fff;
+      po = t + hl;
+      pl = ipEnd - po;
+    } else if (proto === 17) {
+      if (ipEnd - t < 8) return false;
+      const length = (d[t + 4] << 8) | d[t + 5];
+      if (length < 8) return false;
+      po = t + 8;
+      const stop = Math.min(ipEnd, t + length);
+      pl = stop > po ? stop - po : 0;
+    } else return false;
+    this.#frame++;
+    this.#stats.packets++;
+    this.#clock(tw, ti);
+    const sp = (d[t] << 8) | d[t + 1];
+    const dp = (d[t + 2] << 8) | d[t + 3];
+    const srcIsA =
+      type === ETHERTYPE_IPV4
+        ? this.#key4((d[ip + 12] << 24) | (d[ip + 13] << 16) | (d[ip + 14] << 8) | d[ip + 15], (d[ip + 16] << 24) | (d[ip + 17] << 16) | (d[ip + 18] << 8) | d[ip + 19], sp, dp)
+        : this.#key6(d, ip + 8, d, ip + 24, sp, dp);
+    this.#w[9] = proto | ((type === ETHERTYPE_IPV4 ? 4 : 6) << 8);
+    this.#flow(d, srcIsA, proto, flags, sp, dp, len, t, po, pl, tw, ti, false);
+    return true;
+  }
+
+  /** Sets #ns (and #now) to the time at words tw[ti] (low), tw[ti + 1] (high). */
+  #clock(tw: Uint32Array, ti: number): void {
+    const lo = tw[ti];
+    const hi = tw[ti + 1] | 0;
+    if (!this.#based) {
+      this.#based = true;
+      this.#baseHi = hi;
+      this.#baseLo = lo;
+    }
+    const ns = (hi - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
+    this.#ns = ns;
+    if (ns > this.#now) this.#now = ns;
+  }
+
+  /** The key's addresses and ports, smaller endpoint first, for IPv4 addresses a and b (as int32): true when the source is the first. */
+  #key4(a: number, b: number, sp: number, dp: number): boolean {
+    const w = this.#w;
+    const ua = a >>> 0;
+    const ub = b >>> 0;
+    const srcIsA = ua < ub || (ua === ub && sp <= dp);
+    w[0] = srcIsA ? ua : ub;
+    w[4] = srcIsA ? ub : ua;
+    w[1] = w[2] = w[3] = w[5] = w[6] = w[7] = 0;
+    w[8] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
+    return srcIsA;
+  }
+
+  /** As #key4, for IPv6 addresses at s6[so..so + 16) and d6[do..do + 16). */
+  #key6(s6: Uint8Array, so: number, d6: Uint8Array, dO: number, sp: number, dp: number): boolean {
+    const w = this.#w;
+    let cmp = 0;
+    for (let k = 0; k < 16 && cmp === 0; k++) cmp = s6[so + k] - d6[dO + k];
+    const srcIsA = cmp < 0 || (cmp === 0 && sp <= dp);
+    const x = srcIsA ? s6 : d6;
+    const y = srcIsA ? d6 : s6;
+    const xo = srcIsA ? so : dO;
+    const yo = srcIsA ? dO : so;
+    for (let k = 0; k < 4; k++) {
+      const q = 4 * k;
+      w[k] = ((x[xo + q] << 24) | (x[xo + q + 1] << 16) | (x[xo + q + 2] << 8) | x[xo + q + 3]) >>> 0;
+      w[4 + k] = ((y[yo + q] << 24) | (y[yo + q + 1] << 16) | (y[yo + q + 2] << 8) | y[yo + q + 3]) >>> 0;
+    }
+    w[8] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
+    return srcIsA;
   }
 
   /**
@@ -227,15 +312,8 @@ export class FlowTracker extends EventEmitter {
       this.#stats.notIp++;
       return;
     }
-    const lo = tw[ti];
-    const hi = tw[ti + 1];
-    if (!this.#based) {
-      this.#based = true;
-      this.#baseHi = hi | 0;
-      this.#baseLo = lo;
-    }
-    const ns = ((hi | 0) - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
-    if (ns > this.#now) this.#now = ns;
+    this.#clock(tw, ti);
+    const ns = this.#ns;
     if (c.fragment[i] !== 0 && this.#defrag !== null) {
       const whole = this.#defrag.fragment(d, start, end, c.ipOffset[i], v, ns, frame);
       if (whole !== null) this.#whole(whole.data, depth === 0 ? this.#linktype : DLT_RAW, len, tw, ti, true, depth);
@@ -252,38 +330,26 @@ export class FlowTracker extends EventEmitter {
       this.#stats.truncated++;
       return;
     }
-    // The key, smaller endpoint first.
-    const w = this.#w;
     const sp = c.srcPort[i];
     const dp = c.dstPort[i];
-    let srcIsA: boolean;
-    if (v === 4) {
-      const a = c.src4[i];
-      const b = c.dst4[i];
-      srcIsA = a < b || (a === b && sp <= dp);
-      w[0] = srcIsA ? a : b;
-      w[4] = srcIsA ? b : a;
-      w[1] = w[2] = w[3] = w[5] = w[6] = w[7] = 0;
-    } else {
-      const s6 = c.src6;
-      const d6 = c.dst6;
-      const o = 16 * i;
-      let cmp = 0;
-      for (let k = 0; k < 16 && cmp === 0; k++) cmp = s6[o + k] - d6[o + k];
-      srcIsA = cmp < 0 || (cmp === 0 && sp <= dp);
-      const x = srcIsA ? s6 : d6;
-      const y = srcIsA ? d6 : s6;
-      for (let k = 0; k < 4; k++) {
-        const q = o + 4 * k;
-        w[k] = ((x[q] << 24) | (x[q + 1] << 16) | (x[q + 2] << 8) | x[q + 3]) >>> 0;
-        w[4 + k] = ((y[q] << 24) | (y[q + 1] << 16) | (y[q + 2] << 8) | y[q + 3]) >>> 0;
-      }
-    }
-    w[8] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
-    w[9] = (proto | (v << 8) | (this.#vlan ? c.vlan[i] << 16 : 0)) >>> 0;
+    const srcIsA = v === 4 ? this.#key4(c.src4[i] | 0, c.dst4[i] | 0, sp, dp) : this.#key6(c.src6, 16 * i, c.dst6, 16 * i, sp, dp);
+    this.#w[9] = (proto | (v << 8) | (this.#vlan ? c.vlan[i] << 16 : 0)) >>> 0;
+    const t = start + c.transportOffset[i];
+    const po = start + c.payloadOffset[i];
+    this.#flow(d, srcIsA, proto, isTcp ? c.tcpFlags[i] : 0, sp, dp, len, t, po, c.payloadLength[i], tw, ti, reassembled);
+  }
+
+  /**
+   * A packet of the flow whose key is in #w (srcIsA: its source is the
+   * key's first endpoint), at #ns: its transport header at d[t], payload
+   * d[po, po + pl) (t and po only read for TCP and UDP).
+   */
+  #flow(d: Buffer, srcIsA: boolean, proto: number, flags: number, sp: number, dp: number, len: number, t: number, po: number, pl: number, tw: Uint32Array, ti: number, reassembled: boolean): void {
+    const w = this.#w;
+    const ns = this.#ns;
+    const isTcp = proto === 6;
     const h = hashKey(w);
     const slots = this.#slots;
-    const flags = isTcp ? c.tcpFlags[i] : 0;
     let s = slots.find(w, h);
     if (s >= 0) {
       const list = slots.listOf(s);
@@ -296,31 +362,29 @@ export class FlowTracker extends EventEmitter {
         s = -1;
       }
     }
-    if (s < 0) s = this.#create(c, i, srcIsA, proto, flags, h, tw, ti);
+    if (s < 0) s = this.#create(sp, dp, srcIsA, proto, flags, h, tw, ti);
     const side = srcIsA === slots.clientIsA(s) ? 0 : 1;
     const f = slots.f;
     const fo = s * D + side;
-    const po = c.payloadOffset[i];
-    const pl = c.payloadLength[i];
     f[fo + PACKETS]++;
     f[fo + BYTES] += len;
     if (isTcp || proto === 17) f[fo + PAYLOAD] += pl;
-    slots.u[s * W + LAST] = lo;
-    slots.u[s * W + LAST + 1] = hi;
+    slots.u[s * W + LAST] = tw[ti];
+    slots.u[s * W + LAST + 1] = tw[ti + 1];
     f[s * D + LAST_NS] = ns;
-    if (isTcp) this.#tcp(s, side, flags, c, i, d, start, tw, ti);
+    if (isTcp) this.#tcp(s, side, flags, d, t, po, pl, tw, ti);
     else {
       slots.touch(s, slots.listOf(s));
       if (proto === 17 && this.#streams !== null) {
         const handler = this.#handlers[s];
         if (handler?.onDatagram !== undefined) {
-          handler.onDatagram(side === 0 ? 'client' : 'server', d.subarray(start + po, start + po + pl), { timestamp: wordsTime(lo, hi), reassembled });
+          handler.onDatagram(side === 0 ? 'client' : 'server', d.subarray(po, po + pl), { timestamp: wordsTime(tw[ti], tw[ti + 1]), reassembled });
         }
       }
     }
   }
 
-  #create(c: PacketColumns, i: number, srcIsA: boolean, proto: number, flags: number, h: number, tw: Uint32Array, ti: number): number {
+  #create(sp: number, dp: number, srcIsA: boolean, proto: number, flags: number, h: number, tw: Uint32Array, ti: number): number {
     const slots = this.#slots;
     if (slots.full) {
       this.#end(slots.oldest(), 'evicted');
@@ -333,8 +397,6 @@ export class FlowTracker extends EventEmitter {
       this.#conns.push(undefined);
       this.#handlers.push(undefined);
     }
-    const sp = c.srcPort[i];
-    const dp = c.dstPort[i];
     // Who is the client: the SYN's sender; the SYN-ACK's receiver; else (TCP) the higher port's side, a guess.
     let srcIsClient = true;
     let guessed = false;
@@ -358,7 +420,7 @@ export class FlowTracker extends EventEmitter {
     this.#stats.flows++;
     if (this.#streams !== null && (proto === 6 || proto === 17)) {
       // The factory gets the flow's record now; it is filled in when the flow ends.
-      const record = this.#record(s, null);
+      const record = makeRecord(slots, s, null, this.#vlan);
       this.#records[s] = record;
       const handler = this.#streams(record);
       if (handler) {
@@ -369,15 +431,13 @@ export class FlowTracker extends EventEmitter {
     return s;
   }
 
-  #tcp(s: number, side: number, flags: number, c: PacketColumns, i: number, d: Buffer, start: number, tw: Uint32Array, ti: number): void {
+  #tcp(s: number, side: number, flags: number, d: Buffer, t: number, po: number, pl: number, tw: Uint32Array, ti: number): void {
     const slots = this.#slots;
     const ns = slots.lastNs(s);
     const u = slots.u;
     const f = slots.f;
     const fw = s * W + FLAGS + side;
     u[fw] |= flags;
-    const t = start + c.transportOffset[i];
-    const pl = c.payloadLength[i];
     // History letters (Zeek's): s h a d f r t, upper case for the client.
     let bits = 0;
     if ((flags & SYN) !== 0) bits |= (flags & ACK) !== 0 ? 2 : 1;
@@ -417,7 +477,6 @@ export class FlowTracker extends EventEmitter {
     if (this.#streams === null) return;
     const conn = this.#conns[s];
     if (conn !== undefined) {
-      const po = start + c.payloadOffset[i];
       conn.segment(side as 0 | 1, tcpSeq(d, t), tcpSeq(d, t + 4), flags, d, po, po + pl, wordsTime(tw[ti], tw[ti + 1]));
     }
   }
@@ -425,28 +484,9 @@ export class FlowTracker extends EventEmitter {
   /** Ends the flow in slot s: its record filled in, its streams flushed, then the 'flow' event. */
   #end(s: number, reason: FlowEndReason): void {
     const slots = this.#slots;
-    const f = slots.f;
-    const u = slots.u;
     let record = this.#records[s];
-    if (record === undefined) record = this.#record(s, reason);
-    else {
-      for (let side = 0; side < 2; side++) {
-        const fo = s * D + side;
-        const x = side === 0 ? record.client : record.server;
-        x.packets = f[fo + PACKETS];
-        x.bytes = f[fo + BYTES];
-        x.payloadBytes = f[fo + PAYLOAD];
-      }
-      if (record.tcp !== undefined) {
-        const t = this.#tcpInfo(s);
-        record.tcp.state = t.state;
-        record.tcp.history = t.history;
-        record.tcp.rttNs = t.rttNs;
-      }
-      record.endReason = reason;
-    }
-    record.first = wordsTime(u[s * W + FIRST], u[s * W + FIRST + 1]);
-    record.last = wordsTime(u[s * W + LAST], u[s * W + LAST + 1]);
+    if (record === undefined) record = makeRecord(slots, s, reason, this.#vlan);
+    else finishRecord(record, slots, s, reason);
     const conn = this.#conns[s];
     const handler = this.#handlers[s];
     this.#records[s] = undefined;
@@ -457,72 +497,6 @@ export class FlowTracker extends EventEmitter {
     if (conn !== undefined) conn.end(reason, record, record.last);
     handler?.onEnd?.(reason, record);
     this.emit('flow', record);
-  }
-
-  /** Slot s's record: made when its flow ends (reason), or for a stream factory (reason null, counters zero). */
-  #record(s: number, reason: FlowEndReason | null): FlowRecord {
-    const slots = this.#slots;
-    const u = slots.u;
-    const f = slots.f;
-    const o = s * W;
-    const aIsClient = slots.clientIsA(s);
-    const c = aIsClient ? o : o + 4;
-    const v = (u[o + 9] >>> 8) & 0xff;
-    const proto = u[o + 9] & 0xff;
-    const ports = u[o + 8];
-    const pa = ports >>> 16;
-    const pb = ports & 0xffff;
-    let src: string;
-    let dst: string;
-    if (v === 4) {
-      src = v4Text(u[c]);
-      dst = v4Text(u[aIsClient ? o + 4 : o]);
-    } else {
-      src = this.#v6Text(c);
-      dst = this.#v6Text(aIsClient ? o + 4 : o);
-    }
-    const key: FlowKey = { version: v as 4 | 6, protocol: proto, src, srcPort: aIsClient ? pa : pb, dst, dstPort: aIsClient ? pb : pa };
-    if (this.#vlan) key.vlan = u[o + 9] >>> 16;
-    const fo = s * D;
-    const ended = reason !== null;
-    const client = { packets: ended ? f[fo + PACKETS] : 0, bytes: ended ? f[fo + BYTES] : 0, payloadBytes: ended ? f[fo + PAYLOAD] : 0 };
-    const server = { packets: ended ? f[fo + 1 + PACKETS] : 0, bytes: ended ? f[fo + 1 + BYTES] : 0, payloadBytes: ended ? f[fo + 1 + PAYLOAD] : 0 };
-    let tcp: TcpInfo | undefined;
-    if (proto === 6) tcp = ended ? this.#tcpInfo(s) : { state: 'OTH', history: slots.has(s, FLIPPED) ? '^' : '', rttNs: null, missedBytes: 0, overlapConflicts: 0 };
-    const record = new FlowRecord(f[fo + ID], key, slots.has(s, GUESSED), client, server, tcp);
-    record.endReason = reason;
-    return record;
-  }
-
-  /** An address of the key words at u[at..at + 4) as IPv6 text. */
-  #v6Text(at: number): string {
-    const u = this.#slots.u;
-    const b = this.#v6;
-    for (let k = 0; k < 4; k++) {
-      const x = u[at + k];
-      b[4 * k] = x >>> 24;
-      b[4 * k + 1] = (x >>> 16) & 255;
-      b[4 * k + 2] = (x >>> 8) & 255;
-      b[4 * k + 3] = x & 255;
-    }
-    return ipv6Text(b, 0);
-  }
-
-  /** The TCP summary of slot s: state, history, handshake RTT. */
-  #tcpInfo(s: number): TcpInfo {
-    const slots = this.#slots;
-    const u = slots.u;
-    const f = slots.f;
-    let history = slots.has(s, FLIPPED) ? '^' : '';
-    for (let at = s * W + HISTORY; at < s * W + HISTORY + 2; at++) {
-      for (let shift = 0; shift < 32; shift += 4) {
-        const code = (u[at] >>> shift) & 15;
-        if (code === 0) break;
-        history += code > 7 ? HISTORY_LETTERS[code - 8] : CLIENT_LETTERS[code - 1];
-      }
-    }
-    const rtt = f[s * D + RTT_NS];
-    return { state: connState(u[s * W + FLAGS] & 0xffff, u[s * W + FLAGS + 1] & 0xffff), history, rttNs: rtt >= 0 ? rtt : null, missedBytes: 0, overlapConflicts: 0 };
   }
 
   /** Ends the flows idle past their timeout at the latest packet time. */
