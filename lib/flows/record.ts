@@ -4,7 +4,7 @@
  * starts, then filled in at the end). Nothing here runs per packet.
  */
 import { ipv6Text } from '../decode/bytes';
-import { D, FIRST, FLAGS, type FlowSlots, FLIPPED, GUESSED, HISTORY, ID, LAST, PACKETS, BYTES, PAYLOAD, RTT_NS, W } from './table';
+import { D, FIRST, FLAGS, type FlowSlots, FLIPPED, GUESSED, HISTORY, ID, LAST, BYTES, PAYLOAD, RTT_NS, W } from './table';
 import { connState, HISTORY_LETTERS } from './tcp-state';
 import type { Flow, FlowEndReason, FlowKey, FlowSide, TcpInfo } from './types';
 
@@ -68,8 +68,8 @@ export function makeRecord(slots: FlowSlots, s: number, reason: FlowEndReason | 
   if (vlan) key.vlan = u[o + 9] >>> 16;
   const fo = s * D;
   const ended = reason !== null;
-  const client = { packets: ended ? f[fo + PACKETS] : 0, bytes: ended ? f[fo + BYTES] : 0, payloadBytes: ended ? f[fo + PAYLOAD] : 0 };
-  const server = { packets: ended ? f[fo + 1 + PACKETS] : 0, bytes: ended ? f[fo + 1 + BYTES] : 0, payloadBytes: ended ? f[fo + 1 + PAYLOAD] : 0 };
+  const client = { packets: ended ? slots.packets(s, 0) : 0, bytes: ended ? f[fo + BYTES] : 0, payloadBytes: ended ? f[fo + PAYLOAD] : 0 };
+  const server = { packets: ended ? slots.packets(s, 1) : 0, bytes: ended ? f[fo + 1 + BYTES] : 0, payloadBytes: ended ? f[fo + 1 + PAYLOAD] : 0 };
   let tcp: TcpInfo | undefined;
   if (proto === 6) tcp = ended ? tcpInfo(slots, s) : { state: 'OTH', history: slots.has(s, FLIPPED) ? '^' : '', rttNs: null, missedBytes: 0, overlapConflicts: 0 };
   const record = new FlowRecord(f[fo + ID], key, slots.has(s, GUESSED), client, server, tcp);
@@ -84,7 +84,7 @@ export function finishRecord(record: FlowRecord, slots: FlowSlots, s: number, re
   for (let side = 0; side < 2; side++) {
     const fo = s * D + side;
     const x = side === 0 ? record.client : record.server;
-    x.packets = f[fo + PACKETS];
+    x.packets = slots.packets(s, side);
     x.bytes = f[fo + BYTES];
     x.payloadBytes = f[fo + PAYLOAD];
   }

@@ -7,22 +7,23 @@
  * datagrams handed over.
  *
  * The per-packet path reads an Ethernet frame's IPv4/IPv6 and TCP/UDP
- * headers in place (any other packet is decoded by PacketColumns) and
- * updates typed arrays (see table.ts): no object is made per packet, one per
- * flow (record.ts). Time is the packets' time, never the wall clock. Ended
+ * headers in place (keys.ts; any other packet is decoded by PacketColumns)
+ * and updates typed arrays (table.ts): no object is made per packet, one
+ * per flow (record.ts). Time is the packets' time, never the wall clock. Ended
  * flows come out as 'flow' events.
  */
 import { EventEmitter } from 'node:events';
 import type { PacketBatch, Packet } from '../capture/batch';
 import { PacketColumns } from '../decode/columns';
-import { DLT_EN10MB, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../decode/link';
+import { DLT_EN10MB } from '../decode/link';
 import { Defragmenter, type DefragOptions, type DefragStats } from '../defrag/defrag';
 import { TcpConnection } from '../reassembly/connection';
 import { ReassemblyBudget } from '../reassembly/stream';
 import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
 import { invalid } from '../core/errors';
+import { EthernetReader, key4, key6 } from './keys';
 import { finishRecord, type FlowRecord, makeRecord, wordsTime } from './record';
-import { BYTES, D, FIRST, FLAGS, FlowSlots, FLIPPED, GUESSED, hashKey, HISTORY, ID, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PACKETS, PAYLOAD, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
+import { BYTES, D, FIRST, FLAGS, FlowSlots, FLIPPED, GUESSED, hashKey, HISTORY, ID, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PAYLOAD, RTT_AWAITED, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
 import type { FlowEndReason, FlowTimeouts, StreamFactory, StreamHandler } from './types';
 
 export interface ReassemblyOptions {
@@ -80,6 +81,7 @@ export class FlowTracker extends EventEmitter {
   /** One packet decoded, for the packets the Ethernet path does not take. */
   readonly #row = new PacketColumns(1);
   readonly #w = new Uint32Array(KEY_WORDS);
+  readonly #ethernet = new EthernetReader();
   /** A lone packet's time as two words (see #one). */
   readonly #time = new Uint32Array(2);
   readonly #timeouts: Float64Array;
@@ -152,11 +154,16 @@ export class FlowTracker extends EventEmitter {
     const caplens = batch.caplens;
     const lens = batch.lens;
     const ethernet = linktype === DLT_EN10MB;
+    const e = this.#ethernet;
     for (let i = 0; i < batch.count; i++) {
       const start = offsets[i];
       const end = start + caplens[i];
-      if (ethernet && this.#ethernet(d, start, end, lens[i], words, 2 * i)) continue;
-      this.#one(this.#row.fillPacket(d, start, end, linktype), 0, d, start, end, lens[i], words, 2 * i, false, 0);
+      if (ethernet && e.read(d, start, end)) {
+        this.#frame++;
+        this.#stats.packets++;
+        this.#clock(words, 2 * i);
+        this.#flow(d, e.key, 0, e.hash, e.srcIsA, e.proto, e.flags, e.srcPort, e.dstPort, lens[i], e.transport, e.payloadAt, e.payloadLength, words, 2 * i, false);
+      } else this.#one(this.#row.fillPacket(d, start, end, linktype), 0, d, start, end, lens[i], words, 2 * i, false, 0);
     }
     this.#expire();
   }
@@ -190,65 +197,6 @@ export class FlowTracker extends EventEmitter {
     this.#one(this.#row.fillPacket(data, 0, data.length, linktype), 0, data, 0, data.length, len, tw, ti, reassembled, depth);
   }
 
-  /**
-   * The common case read in place: an Ethernet frame (no VLAN tag) of IPv4
-   * without options and not a fragment, or IPv6 with no extension header,
-   * carrying a whole TCP or UDP header. False, with nothing done, for any
-   * other packet: #one decodes it. The checks are PacketColumns' own for
-   * these headers, so both paths see the same fields.
-   */
-  #ethernet(d: Buffer, start: number, end: number, len: number, tw: Uint32Array, ti: number): boolean {
-    const ip = start + 14;
-    if (end - ip < 28) return false;
-    const type = (d[start + 12] << 8) | d[start + 13];
-    let proto: number;
-    let t: number;
-    let ipEnd: number;
-    if (type === ETHERTYPE_IPV4) {
-      const total = (d[ip + 2] << 8) | d[ip + 3];
-      if (d[ip] !== 0x45 || total < 20 || (((d[ip + 6] << 8) | d[ip + 7]) & 0x3fff) !== 0) return false;
-      proto = d[ip + 9];
-      t = ip + 20;
-      ipEnd = Math.min(end, ip + total);
-    } else if (type === ETHERTYPE_IPV6) {
-      const plen = (d[ip + 4] << 8) | d[ip + 5];
-      if (end - ip < 48 || d[ip] >> 4 !== 6 || plen === 0) return false;
-      proto = d[ip + 6];
-      t = ip + 40;
-      ipEnd = Math.min(end, t + plen);
-    } else return false;
-    let po: number;
-    let pl: number;
-    let flags = 0;
-    if (proto === 6) {
-      if (ipEnd - t < 20) return false;
-      const hl = (d[t + 12] >> 4) * 4;
-      if (hl < 20 || ipEnd - t < hl) return false;
-      flags = ((d[t + 12] << 8) | d[t + 13]) & 0x0fff;
-      po = t + hl;
-      pl = ipEnd - po;
-    } else if (proto === 17) {
-      if (ipEnd - t < 8) return false;
-      const length = (d[t + 4] << 8) | d[t + 5];
-      if (length < 8) return false;
-      po = t + 8;
-      const stop = Math.min(ipEnd, t + length);
-      pl = stop > po ? stop - po : 0;
-    } else return false;
-    this.#frame++;
-    this.#stats.packets++;
-    this.#clock(tw, ti);
-    const sp = (d[t] << 8) | d[t + 1];
-    const dp = (d[t + 2] << 8) | d[t + 3];
-    const srcIsA =
-      type === ETHERTYPE_IPV4
-        ? this.#key4((d[ip + 12] << 24) | (d[ip + 13] << 16) | (d[ip + 14] << 8) | d[ip + 15], (d[ip + 16] << 24) | (d[ip + 17] << 16) | (d[ip + 18] << 8) | d[ip + 19], sp, dp)
-        : this.#key6(d, ip + 8, d, ip + 24, sp, dp);
-    this.#w[9] = proto | ((type === ETHERTYPE_IPV4 ? 4 : 6) << 8);
-    this.#flow(d, srcIsA, proto, flags, sp, dp, len, t, po, pl, tw, ti, false);
-    return true;
-  }
-
   /** Sets #ns (and #now) to the time at words tw[ti] (low), tw[ti + 1] (high). */
   #clock(tw: Uint32Array, ti: number): void {
     const lo = tw[ti];
@@ -261,38 +209,6 @@ export class FlowTracker extends EventEmitter {
     const ns = (hi - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
     this.#ns = ns;
     if (ns > this.#now) this.#now = ns;
-  }
-
-  /** The key's addresses and ports, smaller endpoint first, for IPv4 addresses a and b (as int32): true when the source is the first. */
-  #key4(a: number, b: number, sp: number, dp: number): boolean {
-    const w = this.#w;
-    const ua = a >>> 0;
-    const ub = b >>> 0;
-    const srcIsA = ua < ub || (ua === ub && sp <= dp);
-    w[0] = srcIsA ? ua : ub;
-    w[4] = srcIsA ? ub : ua;
-    w[1] = w[2] = w[3] = w[5] = w[6] = w[7] = 0;
-    w[8] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
-    return srcIsA;
-  }
-
-  /** As #key4, for IPv6 addresses at s6[so..so + 16) and d6[do..do + 16). */
-  #key6(s6: Uint8Array, so: number, d6: Uint8Array, dO: number, sp: number, dp: number): boolean {
-    const w = this.#w;
-    let cmp = 0;
-    for (let k = 0; k < 16 && cmp === 0; k++) cmp = s6[so + k] - d6[dO + k];
-    const srcIsA = cmp < 0 || (cmp === 0 && sp <= dp);
-    const x = srcIsA ? s6 : d6;
-    const y = srcIsA ? d6 : s6;
-    const xo = srcIsA ? so : dO;
-    const yo = srcIsA ? dO : so;
-    for (let k = 0; k < 4; k++) {
-      const q = 4 * k;
-      w[k] = ((x[xo + q] << 24) | (x[xo + q + 1] << 16) | (x[xo + q + 2] << 8) | x[xo + q + 3]) >>> 0;
-      w[4 + k] = ((y[yo + q] << 24) | (y[yo + q + 1] << 16) | (y[yo + q + 2] << 8) | y[yo + q + 3]) >>> 0;
-    }
-    w[8] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
-    return srcIsA;
   }
 
   /**
@@ -332,25 +248,24 @@ export class FlowTracker extends EventEmitter {
     }
     const sp = c.srcPort[i];
     const dp = c.dstPort[i];
-    const srcIsA = v === 4 ? this.#key4(c.src4[i] | 0, c.dst4[i] | 0, sp, dp) : this.#key6(c.src6, 16 * i, c.dst6, 16 * i, sp, dp);
-    this.#w[9] = (proto | (v << 8) | (this.#vlan ? c.vlan[i] << 16 : 0)) >>> 0;
+    const w = this.#w;
+    const srcIsA = v === 4 ? key4(w, 0, c.src4[i] | 0, c.dst4[i] | 0, sp, dp) : key6(w, 0, c.src6, 16 * i, c.dst6, 16 * i, sp, dp);
+    w[9] = (proto | (v << 8) | (this.#vlan ? c.vlan[i] << 16 : 0)) >>> 0;
     const t = start + c.transportOffset[i];
     const po = start + c.payloadOffset[i];
-    this.#flow(d, srcIsA, proto, isTcp ? c.tcpFlags[i] : 0, sp, dp, len, t, po, c.payloadLength[i], tw, ti, reassembled);
+    this.#flow(d, w, 0, hashKey(w, 0), srcIsA, proto, isTcp ? c.tcpFlags[i] : 0, sp, dp, len, t, po, c.payloadLength[i], tw, ti, reassembled);
   }
 
   /**
-   * A packet of the flow whose key is in #w (srcIsA: its source is the
-   * key's first endpoint), at #ns: its transport header at d[t], payload
-   * d[po, po + pl) (t and po only read for TCP and UDP).
+   * A packet of the flow whose key is at w[k..] (hash h; srcIsA: its source
+   * is the key's first endpoint), at #ns: its transport header at d[t],
+   * payload d[po, po + pl) (t and po only read for TCP and UDP).
    */
-  #flow(d: Buffer, srcIsA: boolean, proto: number, flags: number, sp: number, dp: number, len: number, t: number, po: number, pl: number, tw: Uint32Array, ti: number, reassembled: boolean): void {
-    const w = this.#w;
+  #flow(d: Buffer, w: Uint32Array, k: number, h: number, srcIsA: boolean, proto: number, flags: number, sp: number, dp: number, len: number, t: number, po: number, pl: number, tw: Uint32Array, ti: number, reassembled: boolean): void {
     const ns = this.#ns;
     const isTcp = proto === 6;
-    const h = hashKey(w);
     const slots = this.#slots;
-    let s = slots.find(w, h);
+    let s = slots.find(w, k, h);
     if (s >= 0) {
       const list = slots.listOf(s);
       if (ns - slots.lastNs(s) > this.#timeouts[list]) {
@@ -362,11 +277,11 @@ export class FlowTracker extends EventEmitter {
         s = -1;
       }
     }
-    if (s < 0) s = this.#create(sp, dp, srcIsA, proto, flags, h, tw, ti);
+    if (s < 0) s = this.#create(w, k, sp, dp, srcIsA, proto, flags, h, tw, ti);
     const side = srcIsA === slots.clientIsA(s) ? 0 : 1;
     const f = slots.f;
     const fo = s * D + side;
-    f[fo + PACKETS]++;
+    slots.countPacket(s, side);
     f[fo + BYTES] += len;
     if (isTcp || proto === 17) f[fo + PAYLOAD] += pl;
     slots.u[s * W + LAST] = tw[ti];
@@ -384,13 +299,13 @@ export class FlowTracker extends EventEmitter {
     }
   }
 
-  #create(sp: number, dp: number, srcIsA: boolean, proto: number, flags: number, h: number, tw: Uint32Array, ti: number): number {
+  #create(w: Uint32Array, k: number, sp: number, dp: number, srcIsA: boolean, proto: number, flags: number, h: number, tw: Uint32Array, ti: number): number {
     const slots = this.#slots;
     if (slots.full) {
       this.#end(slots.oldest(), 'evicted');
     }
     const list = proto === 6 ? LIST_TCP : proto === 17 ? LIST_UDP : LIST_OTHER;
-    const s = slots.insert(this.#w, h, list);
+    const s = slots.insert(w, k, h, list);
     // Keep the per-slot object arrays dense and as long as the table (reads past the end are slow).
     while (this.#records.length < slots.capacity) {
       this.#records.push(undefined);
@@ -469,9 +384,18 @@ export class FlowTracker extends EventEmitter {
     }
     // Handshake RTT: the client's SYN, the server's SYN-ACK, the client's first ACK after it.
     const fd = s * D;
-    if (side === 0 && (flags & (SYN | ACK)) === SYN && f[fd + SYN_NS] < 0) f[fd + SYN_NS] = ns;
-    else if (side === 1 && (flags & (SYN | ACK)) === (SYN | ACK) && f[fd + SYN_ACK_NS] < 0) f[fd + SYN_ACK_NS] = ns;
-    else if (side === 0 && (flags & (SYN | ACK)) === ACK && f[fd + RTT_NS] < 0 && f[fd + SYN_NS] >= 0 && f[fd + SYN_ACK_NS] >= 0) f[fd + RTT_NS] = ns - f[fd + SYN_NS];
+    // (RTT_AWAITED: both times known, the RTT not yet; so other packets leave the slot's third line alone.)
+    const sa = flags & (SYN | ACK);
+    if (side === 0 && sa === SYN && f[fd + SYN_NS] < 0) {
+      f[fd + SYN_NS] = ns;
+      if (f[fd + SYN_ACK_NS] >= 0 && f[fd + RTT_NS] < 0) slots.mark(s, RTT_AWAITED);
+    } else if (side === 1 && sa === (SYN | ACK) && f[fd + SYN_ACK_NS] < 0) {
+      f[fd + SYN_ACK_NS] = ns;
+      if (f[fd + SYN_NS] >= 0 && f[fd + RTT_NS] < 0) slots.mark(s, RTT_AWAITED);
+    } else if (side === 0 && sa === ACK && slots.has(s, RTT_AWAITED)) {
+      f[fd + RTT_NS] = ns - f[fd + SYN_NS];
+      slots.unmark(s, RTT_AWAITED);
+    }
     const closed = (flags & RST) !== 0 || slots.listOf(s) === LIST_TCP_CLOSED || ((u[s * W + FLAGS] & u[s * W + FLAGS + 1] & FIN) !== 0);
     slots.touch(s, closed ? LIST_TCP_CLOSED : LIST_TCP);
     if (this.#streams === null) return;
