@@ -44,6 +44,21 @@ export function key6(w: Uint32Array, o: number, s6: Uint8Array, so: number, d6: 
   return srcIsA;
 }
 
+/**
+ * Reads two bytes of each frame's first 74 (where its headers lie) in one
+ * tight loop, before the frames are read one by one: the CPU then waits
+ * for those cache misses together rather than one per frame (about 5 % of
+ * the tracker's CPU on bench/flows' read trace). Returns a value made of
+ * the bytes read, for the caller to keep (so the reads stay).
+ */
+export function touchHeaders(d: Uint8Array, offsets: Uint32Array, caplens: Uint32Array, count: number): number {
+  let x = 0;
+  for (let i = 0; i < count; i++) {
+    if (caplens[i] > 73) x += d[offsets[i] + 13] + d[offsets[i] + 73];
+  }
+  return x;
+}
+
 export class EthernetReader {
   /** The last frame read's key (KEY_WORDS words) and its hash. */
   readonly key = new Uint32Array(KEY_WORDS);

@@ -21,7 +21,7 @@ import { TcpConnection } from '../reassembly/connection';
 import { ReassemblyBudget } from '../reassembly/stream';
 import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
 import { invalid } from '../core/errors';
-import { EthernetReader, key4, key6 } from './keys';
+import { EthernetReader, key4, key6, touchHeaders } from './keys';
 import { finishRecord, type FlowRecord, makeRecord, wordsTime } from './record';
 import { BYTES, D, FIRST, FLAGS, FlowSlots, FLIPPED, GUESSED, hashKey, HISTORY, ID, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PAYLOAD, RTT_AWAITED, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
 import type { FlowEndReason, FlowTimeouts, StreamFactory, StreamHandler } from './types';
@@ -82,6 +82,8 @@ export class FlowTracker extends EventEmitter {
   readonly #row = new PacketColumns(1);
   readonly #w = new Uint32Array(KEY_WORDS);
   readonly #ethernet = new EthernetReader();
+  /** What touchHeaders() read (kept, so that its reads are not optimized away). */
+  #touched = 0;
   /** A lone packet's time as two words (see #one). */
   readonly #time = new Uint32Array(2);
   readonly #timeouts: Float64Array;
@@ -155,6 +157,7 @@ export class FlowTracker extends EventEmitter {
     const lens = batch.lens;
     const ethernet = linktype === DLT_EN10MB;
     const e = this.#ethernet;
+    if (ethernet) this.#touched = touchHeaders(d, offsets, caplens, batch.count);
     for (let i = 0; i < batch.count; i++) {
       const start = offsets[i];
       const end = start + caplens[i];
