@@ -1,11 +1,10 @@
 /**
- * The flow table's storage: flows live in fixed-size slots of one buffer
- * (192 bytes each: three 64-byte cache lines, read through 32-bit and
- * 64-bit views). The buffer is page-aligned, so each line of a slot is a
- * cache line: a packet reads and writes the first two (key, list links and
- * flags; counters, times and sequence ends), the third holds what a flow's
- * start, end and handshake touch. The table's cost per packet is mostly
- * these cache misses.
+ * The flow table's storage: flows live in fixed-size slots of one
+ * ArrayBuffer (192 bytes each, read through 32-bit and 64-bit views), so a
+ * packet touches a few cache lines of its flow rather than one per field:
+ * what every packet reads and writes is in a slot's first 128 bytes (key,
+ * list links and flags; counters, times and sequence ends), what a flow's
+ * start, end and handshake touch in the last 64.
  * Slots are found through an open-addressing hash index (linear probing,
  * deletion by backward shift, so no tombstones). Each slot sits in one of
  * four least-recently-seen lists (TCP, TCP closed, UDP, other) whose heads
@@ -21,7 +20,7 @@ export const LIST_UDP = 2;
 export const LIST_OTHER = 3;
 const LISTS = 4;
 
-/** A slot's 32-bit words (u32 / i32 views, slot s at s * W). Line 1: the key words (0-9), then: */
+/** A slot's 32-bit words (u32 / i32 views, slot s at s * W). Bytes 0-63: the key words (0-9), then: */
 export const W = 48;
 const HASH = 10;
 const PREV = 11;
@@ -30,20 +29,20 @@ const NEXT = 12;
 const META = 13;
 /** Per side: TCP flags seen (low 16 bits), history letters seen (high 16). */
 export const FLAGS = 14;
-/** A slot's doubles (f64 view, slot s at s * D). Line 2: the last packet's time in ns (for timeouts), then per side frame bytes and payload bytes. */
+/** A slot's doubles (f64 view, slot s at s * D). Bytes 64-127: the last packet's time in ns (for timeouts), then per side frame bytes and payload bytes. */
 export const D = W / 2;
 export const LAST_NS = 8;
 export const BYTES = 9;
 export const PAYLOAD = 11;
-/** Line 2 (words): the last packet's time as the int64's two words (low, high); per side packets (low 32 bits), the highest TCP sequence end sent. */
+/** Bytes 64-127 (words): the last packet's time as the int64's two words (low, high); per side packets (low 32 bits), the highest TCP sequence end sent. */
 export const LAST = 26;
 const PACKETS = 28;
 export const SEQ_END = 30;
-/** Line 3 (words): the first packet's time; history letters in the order they came, 4 bits each (1 + letter + 7 * side), 16 at most over two words; per side packets' high 32 bits. */
+/** Bytes 128-191 (words): the first packet's time; history letters in the order they came, 4 bits each (1 + letter + 7 * side), 16 at most over two words; per side packets' high 32 bits. */
 export const FIRST = 32;
 export const HISTORY = 34;
 const PACKETS_HIGH = 36;
-/** Line 3 (doubles): handshake times and the RTT (-1 unset); the flow's id (records are made only when a flow ends or a stream factory asks for one). */
+/** Bytes 128-191 (doubles): handshake times and the RTT (-1 unset); the flow's id (records are made only when a flow ends or a stream factory asks for one). */
 export const SYN_NS = 19;
 export const SYN_ACK_NS = 20;
 export const RTT_NS = 21;
@@ -51,25 +50,6 @@ export const ID = 22;
 export const GUESSED = 0x800;
 export const FLIPPED = 0x1000;
 export const RTT_AWAITED = 0x2000;
-const PAGE = 65536;
-/** What this file uses of WebAssembly (not in the project's TypeScript libs). */
-declare const WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } };
-
-/**
- * A zeroed buffer of bytes whose start is page-aligned: a WebAssembly
- * memory's, else (past its 4 GiB, or where it cannot be had) a plain one.
- */
-function alignedBuffer(bytes: number): ArrayBuffer {
-  const pages = Math.ceil(bytes / PAGE);
-  if (pages <= 65536) {
-    try {
-      return new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer;
-    } catch {
-      // No address space for it: an unaligned buffer works the same, slower.
-    }
-  }
-  return new ArrayBuffer(bytes);
-}
 
 /** A 30-bit hash of the key words at w[o..] (murmur3's finalizer over a running mix), small enough to stay a V8 small integer. */
 export function hashKey(w: Uint32Array, o: number): number {
@@ -106,7 +86,7 @@ export class FlowSlots {
 
   #allocate(capacity: number): void {
     const old = this.capacity;
-    const buffer = alignedBuffer(capacity * W * 4);
+    const buffer = new ArrayBuffer(capacity * W * 4);
     const u = new Uint32Array(buffer);
     if (this.u !== undefined) u.set(this.u);
     this.u = u;

@@ -387,7 +387,7 @@ export class FlowTracker extends EventEmitter {
     }
     // Handshake RTT: the client's SYN, the server's SYN-ACK, the client's first ACK after it.
     const fd = s * D;
-    // (RTT_AWAITED: both times known, the RTT not yet; so other packets leave the slot's third line alone.)
+    // (RTT_AWAITED: both times known, the RTT not yet; so other packets leave the slot's last 64 bytes alone.)
     const sa = flags & (SYN | ACK);
     if (side === 0 && sa === SYN && f[fd + SYN_NS] < 0) {
       f[fd + SYN_NS] = ns;
