@@ -2,9 +2,9 @@
 // bounds and timeouts (packet time, every eviction counted), TCP state,
 // overlap policies, hostile fragments, VLAN and IP-in-IP keys, the sources.
 import { Readable } from 'node:stream';
-import { Defragmenter, FlowTracker, tcpStreams, trackFlows, type Flow, type Packet } from '../lib';
+import { Defragmenter, FlowTracker, PacketBatch, tcpStreams, trackFlows, type Flow, type Packet } from '../lib';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { tcpSegment, udpDatagram, ipHeader, address } = require('./helpers/conversations.js');
+const { tcpSegment, udpDatagram, ipHeader, address, tcpConversations, fragmentedDatagrams } = require('./helpers/conversations.js');
 
 const T0 = 1_700_000_000_000_000_000n;
 const S = 1_000_000_000n;
@@ -127,6 +127,50 @@ describe('FlowTracker', () => {
     const t = new FlowTracker();
     t.end();
     expect(() => t.addPacket(udp(1, 2, T0), 1)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+});
+
+/** The packets as one PacketBatch (as a capture or a file delivers them). */
+function batchOf(packets: Packet[]): PacketBatch {
+  const meta = new ArrayBuffer(20 * packets.length);
+  const b = new PacketBatch(Buffer.concat(packets.map((p) => p.data)), meta, packets.length);
+  let at = 0;
+  packets.forEach((p, i) => {
+    b.timestamps[i] = p.timestamp;
+    b.caplens[i] = p.data.length;
+    b.lens[i] = p.len;
+    b.offsets[i] = at;
+    at += p.data.length;
+  });
+  return b;
+}
+
+describe('FlowTracker: frames read in place', () => {
+  test('Ethernet frames in batches (read in place) give the same flows and counters as the same frames one by one (through PacketColumns), messy and mutated traffic included', () => {
+    let seed = 7;
+    const random = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const tcp = tcpConversations({ seed: 5, connections: 80, v6: 0.4, wrap: 0.3, midstream: 0.15, drop: 0.05, duplicate: 0.1, reorder: 0.1 }).frames;
+    const fragments = fragmentedDatagrams({ seed: 6, datagrams: 20, lose: 0.2, duplicate: 0.3, overlap: 0.3, reorder: 0.3 }).frames;
+    const frames: { timestamp: bigint; data: Buffer }[] = [...tcp, ...fragments].sort((x, y) => (x.timestamp < y.timestamp ? -1 : x.timestamp > y.timestamp ? 1 : 0));
+    // Frames the in-place reader must leave to PacketColumns, or read exactly as it would: cut, tagged, with IP options, bytes changed.
+    const packets = frames.map(({ timestamp, data }): Packet => {
+      let d = Buffer.from(data);
+      const r = random();
+      if (r < 0.05) d = d.subarray(0, Math.floor(random() * d.length));
+      else if (r < 0.1) d = Buffer.concat([d.subarray(0, 12), Buffer.from([0x81, 0x00, 0x00, 0x07]), d.subarray(12)]);
+      else if (r < 0.15 && d.readUInt16BE(12) === 0x0800) d[14] = 0x46;
+      else if (r < 0.25) for (let k = 0; k < 3; k++) d[Math.floor(random() * Math.min(d.length, 80))] = Math.floor(random() * 256);
+      return { timestamp, data: d, caplen: d.length, len: data.length };
+    });
+    const byOne = run(packets, { vlan: true });
+    const inBatches = new FlowTracker({ vlan: true });
+    const flows: Flow[] = [];
+    inBatches.on('flow', (f: Flow) => flows.push(f));
+    for (let i = 0; i < packets.length; i += 97) inBatches.addBatch(batchOf(packets.slice(i, i + 97)), 1);
+    inBatches.end();
+    expect(flows.length).toBeGreaterThan(100);
+    expect(flows).toEqual(byOne.flows);
+    expect(inBatches.stats).toEqual(byOne.tracker.stats);
   });
 });
 

@@ -85,6 +85,13 @@ export class PacketColumns {
     return this;
   }
 
+  /** Decodes one packet, d[start, end) captured with linktype, into row 0 (count 1); offsets are from start. */
+  fillPacket(d: Uint8Array, start: number, end: number, linktype: number): this {
+    this.#packet(d, start, end, linktype, 0);
+    this.count = 1;
+    return this;
+  }
+
   #packet(d: Uint8Array, start: number, end: number, linktype: number, i: number): void {
     this.ipVersion[i] = 0;
     this.protocol[i] = 0;

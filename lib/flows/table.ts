@@ -1,7 +1,10 @@
 /**
  * The flow table's storage: flows live in fixed-size slots of one
  * ArrayBuffer (192 bytes each, read through 32-bit and 64-bit views), so a
- * packet touches three cache lines of its flow rather than one per field.
+ * packet touches a few cache lines of its flow rather than one per field:
+ * what every packet reads and writes is in a slot's first 128 bytes (key,
+ * list links and flags; counters, times and sequence ends), what a flow's
+ * start, end and handshake touch in the last 64.
  * Slots are found through an open-addressing hash index (linear probing,
  * deletion by backward shift, so no tombstones). Each slot sits in one of
  * four least-recently-seen lists (TCP, TCP closed, UDP, other) whose heads
@@ -17,43 +20,42 @@ export const LIST_UDP = 2;
 export const LIST_OTHER = 3;
 const LISTS = 4;
 
-/** A slot's 32-bit words (u32 / i32 views, slot s at s * W). */
+/** A slot's 32-bit words (u32 / i32 views, slot s at s * W). Bytes 0-63: the key words (0-9), then: */
 export const W = 48;
 const HASH = 10;
 const PREV = 11;
 const NEXT = 12;
-/** list (bits 0-7), clientIsA (bit 8), sequence end set (bits 9 and 10, per side), client guessed (bit 11), first packet from the server (bit 12). */
+/** list (bits 0-7), clientIsA (bit 8), sequence end set (bits 9 and 10, per side), client guessed (bit 11), first packet from the server (bit 12), handshake RTT awaited (bit 13). */
 const META = 13;
-/** First and last packet times as the int64's two words (low, high). */
-export const FIRST = 14;
-export const LAST = 16;
 /** Per side: TCP flags seen (low 16 bits), history letters seen (high 16). */
-export const FLAGS = 18;
-/** Per side: the highest TCP sequence end sent. */
-export const SEQ_END = 20;
-/** History letters in the order they came, 4 bits each (1 + letter + 7 * side), 16 at most over two words. */
-export const HISTORY = 22;
-/** A slot's doubles (f64 view, slot s at s * D). */
+export const FLAGS = 14;
+/** A slot's doubles (f64 view, slot s at s * D). Bytes 64-127: the last packet's time in ns (for timeouts), then per side frame bytes and payload bytes. */
 export const D = W / 2;
-/** Per side: packets, frame bytes, payload bytes. */
-export const PACKETS = 12;
-export const BYTES = 14;
-export const PAYLOAD = 16;
-/** Last packet time in ns (for timeouts); handshake times and the RTT (-1 unset). */
-export const LAST_NS = 18;
+export const LAST_NS = 8;
+export const BYTES = 9;
+export const PAYLOAD = 11;
+/** Bytes 64-127 (words): the last packet's time as the int64's two words (low, high); per side packets (low 32 bits), the highest TCP sequence end sent. */
+export const LAST = 26;
+const PACKETS = 28;
+export const SEQ_END = 30;
+/** Bytes 128-191 (words): the first packet's time; history letters in the order they came, 4 bits each (1 + letter + 7 * side), 16 at most over two words; per side packets' high 32 bits. */
+export const FIRST = 32;
+export const HISTORY = 34;
+const PACKETS_HIGH = 36;
+/** Bytes 128-191 (doubles): handshake times and the RTT (-1 unset); the flow's id (records are made only when a flow ends or a stream factory asks for one). */
 export const SYN_NS = 19;
 export const SYN_ACK_NS = 20;
 export const RTT_NS = 21;
-/** The flow's id (records are made only when a flow ends or a stream factory asks for one). */
 export const ID = 22;
 export const GUESSED = 0x800;
 export const FLIPPED = 0x1000;
+export const RTT_AWAITED = 0x2000;
 
-/** A 30-bit hash of the key words (murmur3's finalizer over a running mix), small enough to stay a V8 small integer. */
-export function hashKey(w: Uint32Array): number {
+/** A 30-bit hash of the key words at w[o..] (murmur3's finalizer over a running mix), small enough to stay a V8 small integer. */
+export function hashKey(w: Uint32Array, o: number): number {
   let h = 0x9747b28c;
   for (let k = 0; k < KEY_WORDS; k++) {
-    h = Math.imul(h ^ w[k], 0xcc9e2d51);
+    h = Math.imul(h ^ w[o + k], 0xcc9e2d51);
     h = (h << 15) | (h >>> 17);
   }
   h ^= h >>> 16;
@@ -133,6 +135,22 @@ export class FlowSlots {
     this.u[s * W + META] |= bit;
   }
 
+  unmark(s: number, bit: number): void {
+    this.u[s * W + META] &= ~bit;
+  }
+
+  /** Counts a packet from side (0 client, 1 server). */
+  countPacket(s: number, side: number): void {
+    const x = s * W + PACKETS + side;
+    const n = (this.u[x] + 1) >>> 0;
+    this.u[x] = n;
+    if (n === 0) this.u[s * W + PACKETS_HIGH + side]++;
+  }
+
+  packets(s: number, side: number): number {
+    return this.u[s * W + PACKETS_HIGH + side] * 4294967296 + this.u[s * W + PACKETS + side];
+  }
+
   /** Whether side's highest sequence end is set, and setting it. */
   seqSet(s: number, side: number): boolean {
     return (this.u[s * W + META] & (0x200 << side)) !== 0;
@@ -142,8 +160,8 @@ export class FlowSlots {
     this.u[s * W + META] |= 0x200 << side;
   }
 
-  /** The slot holding the key in w (hash h), or -1. */
-  find(w: Uint32Array, h: number): number {
+  /** The slot holding the key at w[k..] (hash h), or -1. */
+  find(w: Uint32Array, k: number, h: number): number {
     const index = this.#index;
     const u = this.u;
     for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
@@ -151,18 +169,18 @@ export class FlowSlots {
       if (e === 0) return -1;
       const o = (e - 1) * W;
       if (u[o + HASH] !== h) continue;
-      if (u[o] === w[0] && u[o + 1] === w[1] && u[o + 2] === w[2] && u[o + 3] === w[3] && u[o + 4] === w[4] &&
-        u[o + 5] === w[5] && u[o + 6] === w[6] && u[o + 7] === w[7] && u[o + 8] === w[8] && u[o + 9] === w[9]) return e - 1;
+      if (u[o] === w[k] && u[o + 1] === w[k + 1] && u[o + 2] === w[k + 2] && u[o + 3] === w[k + 3] && u[o + 4] === w[k + 4] &&
+        u[o + 5] === w[k + 5] && u[o + 6] === w[k + 6] && u[o + 7] === w[k + 7] && u[o + 8] === w[k + 8] && u[o + 9] === w[k + 9]) return e - 1;
     }
   }
 
-  /** A new slot for the key (the caller made room), its counters zeroed, at the tail of list. */
-  insert(w: Uint32Array, h: number, list: number): number {
+  /** A new slot for the key at w[k..] (the caller made room), its counters zeroed, at the tail of list. */
+  insert(w: Uint32Array, k: number, h: number, list: number): number {
     if (this.#freeCount === 0) this.#allocate(Math.min(this.max, this.capacity * 2));
     const s = this.#free[--this.#freeCount];
     const o = s * W;
     this.u.fill(0, o, o + W);
-    this.u.set(w, o);
+    for (let j = 0; j < KEY_WORDS; j++) this.u[o + j] = w[k + j];
     this.u[o + HASH] = h;
     this.u[o + META] = list;
     const fo = s * D;

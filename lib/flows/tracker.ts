@@ -6,23 +6,25 @@
  * history; with options.streams, TCP flows are reassembled and UDP
  * datagrams handed over.
  *
- * The per-packet path reads PacketColumns and updates typed arrays (see
- * table.ts): no object is made per packet, one per flow. Time is the
- * packets' time, never the wall clock. Ended flows come out as 'flow'
- * events.
+ * The per-packet path reads an Ethernet frame's IPv4/IPv6 and TCP/UDP
+ * headers in place (keys.ts; any other packet is decoded by PacketColumns)
+ * and updates typed arrays (table.ts): no object is made per packet, one
+ * per flow (record.ts). Time is the packets' time, never the wall clock. Ended
+ * flows come out as 'flow' events.
  */
 import { EventEmitter } from 'node:events';
-import { PacketBatch, type Packet } from '../capture/batch';
-import { ipv6Text } from '../decode/bytes';
+import type { PacketBatch, Packet } from '../capture/batch';
 import { PacketColumns } from '../decode/columns';
+import { DLT_EN10MB } from '../decode/link';
 import { Defragmenter, type DefragOptions, type DefragStats } from '../defrag/defrag';
 import { TcpConnection } from '../reassembly/connection';
 import { ReassemblyBudget } from '../reassembly/stream';
 import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
 import { invalid } from '../core/errors';
-import { BYTES, D, FIRST, FLAGS, FlowSlots, FLIPPED, GUESSED, hashKey, HISTORY, ID, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PACKETS, PAYLOAD, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
-import { connState, HISTORY_LETTERS } from './tcp-state';
-import type { Flow, FlowEndReason, FlowKey, FlowSide, FlowTimeouts, StreamFactory, StreamHandler, TcpInfo } from './types';
+import { EthernetReader, key4, key6, touchHeaders } from './keys';
+import { finishRecord, type FlowRecord, makeRecord, wordsTime } from './record';
+import { BYTES, D, FIRST, FLAGS, FlowSlots, FLIPPED, GUESSED, hashKey, HISTORY, ID, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PAYLOAD, RTT_AWAITED, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
+import type { FlowEndReason, FlowTimeouts, StreamFactory, StreamHandler } from './types';
 
 export interface ReassemblyOptions {
   /** Out-of-order bytes one direction may hold before its first hole is given up as a gap. Default 1 MiB. */
@@ -61,7 +63,6 @@ export interface FlowTrackerStats {
 }
 
 const SEC = 1e9;
-const CLIENT_LETTERS = HISTORY_LETTERS.map((l) => l.toUpperCase());
 const DLT_RAW = 101;
 const MAX_TUNNEL_DEPTH = 4;
 const SYN = 0x02;
@@ -69,36 +70,20 @@ const ACK = 0x10;
 const FIN = 0x01;
 const RST = 0x04;
 
-class FlowRecord implements Flow {
-  first = 0n;
-  last = 0n;
-  endReason: FlowEndReason | null = null;
-  constructor(
-    readonly id: number,
-    readonly key: FlowKey,
-    public directionGuessed: boolean,
-    public client: FlowSide,
-    public server: FlowSide,
-    public tcp: TcpInfo | undefined,
-  ) {}
-}
-
-const v4Text = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 /** The TCP sequence number of the header at t (at t + 4: the acknowledgment number). */
 const tcpSeq = (d: Buffer, t: number): number => ((d[t + 4] << 24) | (d[t + 5] << 16) | (d[t + 6] << 8) | d[t + 7]) >>> 0;
-const wordsTime = (lo: number, hi: number): bigint => BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
 
 export class FlowTracker extends EventEmitter {
   readonly #slots: FlowSlots;
   readonly #records: (FlowRecord | undefined)[] = [];
   readonly #conns: (TcpConnection | undefined)[] = [];
   readonly #handlers: (StreamHandler | undefined)[] = [];
-  readonly #cols = new PacketColumns(4096);
-  readonly #mini = new PacketColumns(1);
-  readonly #miniMeta = new ArrayBuffer(24);
+  /** One packet decoded, for the packets the Ethernet path does not take. */
+  readonly #row = new PacketColumns(1);
   readonly #w = new Uint32Array(KEY_WORDS);
-  /** An IPv6 address's bytes, to write it as text. */
-  readonly #v6 = new Uint8Array(16);
+  readonly #ethernet = new EthernetReader();
+  /** What touchHeaders() read (kept, so that its reads are not optimized away). */
+  #touched = 0;
   /** A lone packet's time as two words (see #one). */
   readonly #time = new Uint32Array(2);
   readonly #timeouts: Float64Array;
@@ -108,6 +93,8 @@ export class FlowTracker extends EventEmitter {
   readonly #budget: ReassemblyBudget;
   #linktype = 1;
   #now = -Infinity;
+  /** The current packet's time, ns since the first packet's. */
+  #ns = 0;
   /** Packet times are kept as ns since the first packet's (exact below 2^53 ns, 104 days). */
   #baseHi = 0;
   #baseLo = 0;
@@ -162,16 +149,24 @@ export class FlowTracker extends EventEmitter {
   addBatch(batch: PacketBatch, linktype: number): void {
     this.#open();
     this.#linktype = linktype;
-    const c = this.#cols.fill(batch, linktype);
     const t = batch.timestamps;
     const words = new Uint32Array(t.buffer, t.byteOffset, 2 * batch.count);
     const d = batch.data;
     const offsets = batch.offsets;
     const caplens = batch.caplens;
     const lens = batch.lens;
-    for (let i = 0; i < c.count; i++) {
+    const ethernet = linktype === DLT_EN10MB;
+    const e = this.#ethernet;
+    if (ethernet) this.#touched = touchHeaders(d, offsets, caplens, batch.count);
+    for (let i = 0; i < batch.count; i++) {
       const start = offsets[i];
-      this.#one(c, i, d, start, start + caplens[i], lens[i], words, 2 * i, false, 0);
+      const end = start + caplens[i];
+      if (ethernet && e.read(d, start, end)) {
+        this.#frame++;
+        this.#stats.packets++;
+        this.#clock(words, 2 * i);
+        this.#flow(d, e.key, 0, e.hash, e.srcIsA, e.proto, e.flags, e.srcPort, e.dstPort, lens[i], e.transport, e.payloadAt, e.payloadLength, words, 2 * i, false);
+      } else this.#one(this.#row.fillPacket(d, start, end, linktype), 0, d, start, end, lens[i], words, 2 * i, false, 0);
     }
     this.#expire();
   }
@@ -202,12 +197,21 @@ export class FlowTracker extends EventEmitter {
 
   /** A frame that is not part of a batch (a packet, a reassembled datagram, a tunnel's inside); its time is tw[ti], tw[ti + 1]. */
   #whole(data: Buffer, linktype: number, len: number, tw: Uint32Array, ti: number, reassembled: boolean, depth: number): void {
-    const meta = new Uint32Array(this.#miniMeta);
-    meta[2] = data.length;
-    meta[3] = len;
-    meta[4] = 0;
-    const c = this.#mini.fill(new PacketBatch(data, this.#miniMeta, 1), linktype);
-    this.#one(c, 0, data, 0, data.length, len, tw, ti, reassembled, depth);
+    this.#one(this.#row.fillPacket(data, 0, data.length, linktype), 0, data, 0, data.length, len, tw, ti, reassembled, depth);
+  }
+
+  /** Sets #ns (and #now) to the time at words tw[ti] (low), tw[ti + 1] (high). */
+  #clock(tw: Uint32Array, ti: number): void {
+    const lo = tw[ti];
+    const hi = tw[ti + 1] | 0;
+    if (!this.#based) {
+      this.#based = true;
+      this.#baseHi = hi;
+      this.#baseLo = lo;
+    }
+    const ns = (hi - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
+    this.#ns = ns;
+    if (ns > this.#now) this.#now = ns;
   }
 
   /**
@@ -227,15 +231,8 @@ export class FlowTracker extends EventEmitter {
       this.#stats.notIp++;
       return;
     }
-    const lo = tw[ti];
-    const hi = tw[ti + 1];
-    if (!this.#based) {
-      this.#based = true;
-      this.#baseHi = hi | 0;
-      this.#baseLo = lo;
-    }
-    const ns = ((hi | 0) - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
-    if (ns > this.#now) this.#now = ns;
+    this.#clock(tw, ti);
+    const ns = this.#ns;
     if (c.fragment[i] !== 0 && this.#defrag !== null) {
       const whole = this.#defrag.fragment(d, start, end, c.ipOffset[i], v, ns, frame);
       if (whole !== null) this.#whole(whole.data, depth === 0 ? this.#linktype : DLT_RAW, len, tw, ti, true, depth);
@@ -252,39 +249,26 @@ export class FlowTracker extends EventEmitter {
       this.#stats.truncated++;
       return;
     }
-    // The key, smaller endpoint first.
-    const w = this.#w;
     const sp = c.srcPort[i];
     const dp = c.dstPort[i];
-    let srcIsA: boolean;
-    if (v === 4) {
-      const a = c.src4[i];
-      const b = c.dst4[i];
-      srcIsA = a < b || (a === b && sp <= dp);
-      w[0] = srcIsA ? a : b;
-      w[4] = srcIsA ? b : a;
-      w[1] = w[2] = w[3] = w[5] = w[6] = w[7] = 0;
-    } else {
-      const s6 = c.src6;
-      const d6 = c.dst6;
-      const o = 16 * i;
-      let cmp = 0;
-      for (let k = 0; k < 16 && cmp === 0; k++) cmp = s6[o + k] - d6[o + k];
-      srcIsA = cmp < 0 || (cmp === 0 && sp <= dp);
-      const x = srcIsA ? s6 : d6;
-      const y = srcIsA ? d6 : s6;
-      for (let k = 0; k < 4; k++) {
-        const q = o + 4 * k;
-        w[k] = ((x[q] << 24) | (x[q + 1] << 16) | (x[q + 2] << 8) | x[q + 3]) >>> 0;
-        w[4 + k] = ((y[q] << 24) | (y[q + 1] << 16) | (y[q + 2] << 8) | y[q + 3]) >>> 0;
-      }
-    }
-    w[8] = srcIsA ? ((sp << 16) | dp) >>> 0 : ((dp << 16) | sp) >>> 0;
+    const w = this.#w;
+    const srcIsA = v === 4 ? key4(w, 0, c.src4[i] | 0, c.dst4[i] | 0, sp, dp) : key6(w, 0, c.src6, 16 * i, c.dst6, 16 * i, sp, dp);
     w[9] = (proto | (v << 8) | (this.#vlan ? c.vlan[i] << 16 : 0)) >>> 0;
-    const h = hashKey(w);
+    const t = start + c.transportOffset[i];
+    const po = start + c.payloadOffset[i];
+    this.#flow(d, w, 0, hashKey(w, 0), srcIsA, proto, isTcp ? c.tcpFlags[i] : 0, sp, dp, len, t, po, c.payloadLength[i], tw, ti, reassembled);
+  }
+
+  /**
+   * A packet of the flow whose key is at w[k..] (hash h; srcIsA: its source
+   * is the key's first endpoint), at #ns: its transport header at d[t],
+   * payload d[po, po + pl) (t and po only read for TCP and UDP).
+   */
+  #flow(d: Buffer, w: Uint32Array, k: number, h: number, srcIsA: boolean, proto: number, flags: number, sp: number, dp: number, len: number, t: number, po: number, pl: number, tw: Uint32Array, ti: number, reassembled: boolean): void {
+    const ns = this.#ns;
+    const isTcp = proto === 6;
     const slots = this.#slots;
-    const flags = isTcp ? c.tcpFlags[i] : 0;
-    let s = slots.find(w, h);
+    let s = slots.find(w, k, h);
     if (s >= 0) {
       const list = slots.listOf(s);
       if (ns - slots.lastNs(s) > this.#timeouts[list]) {
@@ -296,45 +280,41 @@ export class FlowTracker extends EventEmitter {
         s = -1;
       }
     }
-    if (s < 0) s = this.#create(c, i, srcIsA, proto, flags, h, tw, ti);
+    if (s < 0) s = this.#create(w, k, sp, dp, srcIsA, proto, flags, h, tw, ti);
     const side = srcIsA === slots.clientIsA(s) ? 0 : 1;
     const f = slots.f;
     const fo = s * D + side;
-    const po = c.payloadOffset[i];
-    const pl = c.payloadLength[i];
-    f[fo + PACKETS]++;
+    slots.countPacket(s, side);
     f[fo + BYTES] += len;
     if (isTcp || proto === 17) f[fo + PAYLOAD] += pl;
-    slots.u[s * W + LAST] = lo;
-    slots.u[s * W + LAST + 1] = hi;
+    slots.u[s * W + LAST] = tw[ti];
+    slots.u[s * W + LAST + 1] = tw[ti + 1];
     f[s * D + LAST_NS] = ns;
-    if (isTcp) this.#tcp(s, side, flags, c, i, d, start, tw, ti);
+    if (isTcp) this.#tcp(s, side, flags, d, t, po, pl, tw, ti);
     else {
       slots.touch(s, slots.listOf(s));
       if (proto === 17 && this.#streams !== null) {
         const handler = this.#handlers[s];
         if (handler?.onDatagram !== undefined) {
-          handler.onDatagram(side === 0 ? 'client' : 'server', d.subarray(start + po, start + po + pl), { timestamp: wordsTime(lo, hi), reassembled });
+          handler.onDatagram(side === 0 ? 'client' : 'server', d.subarray(po, po + pl), { timestamp: wordsTime(tw[ti], tw[ti + 1]), reassembled });
         }
       }
     }
   }
 
-  #create(c: PacketColumns, i: number, srcIsA: boolean, proto: number, flags: number, h: number, tw: Uint32Array, ti: number): number {
+  #create(w: Uint32Array, k: number, sp: number, dp: number, srcIsA: boolean, proto: number, flags: number, h: number, tw: Uint32Array, ti: number): number {
     const slots = this.#slots;
     if (slots.full) {
       this.#end(slots.oldest(), 'evicted');
     }
     const list = proto === 6 ? LIST_TCP : proto === 17 ? LIST_UDP : LIST_OTHER;
-    const s = slots.insert(this.#w, h, list);
+    const s = slots.insert(w, k, h, list);
     // Keep the per-slot object arrays dense and as long as the table (reads past the end are slow).
     while (this.#records.length < slots.capacity) {
       this.#records.push(undefined);
       this.#conns.push(undefined);
       this.#handlers.push(undefined);
     }
-    const sp = c.srcPort[i];
-    const dp = c.dstPort[i];
     // Who is the client: the SYN's sender; the SYN-ACK's receiver; else (TCP) the higher port's side, a guess.
     let srcIsClient = true;
     let guessed = false;
@@ -358,7 +338,7 @@ export class FlowTracker extends EventEmitter {
     this.#stats.flows++;
     if (this.#streams !== null && (proto === 6 || proto === 17)) {
       // The factory gets the flow's record now; it is filled in when the flow ends.
-      const record = this.#record(s, null);
+      const record = makeRecord(slots, s, null, this.#vlan);
       this.#records[s] = record;
       const handler = this.#streams(record);
       if (handler) {
@@ -369,15 +349,13 @@ export class FlowTracker extends EventEmitter {
     return s;
   }
 
-  #tcp(s: number, side: number, flags: number, c: PacketColumns, i: number, d: Buffer, start: number, tw: Uint32Array, ti: number): void {
+  #tcp(s: number, side: number, flags: number, d: Buffer, t: number, po: number, pl: number, tw: Uint32Array, ti: number): void {
     const slots = this.#slots;
     const ns = slots.lastNs(s);
     const u = slots.u;
     const f = slots.f;
     const fw = s * W + FLAGS + side;
     u[fw] |= flags;
-    const t = start + c.transportOffset[i];
-    const pl = c.payloadLength[i];
     // History letters (Zeek's): s h a d f r t, upper case for the client.
     let bits = 0;
     if ((flags & SYN) !== 0) bits |= (flags & ACK) !== 0 ? 2 : 1;
@@ -409,15 +387,23 @@ export class FlowTracker extends EventEmitter {
     }
     // Handshake RTT: the client's SYN, the server's SYN-ACK, the client's first ACK after it.
     const fd = s * D;
-    if (side === 0 && (flags & (SYN | ACK)) === SYN && f[fd + SYN_NS] < 0) f[fd + SYN_NS] = ns;
-    else if (side === 1 && (flags & (SYN | ACK)) === (SYN | ACK) && f[fd + SYN_ACK_NS] < 0) f[fd + SYN_ACK_NS] = ns;
-    else if (side === 0 && (flags & (SYN | ACK)) === ACK && f[fd + RTT_NS] < 0 && f[fd + SYN_NS] >= 0 && f[fd + SYN_ACK_NS] >= 0) f[fd + RTT_NS] = ns - f[fd + SYN_NS];
+    // (RTT_AWAITED: both times known, the RTT not yet; so other packets leave the slot's last 64 bytes alone.)
+    const sa = flags & (SYN | ACK);
+    if (side === 0 && sa === SYN && f[fd + SYN_NS] < 0) {
+      f[fd + SYN_NS] = ns;
+      if (f[fd + SYN_ACK_NS] >= 0 && f[fd + RTT_NS] < 0) slots.mark(s, RTT_AWAITED);
+    } else if (side === 1 && sa === (SYN | ACK) && f[fd + SYN_ACK_NS] < 0) {
+      f[fd + SYN_ACK_NS] = ns;
+      if (f[fd + SYN_NS] >= 0 && f[fd + RTT_NS] < 0) slots.mark(s, RTT_AWAITED);
+    } else if (side === 0 && sa === ACK && slots.has(s, RTT_AWAITED)) {
+      f[fd + RTT_NS] = ns - f[fd + SYN_NS];
+      slots.unmark(s, RTT_AWAITED);
+    }
     const closed = (flags & RST) !== 0 || slots.listOf(s) === LIST_TCP_CLOSED || ((u[s * W + FLAGS] & u[s * W + FLAGS + 1] & FIN) !== 0);
     slots.touch(s, closed ? LIST_TCP_CLOSED : LIST_TCP);
     if (this.#streams === null) return;
     const conn = this.#conns[s];
     if (conn !== undefined) {
-      const po = start + c.payloadOffset[i];
       conn.segment(side as 0 | 1, tcpSeq(d, t), tcpSeq(d, t + 4), flags, d, po, po + pl, wordsTime(tw[ti], tw[ti + 1]));
     }
   }
@@ -425,28 +411,9 @@ export class FlowTracker extends EventEmitter {
   /** Ends the flow in slot s: its record filled in, its streams flushed, then the 'flow' event. */
   #end(s: number, reason: FlowEndReason): void {
     const slots = this.#slots;
-    const f = slots.f;
-    const u = slots.u;
     let record = this.#records[s];
-    if (record === undefined) record = this.#record(s, reason);
-    else {
-      for (let side = 0; side < 2; side++) {
-        const fo = s * D + side;
-        const x = side === 0 ? record.client : record.server;
-        x.packets = f[fo + PACKETS];
-        x.bytes = f[fo + BYTES];
-        x.payloadBytes = f[fo + PAYLOAD];
-      }
-      if (record.tcp !== undefined) {
-        const t = this.#tcpInfo(s);
-        record.tcp.state = t.state;
-        record.tcp.history = t.history;
-        record.tcp.rttNs = t.rttNs;
-      }
-      record.endReason = reason;
-    }
-    record.first = wordsTime(u[s * W + FIRST], u[s * W + FIRST + 1]);
-    record.last = wordsTime(u[s * W + LAST], u[s * W + LAST + 1]);
+    if (record === undefined) record = makeRecord(slots, s, reason, this.#vlan);
+    else finishRecord(record, slots, s, reason);
     const conn = this.#conns[s];
     const handler = this.#handlers[s];
     this.#records[s] = undefined;
@@ -457,72 +424,6 @@ export class FlowTracker extends EventEmitter {
     if (conn !== undefined) conn.end(reason, record, record.last);
     handler?.onEnd?.(reason, record);
     this.emit('flow', record);
-  }
-
-  /** Slot s's record: made when its flow ends (reason), or for a stream factory (reason null, counters zero). */
-  #record(s: number, reason: FlowEndReason | null): FlowRecord {
-    const slots = this.#slots;
-    const u = slots.u;
-    const f = slots.f;
-    const o = s * W;
-    const aIsClient = slots.clientIsA(s);
-    const c = aIsClient ? o : o + 4;
-    const v = (u[o + 9] >>> 8) & 0xff;
-    const proto = u[o + 9] & 0xff;
-    const ports = u[o + 8];
-    const pa = ports >>> 16;
-    const pb = ports & 0xffff;
-    let src: string;
-    let dst: string;
-    if (v === 4) {
-      src = v4Text(u[c]);
-      dst = v4Text(u[aIsClient ? o + 4 : o]);
-    } else {
-      src = this.#v6Text(c);
-      dst = this.#v6Text(aIsClient ? o + 4 : o);
-    }
-    const key: FlowKey = { version: v as 4 | 6, protocol: proto, src, srcPort: aIsClient ? pa : pb, dst, dstPort: aIsClient ? pb : pa };
-    if (this.#vlan) key.vlan = u[o + 9] >>> 16;
-    const fo = s * D;
-    const ended = reason !== null;
-    const client = { packets: ended ? f[fo + PACKETS] : 0, bytes: ended ? f[fo + BYTES] : 0, payloadBytes: ended ? f[fo + PAYLOAD] : 0 };
-    const server = { packets: ended ? f[fo + 1 + PACKETS] : 0, bytes: ended ? f[fo + 1 + BYTES] : 0, payloadBytes: ended ? f[fo + 1 + PAYLOAD] : 0 };
-    let tcp: TcpInfo | undefined;
-    if (proto === 6) tcp = ended ? this.#tcpInfo(s) : { state: 'OTH', history: slots.has(s, FLIPPED) ? '^' : '', rttNs: null, missedBytes: 0, overlapConflicts: 0 };
-    const record = new FlowRecord(f[fo + ID], key, slots.has(s, GUESSED), client, server, tcp);
-    record.endReason = reason;
-    return record;
-  }
-
-  /** An address of the key words at u[at..at + 4) as IPv6 text. */
-  #v6Text(at: number): string {
-    const u = this.#slots.u;
-    const b = this.#v6;
-    for (let k = 0; k < 4; k++) {
-      const x = u[at + k];
-      b[4 * k] = x >>> 24;
-      b[4 * k + 1] = (x >>> 16) & 255;
-      b[4 * k + 2] = (x >>> 8) & 255;
-      b[4 * k + 3] = x & 255;
-    }
-    return ipv6Text(b, 0);
-  }
-
-  /** The TCP summary of slot s: state, history, handshake RTT. */
-  #tcpInfo(s: number): TcpInfo {
-    const slots = this.#slots;
-    const u = slots.u;
-    const f = slots.f;
-    let history = slots.has(s, FLIPPED) ? '^' : '';
-    for (let at = s * W + HISTORY; at < s * W + HISTORY + 2; at++) {
-      for (let shift = 0; shift < 32; shift += 4) {
-        const code = (u[at] >>> shift) & 15;
-        if (code === 0) break;
-        history += code > 7 ? HISTORY_LETTERS[code - 8] : CLIENT_LETTERS[code - 1];
-      }
-    }
-    const rtt = f[s * D + RTT_NS];
-    return { state: connState(u[s * W + FLAGS] & 0xffff, u[s * W + FLAGS + 1] & 0xffff), history, rttNs: rtt >= 0 ? rtt : null, missedBytes: 0, overlapConflicts: 0 };
   }
 
   /** Ends the flows idle past their timeout at the latest packet time. */
