@@ -14,7 +14,7 @@
 // IPv4 headers are whole, DF set, never fragments; every checksum is right.
 //   node bench/make-flows-read-trace.js <file> [packets=2000000]
 const fs = require('node:fs');
-const { pcapHeader } = require('./pcap-header');
+const { PcapRecords, pcapHeader, tick } = require('./pcap-writer');
 
 const [file, count = '2000000'] = process.argv.slice(2);
 const packets = Number(count);
@@ -67,11 +67,8 @@ function conversation() {
 
 const fd = fs.openSync(file, 'w');
 fs.writeSync(fd, pcapHeader());
-const chunk = Buffer.alloc(8 << 20);
-let used = 0;
+const out = new PcapRecords(fd);
 const active = Array.from({ length: 2000 }, conversation);
-let seconds = 1_700_000_000;
-let micros = 0;
 let identification = 0;
 for (let i = 0; i < packets; i++) {
   const slot = int(0, active.length - 1);
@@ -81,20 +78,7 @@ for (let i = 0; i < packets; i++) {
   const ipLength = c.v6 ? 40 : 20;
   const transportLength = flags < 0 ? 8 : 20;
   const size = 14 + ipLength + transportLength + payload;
-  if (used + 16 + size > chunk.length) {
-    fs.writeSync(fd, chunk, 0, used);
-    used = 0;
-  }
-  micros += 13;
-  if (micros >= 1_000_000) {
-    seconds++;
-    micros -= 1_000_000;
-  }
-  chunk.writeUInt32LE(seconds, used);
-  chunk.writeUInt32LE(micros, used + 4);
-  chunk.writeUInt32LE(size, used + 8);
-  chunk.writeUInt32LE(size, used + 12);
-  const f = chunk.subarray(used + 16, used + 16 + size);
+  const f = out.record(...tick(i), size);
   f.fill(0x61 + (i % 26), 0, size);
   f.writeUInt32BE(0x02000000, 0);
   f.writeUInt16BE(fromClient ? 1 : 2, 4);
@@ -158,8 +142,7 @@ for (let i = 0; i < packets; i++) {
   const addresses = c.v6 ? 22 : 26;
   const pseudo = checksum(f, addresses, t, proto + size - t);
   f.writeUInt16BE(checksum(f, t, size, 0xffff - pseudo) || (flags < 0 ? 0xffff : 0), t + (flags < 0 ? 6 : 16));
-  used += 16 + size;
 }
-fs.writeSync(fd, chunk, 0, used);
+out.end();
 fs.closeSync(fd);
 console.log(`${file}: ${packets} packets, ${made} conversations begun`);

@@ -6,28 +6,18 @@
 //   node bench/make-flows-trace.js <file> [connections=12000]
 const fs = require('node:fs');
 const { tcpConversations } = require('../test/helpers/conversations');
-const { pcapHeader } = require('./pcap-header');
+const { PcapRecords, pcapHeader } = require('./pcap-writer');
 
 const [file, count = '12000'] = process.argv.slice(2);
 const { frames } = tcpConversations({ seed: 24, connections: Number(count), spreadUs: 1_000_000, gapUs: 200_000, v6: 0.33, wrap: 0.1 });
 const fd = fs.openSync(file, 'w');
 const header = pcapHeader();
 fs.writeSync(fd, header);
-const chunk = Buffer.alloc(8 << 20);
-let used = 0;
+const out = new PcapRecords(fd);
 for (const f of frames) {
-  if (used + 16 + f.data.length > chunk.length) {
-    fs.writeSync(fd, chunk, 0, used);
-    used = 0;
-  }
   const us = f.timestamp / 1000n;
-  chunk.writeUInt32LE(Number(us / 1_000_000n), used);
-  chunk.writeUInt32LE(Number(us % 1_000_000n), used + 4);
-  chunk.writeUInt32LE(f.data.length, used + 8);
-  chunk.writeUInt32LE(f.data.length, used + 12);
-  f.data.copy(chunk, used + 16);
-  used += 16 + f.data.length;
+  f.data.copy(out.record(Number(us / 1_000_000n), Number(us % 1_000_000n), f.data.length));
 }
-fs.writeSync(fd, chunk, 0, used);
+out.end();
 fs.closeSync(fd);
 console.log(`${file}: ${frames.length} packets`);

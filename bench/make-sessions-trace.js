@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { rng } = require('../test/helpers/packets');
 const { tcpSegment, address } = require('../test/helpers/conversations');
-const { pcapHeader } = require('./pcap-header');
+const { pcapHeader } = require('./pcap-writer');
 
 const [file, count = '10000'] = process.argv.slice(2);
 const r = rng(25);

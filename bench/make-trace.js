@@ -8,7 +8,7 @@
 // the same time span, as a trace copied over the network would.
 //   node bench/make-trace.js <file> [packets=2000000] [--carried]
 const fs = require('node:fs');
-const { pcapHeader } = require('./pcap-header');
+const { PcapRecords, pcapHeader, tick } = require('./pcap-writer');
 
 const [file, count = '2000000'] = process.argv.slice(2).filter((a) => a !== '--carried');
 const carried = process.argv.includes('--carried');
@@ -17,28 +17,12 @@ const fd = fs.openSync(file, 'w');
 const header = pcapHeader();
 fs.writeSync(fd, header);
 
-const chunk = Buffer.alloc(8 << 20);
-let used = 0;
+const out = new PcapRecords(fd);
 if (carried) writeCarried();
 else {
-  let seconds = 1_700_000_000;
-  let micros = 0;
   for (let i = 0; i < packets; i++) {
     const size = 64 + ((i * 7) % (1514 - 64 + 1));
-    if (used + 16 + size > chunk.length) {
-      fs.writeSync(fd, chunk, 0, used);
-      used = 0;
-    }
-    micros += 13;
-    if (micros >= 1_000_000) {
-      seconds++;
-      micros -= 1_000_000;
-    }
-    chunk.writeUInt32LE(seconds, used);
-    chunk.writeUInt32LE(micros, used + 4);
-    chunk.writeUInt32LE(size, used + 8);
-    chunk.writeUInt32LE(size, used + 12);
-    const frame = chunk.subarray(used + 16, used + 16 + size);
+    const frame = out.record(...tick(i), size);
     frame.fill(i & 0xff);
     frame.writeUInt16BE(0x0800, 12);
     frame[14] = 0x45;
@@ -48,24 +32,14 @@ else {
     frame.writeUInt32BE(0x0a000002, 30);
     frame.writeUInt16BE(1000 + (i % 50), 34);
     frame.writeUInt16BE(53, 36);
-    used += 16 + size;
   }
 }
-fs.writeSync(fd, chunk, 0, used);
+out.end();
 fs.closeSync(fd);
 
 /** Appends one record to the output. */
 function record(ts, data) {
-  if (used + 16 + data.length > chunk.length) {
-    fs.writeSync(fd, chunk, 0, used);
-    used = 0;
-  }
-  chunk.writeUInt32LE(Number(ts / 1_000_000_000n), used);
-  chunk.writeUInt32LE(Number((ts % 1_000_000_000n) / 1000n), used + 4);
-  chunk.writeUInt32LE(data.length, used + 8);
-  chunk.writeUInt32LE(data.length, used + 12);
-  data.copy(chunk, used + 16);
-  used += 16 + data.length;
+  data.copy(out.record(Number(ts / 1_000_000_000n), Number((ts % 1_000_000_000n) / 1000n), data.length));
 }
 
 function writeCarried() {

@@ -19,7 +19,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
-const { pcapHeader } = require('./pcap-header');
+const { pcapHeader } = require('./pcap-writer');
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, packets: { type: 'string', default: '300000' }, timing: { type: 'boolean', default: false } } });
 const rounds = Number(values.rounds);
