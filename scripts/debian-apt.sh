@@ -7,6 +7,10 @@
 set -euo pipefail
 dir="${WIRECAP_CACHE:-$HOME/.cache/wirecap}/apt"
 mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+# One apt-get at a time over this cache (the VM suites run side by side):
+# the lock is held until the apt-get exec'd below ends.
+exec 9>"$dir/lock"
+flock 9
 cat > "$dir/sources.list.new" <<'LIST'
 deb [arch=amd64,armhf,arm64] http://deb.debian.org/debian bookworm main
 deb [arch=amd64,armhf,arm64] http://deb.debian.org/debian bullseye main
