@@ -87,6 +87,33 @@ describeLive('replay onto a veth pair', () => {
     expect(Number(mbps.arrived[29].timestamp - mbps.arrived[0].timestamp)).toBeGreaterThanOrEqual((bits / 2e6) * 1e9 - 50_000);
   });
 
+  test('a paced replay runs its thread in the real-time class (SCHED_FIFO, as the kernel reports it); realtime: false and top speed do not', async () => {
+    // The scheduling policy of each "wirecap replay" thread of this process (/proc's stat field 41: 0 normal, 1 FIFO).
+    const policies = (): number[] =>
+      fs.readdirSync('/proc/self/task').flatMap((tid) => {
+        try {
+          if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'wirecap replay') return [];
+          const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38])];
+        } catch {
+          return []; // the thread ended meanwhile
+        }
+      });
+    const file = trace('realtime.pcap', frames(20, 40_000_000n));
+    for (const [options, policy] of [
+      [{ speed: 1 }, 1],
+      [{ speed: 1, realtime: false }, 0],
+    ] as const) {
+      const r = replay(file, device, options);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(policies()).toEqual([policy]);
+      expect(r.stats().realtime).toBe(policy === 1);
+      expect(await r.done).toMatchObject({ sent: 20, realtime: policy === 1 });
+    }
+    expect(await replay(file, device, { topspeed: true }).done).toMatchObject({ sent: 20, realtime: false });
+    expect(() => replay(file, device, { speed: 1, realtime: 'yes' as unknown as boolean })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
   test('loop 3 sends the file three times over, each pass in order', async () => {
     const { result, arrived } = await replayCaptured(trace('loop.pcap', frames(50, 10_000n)), { loop: 3, speed: 10 }, 'loop');
     expect(result).toMatchObject({ sent: 150, taken: 150 });

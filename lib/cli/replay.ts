@@ -27,7 +27,7 @@ export function replaySummary(s: ReplayStats, ending: string): string {
   return [
     `Actual: ${s.sent} packets (${s.bytes} bytes) sent in ${seconds.toFixed(6)} seconds`,
     `Rated: ${per(s.bytes)} Bps, ${seconds > 0 ? ((s.bytes * 8) / seconds / 1e6).toFixed(2) : '0'} Mbps, ${per(s.sent)} pps`,
-    `${s.failed} failed, ${s.oversize} over the MTU, ${s.filtered} filtered out, ${s.unsent} unsent; ${s.late} late (worst ${(s.worstLateNs / 1e6).toFixed(3)} ms); CPU ${(s.cpuNs / 1e6).toFixed(0)} ms; ${ending}`,
+    `${s.failed} failed, ${s.oversize} over the MTU, ${s.filtered} filtered out, ${s.unsent} unsent; ${s.late} late (worst ${(s.worstLateNs / 1e6).toFixed(3)} ms); CPU ${(s.cpuNs / 1e6).toFixed(0)} ms${s.realtime ? ' (real-time thread)' : ''}; ${ending}`,
   ].join('\n');
 }
 
@@ -66,7 +66,10 @@ export function registerReplay(cli: Command, { out, err }: Io): void {
       const r = replay(args.slice(0, split), o.interface, JSON.parse(JSON.stringify(options)) as ReplayOptions);
       metrics.watch(replaySource(r));
       const release = closeOnSignals(() => r.stop());
-      const progress = progressLine(out, '{sent} packets | {bytes} bytes | {rate} pkt/s | {late} late', () => ({ ...r.stats() }), 'sent');
+      const progress = progressLine(out, '{sent} packets | {bytes} bytes | {rate} pkt/s | {late} late', () => {
+        const { sent, bytes, late } = r.stats();
+        return { sent, bytes, late };
+      }, 'sent');
       try {
         const result = await r.done;
         progress.stop();

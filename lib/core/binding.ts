@@ -208,6 +208,8 @@ export interface NativeReplayStats {
   /** The replay thread's own: how long before a deadline it spins, and the read-ahead queued. */
   spinMarginNs: number;
   queuedBytes: number;
+  /** Whether the replay thread ran in the real-time class (the realtime option, paced modes, where the OS allows it). */
+  realtime: boolean;
   /** Why it ended; null while it runs. */
   reason: 'end' | 'maxPackets' | 'duration' | 'stopped' | 'error' | null;
   error?: WirecapError;

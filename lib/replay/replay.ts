@@ -40,6 +40,13 @@ export interface ReplayOptions {
   queueBytes?: number;
   /** A packet sent more than this many microseconds after its time counts as late (default 100). */
   lateUs?: number;
+  /**
+   * Paced modes on Linux and macOS: run the replay thread in the lowest
+   * real-time class (SCHED_FIFO 1), so that no ordinary thread delays its
+   * wake-ups (default true; needs root or CAP_SYS_NICE, else it runs as any
+   * thread). stats().realtime says whether it did.
+   */
+  realtime?: boolean;
   /** Windows: use Npcap's send queues where the library has them (default true). */
   sendQueue?: boolean;
   /** Aborting stops the replay; done then rejects with an AbortError. */
@@ -61,7 +68,7 @@ export interface ReplayResult extends ReplayStats {
   reason: ReplayEndReason;
 }
 
-export const REPLAY_KEYS = ['speed', 'pps', 'mbps', 'topspeed', 'loop', 'maxPackets', 'durationMs', 'filter', 'start', 'end', 'force', 'oversize', 'linktype', 'queueBytes', 'lateUs', 'sendQueue', 'signal'] as const;
+export const REPLAY_KEYS = ['speed', 'pps', 'mbps', 'topspeed', 'loop', 'maxPackets', 'durationMs', 'filter', 'start', 'end', 'force', 'oversize', 'linktype', 'queueBytes', 'lateUs', 'realtime', 'sendQueue', 'signal'] as const;
 
 function positive(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new WirecapError(`${name} must be a positive number, got ${String(value)}`, 'EINVAL');
@@ -233,6 +240,7 @@ export function replay(source: ReplaySource, device: string, options?: ReplayOpt
     lateUs: o.lateUs === undefined ? 100 : checkInteger(o.lateUs, 'lateUs', 0, 2 ** 31),
     oversize: o.oversize === undefined ? 'skip' : checkOneOf(o.oversize, 'oversize', ['skip', 'error'] as const),
     noSendQueue: o.sendQueue === undefined ? false : !checkBoolean(o.sendQueue, 'sendQueue'),
+    realtime: o.realtime === undefined ? true : checkBoolean(o.realtime, 'realtime'),
   };
   if (o.filter !== undefined && o.filter !== '') native.filter = checkFilter(o.filter);
   // Files are checked before anything is sent: they open, and their link type and filter fit.

@@ -74,9 +74,13 @@ void NameThisThread(const char* name);
 // SleepUntil() returns at monotonic time `deadline` or a little after (the
 // OS's wake-up latency). PreciseSleeps() asks the OS to wake the calling
 // thread as close to its deadlines as it can (Linux: timer slack 1 ns).
+// RealtimeThread() puts the calling thread in the lowest real-time class
+// (SCHED_FIFO 1) so no ordinary thread delays its wake-ups; false where the
+// OS refuses (no CAP_SYS_NICE or RLIMIT_RTPRIO) or has none (Windows).
 int64_t MonotonicNs();
 void SleepUntil(int64_t deadline);
 void PreciseSleeps();
+bool RealtimeThread();
 // CPU time the calling thread has used, in nanoseconds.
 int64_t ThreadCpuNs();
 // A device's MTU in bytes; 0 when the OS does not say.

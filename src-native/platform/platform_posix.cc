@@ -169,6 +169,12 @@ void PreciseSleeps() {
 #endif
 }
 
+bool RealtimeThread() {
+  sched_param param{};
+  param.sched_priority = 1;
+  return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
+}
+
 int64_t ThreadCpuNs() {
   timespec used;
   if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &used) != 0) return 0;

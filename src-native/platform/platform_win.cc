@@ -231,6 +231,8 @@ void SleepUntil(int64_t deadline) {
 
 void PreciseSleeps() {}
 
+bool RealtimeThread() { return false; }
+
 int64_t ThreadCpuNs() {
   FILETIME created, exited, kernel, user;
   if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user)) return 0;

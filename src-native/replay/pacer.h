@@ -33,6 +33,7 @@ class Pacer {
   // The first packet's due time; 0 before it.
   int64_t origin() const { return started_ ? first_due_ : 0; }
   int64_t spin_margin() const { return margin_; }
+  bool paced() const { return mode_ != Mode::kTop; }
 
  private:
   void Learn(int64_t oversleep);

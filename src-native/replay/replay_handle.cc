@@ -68,6 +68,7 @@ void ReplayHandle::Open(Napi::Env env, const Napi::Object& options) {
   queue_limit_ = static_cast<size_t>(NumberOption(options, "queueBytes", 4 << 20));
   late_ns_ = NumberOption(options, "lateUs", 100) * 1000;
   oversize_error_ = StringOption(options, "oversize") == "error";
+  want_realtime_ = BoolOption(options, "realtime");
   const std::string filter = StringOption(options, "filter");
   if (!filter.empty()) filter_ = FileFilter(api_, filter, 262144, PCAP_NETMASK_UNKNOWN);
 
@@ -201,6 +202,7 @@ Napi::Value ReplayHandle::Stats(const Napi::CallbackInfo& info) {
   number("elapsedNs", first == 0 ? 0 : static_cast<double>(last - first));
   number("cpuNs", static_cast<double>(cpu_ns_.load()));
   number("spinMarginNs", static_cast<double>(spin_margin_ns_.load()));
+  s.Set("realtime", Napi::Boolean::New(env, realtime_.load()));
   std::lock_guard<std::mutex> lock(mutex_);
   number("queuedBytes", static_cast<double>(queued_bytes_));
   if (finished_) {

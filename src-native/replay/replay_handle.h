@@ -103,6 +103,7 @@ class ReplayHandle : public Napi::ObjectWrap<ReplayHandle> {
   int linktype_ = 0;
   int mtu_ = 0;
   bool oversize_error_ = false;
+  bool want_realtime_ = false;  // the realtime option: paced replays only
   uint64_t max_packets_ = 0;  // 0: no limit
   int64_t duration_ns_ = 0;   // 0: no limit
   size_t queue_limit_ = 0;
@@ -140,6 +141,7 @@ class ReplayHandle : public Napi::ObjectWrap<ReplayHandle> {
   std::atomic<int64_t> first_sent_at_{0};
   std::atomic<int64_t> last_sent_at_{0};
   std::atomic<int64_t> cpu_ns_{0};
+  std::atomic<bool> realtime_{false};  // the thread runs SCHED_FIFO
   std::atomic<int64_t> spin_margin_ns_{0};
 
   // JS thread only.

@@ -30,6 +30,9 @@ constexpr size_t kVlanTag = 4;
 void ReplayHandle::Run() {
   platform::NameThisThread("wirecap replay");
   platform::PreciseSleeps();
+  // Paced only: at top speed the thread never sleeps, and a real-time
+  // thread that never sleeps would starve its core.
+  if (want_realtime_ && pacer_->paced()) realtime_.store(platform::RealtimeThread());
   for (;;) {
     std::unique_ptr<Batch> batch;
     {
