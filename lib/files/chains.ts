@@ -235,7 +235,8 @@ export class RecordChains {
   probeNear(offset: number): Stop {
     const from = Math.max(this.#layout.headerBytes, offset - LOOKBACK_BYTES);
     const found = from === this.#layout.headerBytes ? this.walkTo(from, () => true) : this.resync(from);
-    if (found.offset >= offset) return found;
+    // (walkTo's result also says why a walk ended: not part of a Stop.)
+    if (found.offset >= offset) return { offset: found.offset, timestamp: found.timestamp };
     const walked = this.walkTo(found.offset, (_, at) => at >= offset);
     return { offset: walked.offset, timestamp: walked.timestamp ?? this.timeAt(walked.offset) };
   }
