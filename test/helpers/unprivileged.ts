@@ -68,7 +68,26 @@ function killAllOf(uid: number): void {
   }
 }
 
+/**
+ * The test user runs node on this checkout, so every folder above it must let
+ * others pass through. A checkout in a private folder (`git clone . "$(mktemp
+ * -d)"`, mode 0700) would not: such folders get o+x (pass through, not list),
+ * said on stderr, and keep it (test files run side by side, so none can
+ * restore it safely).
+ */
+function letOthersThrough(dir: string): void {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const mode = fs.statSync(d).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      fs.chmodSync(d, mode | 0o001);
+      console.warn(`the unprivileged tests gave ${d} o+x (it was ${mode.toString(8)}), so their user can run node from this checkout`);
+    }
+    if (d === path.dirname(d)) break;
+  }
+}
+
 export function makeUnprivileged(label: string): Unprivileged {
+  letOthersThrough(ROOT);
   const tag = `${label}${process.pid % 100000}`;
   const user = `wcu${tag}`;
   const group = `wcg${tag}`;
