@@ -68,10 +68,18 @@ test('3 nodes, R3: a leader and the collector killed mid-run, yet every packet o
     publishPackets(paced(traces[sensor], every, 20), { servers: nats.urls, subject: `fault.${sensor}`, sensor, batchPackets: 200, ackTimeoutMs: 2000 });
   const publishers = [publish('a', 100), publish('b', 50)];
 
-  // The collector dies mid-file, once it has written something; then the
-  // stream's leader dies mid-publish; the collector comes back while the
-  // leader is away, and the leader after it.
-  await waitFor(() => fs.readdirSync(path.dirname(out)).some((f) => f.endsWith('.pcap')), 20000, 'a first file');
+  // The collector dies mid-file, once a group of its is in the files (its
+  // state says 'flushed'; a file alone may hold only a group it would cut
+  // back on restart); then the stream's leader dies mid-publish; the
+  // collector comes back while the leader is away, and the leader after it.
+  const flushed = (): boolean => {
+    try {
+      return (JSON.parse(fs.readFileSync(`${out}.state`, 'utf8')) as { phase: string }).phase === 'flushed';
+    } catch {
+      return false; // not written yet (it is replaced by rename, never seen half-written)
+    }
+  };
+  await waitFor(flushed, 20000, "the first collector's first flushed group");
   await sleep(200);
   await exited(child, 'SIGKILL');
   const leader = await withJetStream(nats.urls, async (nc) => (await (await nc.jetstreamManager()).streams.info('FAULT')).cluster!.leader!);
