@@ -19,6 +19,7 @@
         "src-native/files/file_reader.cc",
         "src-native/files/pcapng_reader.cc",
         "src-native/files/writer_handle.cc",
+        "src-native/flows/flow_pass.cc",
         "src-native/replay/pacer.cc",
         "src-native/replay/replay_handle.cc",
         "src-native/replay/replay_thread.cc",

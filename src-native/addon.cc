@@ -6,6 +6,7 @@
 #include "capture/devices.h"
 #include "capture/packet_filter.h"
 #include "files/writer_handle.h"
+#include "flows/flow_pass.h"
 #include "replay/replay_handle.h"
 
 namespace {
@@ -46,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("WriterHandle", WriterHandle::Define(env));
   exports.Set("ReplayHandle", ReplayHandle::Define(env));
   exports.Set("PacketFilter", PacketFilter::Define(env));
+  exports.Set("FlowPass", FlowPass::Define(env));
   return exports;
 }
 

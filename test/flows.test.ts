@@ -3,6 +3,8 @@
 // overlap policies, hostile fragments, VLAN and IP-in-IP keys, the sources.
 import { Readable } from 'node:stream';
 import { Defragmenter, FlowTracker, PacketBatch, tcpStreams, trackFlows, type Flow, type Packet } from '../lib';
+import { binding } from '../lib/core/binding';
+import { LAYOUT } from '../lib/flows/table';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { tcpSegment, udpDatagram, ipHeader, address, tcpConversations, fragmentedDatagrams } = require('./helpers/conversations.js');
 
@@ -162,17 +164,41 @@ describe('FlowTracker: frames read in place', () => {
       else if (r < 0.25) for (let k = 0; k < 3; k++) d[Math.floor(random() * Math.min(d.length, 80))] = Math.floor(random() * 256);
       return { timestamp, data: d, caplen: d.length, len: data.length };
     });
-    const byOne = run(packets, { vlan: true });
-    const inBatches = new FlowTracker({ vlan: true });
-    const flows: Flow[] = [];
-    inBatches.on('flow', (f: Flow) => flows.push(f));
-    for (let i = 0; i < packets.length; i += 97) inBatches.addBatch(batchOf(packets.slice(i, i + 97)), 1);
-    inBatches.end();
-    expect(flows.length).toBeGreaterThan(100);
-    expect(flows).toEqual(byOne.flows);
-    expect(inBatches.stats).toEqual(byOne.tracker.stats);
+    expect(inBatchesAndByOne(packets, { vlan: true })).toBeGreaterThan(100);
+  });
+
+  test('the native fast path is built for the table layout lib/flows/table.ts declares', () => {
+    expect(binding.FlowPass.layout()).toEqual(LAYOUT);
+  });
+
+  test('batches taken by the native fast path end the same flows in the same order as one by one, with tight timeouts and maxFlows: idle ends, evictions, port reuse, handshake RTTs, IPv6, sequence wraparound', () => {
+    const frames = tcpConversations({ seed: 11, connections: 300, v6: 0.5, wrap: 0.3, midstream: 0.1, drop: 0.05, duplicate: 0.1, reorder: 0.1, spreadUs: 20_000, gapUs: 400 }).frames;
+    // Every connection again on the same ports, after the first has closed: port reuse on closed flows.
+    const again = frames.map((f: { timestamp: bigint; data: Buffer }) => ({ timestamp: f.timestamp + 30_000_000n, data: f.data }));
+    const udpFlows = Array.from({ length: 2000 }, (_, i) => udp(1000 + (i % 40), 53, T0 + BigInt(i) * 50_000n, Buffer.alloc(i % 7)));
+    const packets = [...frames, ...again].map(({ timestamp, data }): Packet => ({ timestamp, data, caplen: data.length, len: data.length + 4 }));
+    const all = [...packets, ...udpFlows].sort((x, y) => (x.timestamp < y.timestamp ? -1 : x.timestamp > y.timestamp ? 1 : 0));
+    const options = { maxFlows: 64, timeouts: { tcp: 2_000_000, tcpClosed: 500_000, udp: 1_000_000 } };
+    const ended = run(all, options).tracker.stats.ended;
+    // The options bite: flows end by every reason.
+    expect(Math.min(ended.closed, ended.idle, ended.evicted, ended.end)).toBeGreaterThan(0);
+    expect(inBatchesAndByOne(all, options)).toBeGreaterThan(1000);
+    expect(inBatchesAndByOne(all, {})).toBeGreaterThan(500);
   });
 });
+
+/** Runs packets through a tracker in batches of 97 and through another one by one (PacketColumns' path): the same flows in the same order, the same stats. Returns the flow count. */
+function inBatchesAndByOne(packets: Packet[], options: ConstructorParameters<typeof FlowTracker>[0]): number {
+  const byOne = run(packets, options);
+  const inBatches = new FlowTracker(options);
+  const flows: Flow[] = [];
+  inBatches.on('flow', (f: Flow) => flows.push(f));
+  for (let i = 0; i < packets.length; i += 97) inBatches.addBatch(batchOf(packets.slice(i, i + 97)), 1);
+  inBatches.end();
+  expect(flows).toEqual(byOne.flows);
+  expect(inBatches.stats).toEqual(byOne.tracker.stats);
+  return flows.length;
+}
 
 describe('TCP reassembly', () => {
   const collect = (packets: Packet[], reassembly = {}): { events: string[]; flows: Flow[]; tracker: FlowTracker } => {

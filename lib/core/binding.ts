@@ -240,6 +240,18 @@ export declare class PacketFilter {
   matches(data: Buffer, len: number): boolean;
 }
 
+/** FlowTracker's native fast path over its table's arrays (src-native/flows/flow_pass.h). */
+export declare class FlowPass {
+  /** The table layout the native code was built for (lib/flows/table.ts's constants). */
+  static layout(): Record<string, number>;
+  /** The table's arrays (again after it grows); clock: base time's high and low words, the latest time, a timeout per list. */
+  table(slots: Uint32Array, index: Int32Array, links: Int32Array, heads: Int32Array, tails: Int32Array, clock: Float64Array): void;
+  /** The batch the next run() calls read. */
+  batch(data: Uint8Array, offsets: Uint32Array, caplens: Uint32Array, lens: Uint32Array, timeWords: Uint32Array): void;
+  /** Takes the batch's packets from `from` on that only update a held flow; returns the first it did not take. */
+  run(from: number): number;
+}
+
 export interface Binding {
   setErrorClass(cls: typeof WirecapError): void;
   /** Closes every capture and writer of this environment (its cleanup hook does the same). */
@@ -253,6 +265,7 @@ export interface Binding {
   WriterHandle: typeof WriterHandle;
   ReplayHandle: typeof ReplayHandle;
   PacketFilter: typeof PacketFilter;
+  FlowPass: typeof FlowPass;
 }
 
 // node-gyp-build picks prebuilds/<platform>-<arch>/ or build/Release/; a

@@ -2,13 +2,17 @@
  * The flow table's storage: flows live in fixed-size slots of one
  * ArrayBuffer (192 bytes each, read through 32-bit and 64-bit views), so a
  * packet touches a few cache lines of its flow rather than one per field:
- * what every packet reads and writes is in a slot's first 128 bytes (key,
- * list links and flags; counters, times and sequence ends), what a flow's
- * start, end and handshake touch in the last 64.
+ * what every packet reads and writes is in a slot's first 128 bytes (key
+ * and flags; counters, times and sequence ends), what a flow's start, end
+ * and handshake touch in the last 64.
  * Slots are found through an open-addressing hash index (linear probing,
- * deletion by backward shift, so no tombstones). Each slot sits in one of
- * four least-recently-seen lists (TCP, TCP closed, UDP, other) whose heads
- * are the next to time out. Nothing here allocates per packet.
+ * deletion by backward shift, so no tombstones) that holds each key's hash
+ * beside its slot. Each slot sits in one of four least-recently-seen lists
+ * (TCP, TCP closed, UDP, other) whose heads are the next to time out; the
+ * links are an array of their own, small enough to stay in the cache, so
+ * moving a flow to its list's tail touches no other flow's slot. Nothing
+ * here allocates per packet. The native fast path (fast-path.ts) updates
+ * the same arrays in place.
  */
 
 /** Words of a key: two 4-word addresses, the ports, then protocol | version << 8 | vlan << 16. */
@@ -20,11 +24,10 @@ export const LIST_UDP = 2;
 export const LIST_OTHER = 3;
 const LISTS = 4;
 
-/** A slot's 32-bit words (u32 / i32 views, slot s at s * W). Bytes 0-63: the key words (0-9), then: */
+/** A slot's 32-bit words (u32 view, slot s at s * W). Bytes 0-63: the key words (0-9), then: */
 export const W = 48;
 const HASH = 10;
-const PREV = 11;
-const NEXT = 12;
+/** (Words 11 and 12 are free: a slot's list links are in FlowSlots.links, which stays in the cache.) */
 /** list (bits 0-7), clientIsA (bit 8), sequence end set (bits 9 and 10, per side), client guessed (bit 11), first packet from the server (bit 12), handshake RTT awaited (bit 13). */
 const META = 13;
 /** Per side: TCP flags seen (low 16 bits), history letters seen (high 16). */
@@ -50,6 +53,10 @@ export const ID = 22;
 export const GUESSED = 0x800;
 export const FLIPPED = 0x1000;
 export const RTT_AWAITED = 0x2000;
+/** What the native fast path (src-native/flows/flow_pass.cc) writes in place: it must be built for this layout. */
+export const LAYOUT: Record<string, number> = {
+  W, KEY_WORDS, HASH, META, FLAGS, LAST_NS, BYTES, PAYLOAD, LAST, PACKETS, SEQ_END, PACKETS_HIGH, HISTORY, SYN_NS, SYN_ACK_NS, RTT_NS, LIST_TCP, LIST_TCP_CLOSED, RTT_AWAITED,
+};
 
 /** A 30-bit hash of the key words at w[o..] (murmur3's finalizer over a running mix), small enough to stay a V8 small integer. */
 export function hashKey(w: Uint32Array, o: number): number {
@@ -70,11 +77,12 @@ export class FlowSlots {
   capacity = 0;
   count = 0;
   u!: Uint32Array;
-  i32!: Int32Array;
   f!: Float64Array;
-  /** The hash index: slot + 1, 0 for empty. */
+  /** The hash index, two words an entry: slot + 1 (0 for empty), then the slot's key hash, so probing past other keys reads no slot (replaced when the table grows). */
   #index!: Int32Array;
   #mask = 0;
+  /** Each slot's list links, two words a slot: the previous and the next slot in its list (-1: none). */
+  links!: Int32Array;
   readonly heads = new Int32Array(LISTS).fill(-1);
   readonly tails = new Int32Array(LISTS).fill(-1);
   #free!: Int32Array;
@@ -90,8 +98,10 @@ export class FlowSlots {
     const u = new Uint32Array(buffer);
     if (this.u !== undefined) u.set(this.u);
     this.u = u;
-    this.i32 = new Int32Array(buffer);
     this.f = new Float64Array(buffer);
+    const links = new Int32Array(2 * capacity);
+    if (this.links !== undefined) links.set(this.links);
+    this.links = links;
     const free = new Int32Array(capacity);
     if (this.#free !== undefined) free.set(this.#free.subarray(0, this.#freeCount));
     // New slots are handed out lowest first.
@@ -103,9 +113,13 @@ export class FlowSlots {
     this.capacity = capacity;
     let size = 1;
     while (size < 2 * capacity) size *= 2;
-    this.#index = new Int32Array(size);
+    this.#index = new Int32Array(2 * size);
     this.#mask = size - 1;
     for (let s = 0; s < old; s++) if (this.listOf(s) !== 0xff) this.#place(s);
+  }
+
+  get index(): Int32Array {
+    return this.#index;
   }
 
   /** True when a new flow needs an eviction first. */
@@ -165,10 +179,10 @@ export class FlowSlots {
     const index = this.#index;
     const u = this.u;
     for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
-      const e = index[i];
+      const e = index[2 * i];
       if (e === 0) return -1;
+      if (index[2 * i + 1] !== h) continue;
       const o = (e - 1) * W;
-      if (u[o + HASH] !== h) continue;
       if (u[o] === w[k] && u[o + 1] === w[k + 1] && u[o + 2] === w[k + 2] && u[o + 3] === w[k + 3] && u[o + 4] === w[k + 4] &&
         u[o + 5] === w[k + 5] && u[o + 6] === w[k + 6] && u[o + 7] === w[k + 7] && u[o + 8] === w[k + 8] && u[o + 9] === w[k + 9]) return e - 1;
     }
@@ -193,9 +207,11 @@ export class FlowSlots {
 
   #place(s: number): void {
     const index = this.#index;
-    let i = this.u[s * W + HASH] & this.#mask;
-    while (index[i] !== 0) i = (i + 1) & this.#mask;
-    index[i] = s + 1;
+    const h = this.u[s * W + HASH];
+    let i = h & this.#mask;
+    while (index[2 * i] !== 0) i = (i + 1) & this.#mask;
+    index[2 * i] = s + 1;
+    index[2 * i + 1] = h;
   }
 
   /** Frees slot s. */
@@ -204,17 +220,18 @@ export class FlowSlots {
     const mask = this.#mask;
     const u = this.u;
     let i = u[s * W + HASH] & mask;
-    while (index[i] !== s + 1) i = (i + 1) & mask;
+    while (index[2 * i] !== s + 1) i = (i + 1) & mask;
     // Backward shift: pull later entries of the run into the hole when their home allows it.
-    for (let j = (i + 1) & mask; index[j] !== 0; j = (j + 1) & mask) {
-      const home = u[(index[j] - 1) * W + HASH] & mask;
+    for (let j = (i + 1) & mask; index[2 * j] !== 0; j = (j + 1) & mask) {
+      const home = index[2 * j + 1] & mask;
       const between = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!between) {
-        index[i] = index[j];
+        index[2 * i] = index[2 * j];
+        index[2 * i + 1] = index[2 * j + 1];
         i = j;
       }
     }
-    index[i] = 0;
+    index[2 * i] = 0;
     this.#unlink(s);
     u[s * W + META] = 0xff;
     this.#free[this.#freeCount++] = s;
@@ -231,23 +248,23 @@ export class FlowSlots {
   }
 
   #append(s: number, list: number): void {
-    const i32 = this.i32;
+    const links = this.links;
     const tail = this.tails[list];
-    i32[s * W + PREV] = tail;
-    i32[s * W + NEXT] = -1;
-    if (tail >= 0) i32[tail * W + NEXT] = s;
+    links[2 * s] = tail;
+    links[2 * s + 1] = -1;
+    if (tail >= 0) links[2 * tail + 1] = s;
     else this.heads[list] = s;
     this.tails[list] = s;
   }
 
   #unlink(s: number): void {
-    const i32 = this.i32;
+    const links = this.links;
     const list = this.listOf(s);
-    const p = i32[s * W + PREV];
-    const n = i32[s * W + NEXT];
-    if (p >= 0) i32[p * W + NEXT] = n;
+    const p = links[2 * s];
+    const n = links[2 * s + 1];
+    if (p >= 0) links[2 * p + 1] = n;
     else this.heads[list] = n;
-    if (n >= 0) i32[n * W + PREV] = p;
+    if (n >= 0) links[2 * n] = p;
     else this.tails[list] = p;
   }
 

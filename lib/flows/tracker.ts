@@ -21,6 +21,7 @@ import { TcpConnection } from '../reassembly/connection';
 import { ReassemblyBudget } from '../reassembly/stream';
 import { checkBoolean, checkInteger, checkKeys, checkObject } from '../core/validate';
 import { invalid } from '../core/errors';
+import { FastPath } from './fast-path';
 import { EthernetReader, key4, key6, touchHeaders } from './keys';
 import { finishRecord, type FlowRecord, makeRecord, wordsTime } from './record';
 import { BYTES, D, FIRST, FLAGS, FlowSlots, FLIPPED, GUESSED, hashKey, HISTORY, ID, KEY_WORDS, LAST, LAST_NS, LIST_OTHER, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, PAYLOAD, RTT_AWAITED, RTT_NS, SEQ_END, SYN_ACK_NS, SYN_NS, W } from './table';
@@ -82,6 +83,8 @@ export class FlowTracker extends EventEmitter {
   readonly #row = new PacketColumns(1);
   readonly #w = new Uint32Array(KEY_WORDS);
   readonly #ethernet = new EthernetReader();
+  /** The native fast path, when no stream handler needs every packet. */
+  readonly #fast: FastPath | null;
   /** What touchHeaders() read (kept, so that its reads are not optimized away). */
   #touched = 0;
   /** A lone packet's time as two words (see #one). */
@@ -132,6 +135,7 @@ export class FlowTracker extends EventEmitter {
     const int = (k: string, d: number): number => (r[k] === undefined ? d : checkInteger(r[k], `reassembly.${k}`, 0, 2 ** 40));
     this.#budget = new ReassemblyBudget(int('maxBuffered', 64 << 20), int('maxBufferedPerStream', 1 << 20), int('window', 2048));
     this.#slots = new FlowSlots(maxFlows);
+    this.#fast = this.#streams === null ? new FastPath(this.#slots, this.#timeouts) : null;
   }
 
   get stats(): FlowTrackerStats {
@@ -157,8 +161,29 @@ export class FlowTracker extends EventEmitter {
     const lens = batch.lens;
     const ethernet = linktype === DLT_EN10MB;
     const e = this.#ethernet;
-    if (ethernet) this.#touched = touchHeaders(d, offsets, caplens, batch.count);
+    const fast = ethernet ? this.#fast : null;
+    if (fast !== null) fast.batch(batch, words);
+    else if (ethernet) this.#touched = touchHeaders(d, offsets, caplens, batch.count);
+    // After the fast path took nothing, it is skipped for a growing number
+    // of packets (frames it never takes cost no native call each).
+    let skip = 0;
+    let misses = 0;
     for (let i = 0; i < batch.count; i++) {
+      if (fast !== null && this.#based) {
+        if (skip > 0) skip--;
+        else {
+          const next = fast.run(i, this.#now);
+          if (next > i) {
+            this.#frame += next - i;
+            this.#stats.packets += next - i;
+            this.#now = fast.latest();
+            misses = 0;
+            i = next;
+            this.#expire();
+            if (i === batch.count) break;
+          } else skip = misses = Math.min(2 * misses + 1, 64);
+        }
+      }
       const start = offsets[i];
       const end = start + caplens[i];
       if (ethernet && e.read(d, start, end)) {
@@ -167,8 +192,9 @@ export class FlowTracker extends EventEmitter {
         this.#clock(words, 2 * i);
         this.#flow(d, e.key, 0, e.hash, e.srcIsA, e.proto, e.flags, e.srcPort, e.dstPort, lens[i], e.transport, e.payloadAt, e.payloadLength, words, 2 * i, false);
       } else this.#one(this.#row.fillPacket(d, start, end, linktype), 0, d, start, end, lens[i], words, 2 * i, false, 0);
+      // After every packet, as addPacket(): flows end the same, however the packets were batched.
+      this.#expire();
     }
-    this.#expire();
   }
 
   /** One packet captured with linktype. */
@@ -208,6 +234,7 @@ export class FlowTracker extends EventEmitter {
       this.#based = true;
       this.#baseHi = hi;
       this.#baseLo = lo;
+      this.#fast?.base(hi, lo);
     }
     const ns = (hi - this.#baseHi) * 4294967296 + (lo - this.#baseLo);
     this.#ns = ns;

@@ -9,8 +9,11 @@ const ROOT = path.join(__dirname, '..', '..');
 // generated conversations (test/helpers/conversations.js), a third of them
 // mutated, fed as one PacketBatch (the columns path) or packet by packet,
 // with small bounds, through a FlowTracker that defragments and reassembles
-// every TCP connection, and through a Defragmenter alone. A finding is a
-// throw, or a bound not kept.
+// every TCP connection, and through a Defragmenter alone. Every other case
+// has no stream handlers, so the batch goes through the native fast path
+// (src-native/flows), and the same frames packet by packet through a
+// second tracker: both must end the same flows, in the same order, with
+// the same stats. A finding is a throw, a bound not kept, or a difference.
 
 const FLOW_WINDOW = 200;
 const FLOW_BOUNDS = { maxFlows: 64, defrag: { maxDatagrams: 16, maxBytes: 32768, maxFragments: 16 }, reassembly: { maxBuffered: 65536, maxBufferedPerStream: 8192 } };
@@ -31,12 +34,12 @@ function flowCase(ctx, r) {
     const seed = seeds[(from + k) % seeds.length];
     frames.push(r.chance(0.33) ? mutate(seed, r) : seed);
   }
-  const tracker = new FlowTracker({
-    ...FLOW_BOUNDS,
-    timeouts: { tcp: 2e9, udp: 1e9, other: 1e9, tcpClosed: 1e8 },
-    streams: () => ({ onData() {}, onGap() {}, onOverlap() {}, onDatagram() {}, onEnd() {} }),
-  });
+  const streams = r.chance(0.5);
+  const options = { ...FLOW_BOUNDS, timeouts: { tcp: 2e9, udp: 1e9, other: 1e9, tcpClosed: 1e8 } };
+  const tracker = new FlowTracker(streams ? { ...options, streams: () => ({ onData() {}, onGap() {}, onOverlap() {}, onDatagram() {}, onEnd() {} }) } : options);
   const defrag = new Defragmenter(FLOW_BOUNDS.defrag);
+  const flowsOf = [];
+  tracker.on('flow', (f) => flowsOf.push(f));
   let t = 1_700_000_000_000_000_000n;
   const times = frames.map(() => (t += BigInt(r.chance(0.05) ? r.below(4e9) : r.below(1e6))));
   const check = () => {
@@ -45,26 +48,27 @@ function flowCase(ctx, r) {
     if (s.reassembly.heldBytes > FLOW_BOUNDS.reassembly.maxBuffered) throw new Error(`${s.reassembly.heldBytes} bytes held, over maxBuffered`);
     if (s.defrag.heldBytes > FLOW_BOUNDS.defrag.maxBytes || s.defrag.pending > FLOW_BOUNDS.defrag.maxDatagrams) throw new Error('defragmentation over its bounds');
   };
-  if (r.chance(0.5)) {
+  const lens = frames.map((f) => f.length + (r.chance(0.1) ? r.below(100) : 0));
+  if (!streams || r.chance(0.5)) {
     const count = frames.length;
     const data = Buffer.concat(frames);
     const meta = new ArrayBuffer(20 * count);
     const stamps = new BigInt64Array(meta, 0, count);
     const caplens = new Uint32Array(meta, 8 * count, count);
-    const lens = new Uint32Array(meta, 12 * count, count);
+    const batchLens = new Uint32Array(meta, 12 * count, count);
     const offsets = new Uint32Array(meta, 16 * count, count);
     let at = 0;
     frames.forEach((f, i) => {
       stamps[i] = times[i];
       caplens[i] = f.length;
-      lens[i] = f.length + (r.chance(0.1) ? r.below(100) : 0);
+      batchLens[i] = lens[i];
       offsets[i] = at;
       at += f.length;
     });
     tracker.addBatch(new PacketBatch(data, meta, count), 1);
   } else {
     frames.forEach((f, i) => {
-      tracker.addPacket({ timestamp: times[i], data: f, caplen: f.length, len: f.length }, 1);
+      tracker.addPacket({ timestamp: times[i], data: f, caplen: f.length, len: lens[i] }, 1);
       check();
     });
   }
@@ -76,7 +80,23 @@ function flowCase(ctx, r) {
   const open = tracker.stats.active;
   tracker.end();
   if (ended !== open || tracker.stats.reassembly.heldBytes !== 0) throw new Error('end() left flows or held bytes behind');
+  if (!streams) sameByOne(FlowTracker, options, tracker, flowsOf, frames, times, lens);
   return 'flows';
+}
+
+/** The same frames packet by packet through a new tracker: a finding unless it ends the same flows, in order, with the same stats, as the batch did. */
+function sameByOne(FlowTracker, options, batch, batchFlows, frames, times, lens) {
+  const byOne = new FlowTracker(options);
+  const flows = [];
+  byOne.on('flow', (f) => flows.push(f));
+  frames.forEach((f, i) => byOne.addPacket({ timestamp: times[i], data: f, caplen: f.length, len: lens[i] }, 1));
+  byOne.end();
+  const text = (x) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+  const a = batchFlows.map(text);
+  const b = flows.map(text);
+  const at = a.findIndex((x, i) => x !== b[i]);
+  if (a.length !== b.length || at >= 0) throw new Error(`the batch (native fast path) and packet by packet ended different flows: ${a.length} and ${b.length}; first difference at ${at}: ${a[at]} / ${b[at]}`);
+  if (text(batch.stats) !== text(byOne.stats)) throw new Error(`the batch (native fast path) and packet by packet give different stats: ${text(batch.stats)} / ${text(byOne.stats)}`);
 }
 
 module.exports = { FLOW_WINDOW, flowSeeds, flowCase };
