@@ -8,9 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { filePackets, tcpdumpRead } from './helpers/tools';
-import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
+import { openOffline, trackFlows } from '../lib';
+import { pcapBytes, referenceRead, syntheticPackets, type TracePacket } from './helpers/trace';
 import { ROOT } from './helpers/traffic';
 import { windowsNode, WindowsNode, windowsUnavailable } from './helpers/wine';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { tcpConversations } = require('./helpers/conversations.js');
 
 const unavailable = windowsUnavailable();
 if (unavailable !== null) {
@@ -158,6 +161,25 @@ describeWindows.each(BUILDS)('the $build win32-x64 build under wine', ({ addon }
       // Wine's wpcap.dll has no pcap_open_dead or pcap_offline_filter: a filtered file read says so.
       expect(out.filter).toBe('ENOTSUP');
     }
+  });
+
+  test("tracks a trace's flows through the native fast path as the Linux build does: the same flows, in the same order", async () => {
+    const frames: TracePacket[] = tcpConversations({ seed: 3, connections: 200, v6: 0.4, wrap: 0.3, midstream: 0.1, drop: 0.05, duplicate: 0.1, reorder: 0.1 }).frames;
+    const file = path.join(dir, 'flows.pcap');
+    fs.writeFileSync(file, pcapBytes(frames, { nano: true }));
+    // The flows as text (bigints as decimal strings), hashed: here, and in node.exe.
+    const local: string[] = [];
+    for await (const f of trackFlows(openOffline(file))) local.push(JSON.stringify(f, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+    const r = await win.run(`
+      const wirecap = require(${JSON.stringify(win.packageDir)});
+      const crypto = require('node:crypto');
+      (async () => {
+        const rows = [];
+        for await (const f of wirecap.trackFlows(wirecap.openOffline(${JSON.stringify(win.windowsPath(file))}))) rows.push(JSON.stringify(f, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+        console.log(JSON.stringify({ count: rows.length, digest: crypto.createHash('sha256').update(rows.join('\\n')).digest('hex') }));
+      })().catch((e) => console.log(JSON.stringify({ thrown: e.code, message: e.message })));`);
+    expect(local.length).toBeGreaterThan(150);
+    expect(lastJson(r.output)).toEqual({ count: local.length, digest: createHash('sha256').update(local.join('\n')).digest('hex') });
   });
 
   test('without wpcap.dll (WINEDLLOVERRIDES=wpcap=) the first call throws ELIBPCAP naming Npcap', async () => {

@@ -1,8 +1,8 @@
 /**
  * FlowTracker's native fast path (src-native/flows/flow_pass.h): over a
- * batch, it takes the packets that only update a held flow's counters, in
- * place in the table's arrays, and stops at the first one the tracker must
- * take itself. Used only when the tracker hands no bytes to stream
+ * batch, it takes the packets of held flows and those that start a flow in
+ * a free slot, in place in the table's arrays, and stops at the first one
+ * the tracker must take itself. Used only when the tracker hands no bytes to stream
  * handlers (those need every packet in JavaScript).
  */
 import type { PacketBatch } from '../capture/batch';
@@ -14,6 +14,7 @@ const BASE_HIGH = 0;
 const BASE_LOW = 1;
 const NOW = 2;
 const TIMEOUTS = 3;
+const NEXT_ID = TIMEOUTS + 4;
 
 function checkLayout(): void {
   const native = binding.FlowPass.layout();
@@ -24,7 +25,7 @@ function checkLayout(): void {
 
 export class FastPath {
   readonly #pass: FlowPass;
-  readonly #clock = new Float64Array(TIMEOUTS + 4);
+  readonly #clock = new Float64Array(NEXT_ID + 1);
   /** The table's slot array the native side was last given (a new one after the table grows). */
   #u: Uint32Array | null = null;
 
@@ -45,18 +46,25 @@ export class FastPath {
     this.#pass.batch(batch.data, batch.offsets, batch.caplens, batch.lens, words);
   }
 
-  /** Takes packets from `from` on; now: the latest packet time so far. Returns the first packet not taken; latest() is then the new latest time. */
-  run(from: number, now: number): number {
+  /** Takes packets from `from` on; now: the latest packet time so far; nextId: the next flow's id. Returns the first packet not taken. */
+  run(from: number, now: number, nextId: number): number {
     const s = this.slots;
     if (this.#u !== s.u) {
       this.#u = s.u;
-      this.#pass.table(s.u, s.index, s.links, s.heads, s.tails, this.#clock);
+      this.#pass.table(s.u, s.index, s.links, s.heads, s.tails, s.free, s.sizes, this.#clock);
     }
     this.#clock[NOW] = now;
+    this.#clock[NEXT_ID] = nextId;
     return this.#pass.run(from);
   }
 
+  /** After run(): the latest packet time. */
   latest(): number {
     return this.#clock[NOW];
+  }
+
+  /** After run(): the next flow id (run() numbered the flows it created from the one given). */
+  nextId(): number {
+    return this.#clock[NEXT_ID];
   }
 }

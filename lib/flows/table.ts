@@ -23,6 +23,9 @@ export const LIST_TCP_CLOSED = 1;
 export const LIST_UDP = 2;
 export const LIST_OTHER = 3;
 const LISTS = 4;
+/** FlowSlots.sizes: flows held, free slots. */
+const COUNT = 0;
+const FREE_COUNT = 1;
 
 /** A slot's 32-bit words (u32 view, slot s at s * W). Bytes 0-63: the key words (0-9), then: */
 export const W = 48;
@@ -50,12 +53,13 @@ export const SYN_NS = 19;
 export const SYN_ACK_NS = 20;
 export const RTT_NS = 21;
 export const ID = 22;
+const CLIENT_IS_A = 0x100;
 export const GUESSED = 0x800;
 export const FLIPPED = 0x1000;
 export const RTT_AWAITED = 0x2000;
 /** What the native fast path (src-native/flows/flow_pass.cc) writes in place: it must be built for this layout. */
 export const LAYOUT: Record<string, number> = {
-  W, KEY_WORDS, HASH, META, FLAGS, LAST_NS, BYTES, PAYLOAD, LAST, PACKETS, SEQ_END, PACKETS_HIGH, HISTORY, SYN_NS, SYN_ACK_NS, RTT_NS, LIST_TCP, LIST_TCP_CLOSED, RTT_AWAITED,
+  W, KEY_WORDS, HASH, META, FLAGS, LAST_NS, BYTES, PAYLOAD, LAST, PACKETS, SEQ_END, PACKETS_HIGH, HISTORY, FIRST, SYN_NS, SYN_ACK_NS, RTT_NS, ID, LIST_TCP, LIST_TCP_CLOSED, LIST_UDP, LIST_OTHER, CLIENT_IS_A, GUESSED, FLIPPED, RTT_AWAITED, COUNT, FREE_COUNT,
 };
 
 /** A 30-bit hash of the key words at w[o..] (murmur3's finalizer over a running mix), small enough to stay a V8 small integer. */
@@ -75,7 +79,8 @@ export function hashKey(w: Uint32Array, o: number): number {
 export class FlowSlots {
   /** Slots allocated now (grows by doubling up to max). */
   capacity = 0;
-  count = 0;
+  /** Flows held, and free slots (FREE_COUNT: the free list's length): shared with the native fast path, which creates flows too. */
+  readonly sizes = new Int32Array(2);
   u!: Uint32Array;
   f!: Float64Array;
   /** The hash index, two words an entry: slot + 1 (0 for empty), then the slot's key hash, so probing past other keys reads no slot (replaced when the table grows). */
@@ -85,8 +90,8 @@ export class FlowSlots {
   links!: Int32Array;
   readonly heads = new Int32Array(LISTS).fill(-1);
   readonly tails = new Int32Array(LISTS).fill(-1);
-  #free!: Int32Array;
-  #freeCount = 0;
+  /** Free slots, the next one handed out last. */
+  free!: Int32Array;
 
   constructor(readonly max: number) {
     this.#allocate(Math.min(max, 1024));
@@ -103,13 +108,13 @@ export class FlowSlots {
     if (this.links !== undefined) links.set(this.links);
     this.links = links;
     const free = new Int32Array(capacity);
-    if (this.#free !== undefined) free.set(this.#free.subarray(0, this.#freeCount));
+    if (this.free !== undefined) free.set(this.free.subarray(0, this.sizes[FREE_COUNT]));
     // New slots are handed out lowest first.
     for (let s = capacity - 1; s >= old; s--) {
-      free[this.#freeCount++] = s;
+      free[this.sizes[FREE_COUNT]++] = s;
       u[s * W + META] = 0xff;
     }
-    this.#free = free;
+    this.free = free;
     this.capacity = capacity;
     let size = 1;
     while (size < 2 * capacity) size *= 2;
@@ -122,9 +127,14 @@ export class FlowSlots {
     return this.#index;
   }
 
+  /** Flows held. */
+  get count(): number {
+    return this.sizes[COUNT];
+  }
+
   /** True when a new flow needs an eviction first. */
   get full(): boolean {
-    return this.#freeCount === 0 && this.capacity >= this.max;
+    return this.sizes[FREE_COUNT] === 0 && this.capacity >= this.max;
   }
 
   listOf(s: number): number {
@@ -132,12 +142,12 @@ export class FlowSlots {
   }
 
   clientIsA(s: number): boolean {
-    return (this.u[s * W + META] & 0x100) !== 0;
+    return (this.u[s * W + META] & CLIENT_IS_A) !== 0;
   }
 
   setClientIsA(s: number, yes: boolean): void {
-    if (yes) this.u[s * W + META] |= 0x100;
-    else this.u[s * W + META] &= ~0x100;
+    if (yes) this.u[s * W + META] |= CLIENT_IS_A;
+    else this.u[s * W + META] &= ~CLIENT_IS_A;
   }
 
   /** Meta bits (GUESSED, FLIPPED): test and set. */
@@ -190,8 +200,8 @@ export class FlowSlots {
 
   /** A new slot for the key at w[k..] (the caller made room), its counters zeroed, at the tail of list. */
   insert(w: Uint32Array, k: number, h: number, list: number): number {
-    if (this.#freeCount === 0) this.#allocate(Math.min(this.max, this.capacity * 2));
-    const s = this.#free[--this.#freeCount];
+    if (this.sizes[FREE_COUNT] === 0) this.#allocate(Math.min(this.max, this.capacity * 2));
+    const s = this.free[--this.sizes[FREE_COUNT]];
     const o = s * W;
     this.u.fill(0, o, o + W);
     for (let j = 0; j < KEY_WORDS; j++) this.u[o + j] = w[k + j];
@@ -200,7 +210,7 @@ export class FlowSlots {
     const fo = s * D;
     this.f[fo + SYN_NS] = this.f[fo + SYN_ACK_NS] = this.f[fo + RTT_NS] = -1;
     this.#place(s);
-    this.count++;
+    this.sizes[COUNT]++;
     this.#append(s, list);
     return s;
   }
@@ -234,8 +244,8 @@ export class FlowSlots {
     index[2 * i] = 0;
     this.#unlink(s);
     u[s * W + META] = 0xff;
-    this.#free[this.#freeCount++] = s;
-    this.count--;
+    this.free[this.sizes[FREE_COUNT]++] = s;
+    this.sizes[COUNT]--;
   }
 
   /** Moves s to the tail of list (it was just seen). */

@@ -172,11 +172,13 @@ export class FlowTracker extends EventEmitter {
       if (fast !== null && this.#based) {
         if (skip > 0) skip--;
         else {
-          const next = fast.run(i, this.#now);
+          const next = fast.run(i, this.#now, this.#nextId);
           if (next > i) {
             this.#frame += next - i;
             this.#stats.packets += next - i;
             this.#now = fast.latest();
+            this.#stats.flows += fast.nextId() - this.#nextId;
+            this.#nextId = fast.nextId();
             misses = 0;
             i = next;
             this.#expire();

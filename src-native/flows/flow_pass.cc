@@ -14,12 +14,15 @@ constexpr uint32_t kW = 48, kD = kW / 2, kKeyWords = 10;
 constexpr uint32_t kHash = 10, kMeta = 13, kFlags = 14;
 constexpr uint32_t kLastNs = 8, kBytes = 9, kPayload = 11;                      // doubles
 constexpr uint32_t kSynNs = 19, kSynAckNs = 20, kRttNs = 21;                   // doubles of the last 64 bytes
-constexpr uint32_t kLast = 26, kPackets = 28, kSeqEnd = 30, kHistory = 34, kPacketsHigh = 36;  // words
-constexpr uint32_t kLists = 4, kListTcp = 0, kListTcpClosed = 1;
-constexpr uint32_t kClientIsA = 0x100, kSeqSet = 0x200, kRttAwaited = 0x2000;
+constexpr uint32_t kLast = 26, kPackets = 28, kSeqEnd = 30, kFirst = 32, kHistory = 34, kPacketsHigh = 36;  // words
+constexpr uint32_t kId = 22;  // double
+constexpr uint32_t kLists = 4, kListTcp = 0, kListTcpClosed = 1, kListUdp = 2, kListOther = 3;
+constexpr uint32_t kClientIsA = 0x100, kSeqSet = 0x200, kGuessed = 0x800, kFlipped = 0x1000, kRttAwaited = 0x2000;
+// FlowSlots.sizes: flows held, free slots.
+constexpr uint32_t kCount = 0, kFreeCount = 1;
 constexpr uint32_t kSyn = 0x02, kAck = 0x10, kFin = 0x01, kRst = 0x04;
-// The clock array: base time's words, the latest packet time (ns since the base), then a timeout per list.
-constexpr uint32_t kBaseHigh = 0, kBaseLow = 1, kNow = 2, kTimeouts = 3;
+// The clock array: base time's words, the latest packet time (ns since the base), a timeout per list, the next flow id.
+constexpr uint32_t kBaseHigh = 0, kBaseLow = 1, kNow = 2, kTimeouts = 3, kNextId = kTimeouts + kLists;
 
 // Packets read (and their slots prefetched) ahead of the one being taken.
 constexpr uint32_t kWindow = 16;
@@ -51,6 +54,8 @@ struct FrameKey {
   uint32_t flags;  // TCP's (0 for UDP)
   uint32_t seq;
   uint32_t payload;
+  uint32_t src_port;
+  uint32_t dst_port;
 };
 
 namespace {
@@ -128,6 +133,8 @@ bool ReadFrame(const uint8_t* frame, uint32_t caplen, FrameKey* out) {
   out->src_is_a = src_is_a;
   out->tcp = proto == 6;
   out->payload = static_cast<uint32_t>(pl);
+  out->src_port = sp;
+  out->dst_port = dp;
   return true;
 }
 
@@ -147,7 +154,9 @@ Napi::Value FlowPass::Layout(const Napi::CallbackInfo& info) {
       {"W", kW},         {"KEY_WORDS", kKeyWords}, {"HASH", kHash},
       {"META", kMeta},   {"FLAGS", kFlags},        {"LAST_NS", kLastNs},  {"BYTES", kBytes},   {"PAYLOAD", kPayload},
       {"LAST", kLast},   {"PACKETS", kPackets},    {"SEQ_END", kSeqEnd},  {"PACKETS_HIGH", kPacketsHigh},
-      {"HISTORY", kHistory}, {"SYN_NS", kSynNs},   {"SYN_ACK_NS", kSynAckNs}, {"RTT_NS", kRttNs},
+      {"HISTORY", kHistory}, {"FIRST", kFirst},    {"SYN_NS", kSynNs},   {"SYN_ACK_NS", kSynAckNs}, {"RTT_NS", kRttNs},
+      {"ID", kId},       {"LIST_UDP", kListUdp},   {"LIST_OTHER", kListOther}, {"CLIENT_IS_A", kClientIsA},
+      {"GUESSED", kGuessed}, {"FLIPPED", kFlipped}, {"COUNT", kCount},  {"FREE_COUNT", kFreeCount},
       {"LIST_TCP", kListTcp}, {"LIST_TCP_CLOSED", kListTcpClosed}, {"RTT_AWAITED", kRttAwaited}};
   for (const auto& [name, value] : fields) o.Set(name, value);
   return o;
@@ -167,11 +176,13 @@ Napi::Value FlowPass::Table(const Napi::CallbackInfo& info) {
   Hold(&links_, info[2]);
   Hold(&heads_, info[3]);
   Hold(&tails_, info[4]);
-  Hold(&clock_, info[5]);
-  capacity_ = static_cast<uint32_t>(std::min(slots_.length / kW, links_.length / 2));
+  Hold(&free_, info[5]);
+  Hold(&sizes_, info[6]);
+  Hold(&clock_, info[7]);
+  capacity_ = static_cast<uint32_t>(std::min({slots_.length / kW, links_.length / 2, free_.length}));
   // A table run() could not use safely is never used: run() then takes nothing.
   const bool index_ok = index_.length >= 2 && (index_.length & (index_.length - 1)) == 0;
-  if (!index_ok || heads_.length < kLists || tails_.length < kLists || clock_.length < kTimeouts + kLists) capacity_ = 0;
+  if (!index_ok || index_.length / 2 < 2 * capacity_ || heads_.length < kLists || tails_.length < kLists || sizes_.length < 2 || clock_.length <= kNextId) capacity_ = 0;
   return info.Env().Undefined();
 }
 
@@ -227,7 +238,9 @@ Napi::Value FlowPass::Run(const Napi::CallbackInfo& info) {
           break;
         }
       }
-      if (slot == UINT32_MAX || !Take(i + k, slot, f)) return Napi::Number::New(env, i + k);
+      const bool fresh = slot == UINT32_MAX;
+      if (fresh) slot = Create(i + k, f);
+      if (slot == UINT32_MAX || !Take(i + k, slot, f, fresh)) return Napi::Number::New(env, i + k);
       // A flow idle past its timeout now: the tracker ends it before the next packet.
       if (Expired()) return Napi::Number::New(env, i + k + 1);
     }
@@ -256,7 +269,49 @@ void FlowPass::PrefetchFrames(uint32_t from, uint32_t to) {
   }
 }
 
-bool FlowPass::Take(uint32_t i, uint32_t s, const FrameKey& f) {
+uint32_t FlowPass::Create(uint32_t i, const FrameKey& f) {
+  // A full table needs an eviction, and one at its allocation's end a larger table: the tracker's.
+  const int32_t free_count = sizes_.data[kFreeCount];
+  if (free_count <= 0 || static_cast<uint32_t>(free_count) > free_.length) return UINT32_MAX;
+  const uint32_t s = static_cast<uint32_t>(free_.data[free_count - 1]);
+  if (s >= capacity_) return UINT32_MAX;
+  for (uint32_t l = 0; l < kLists; l++) {
+    if (tails_.data[l] >= static_cast<int32_t>(capacity_)) return UINT32_MAX;
+  }
+  sizes_.data[kFreeCount] = free_count - 1;
+  sizes_.data[kCount]++;
+  uint32_t* u = slots_.data + s * kW;
+  double* d = reinterpret_cast<double*>(slots_.data) + s * kD;
+  std::memset(u, 0, kW * sizeof *u);
+  std::memcpy(u, f.key, sizeof f.key);
+  u[kHash] = f.hash;
+  d[kSynNs] = d[kSynAckNs] = d[kRttNs] = -1;
+  const uint32_t list = f.tcp ? kListTcp : kListUdp;
+  u[kMeta] = list;
+  // Into the hash index (the index has twice the slots' entries: there is an empty one).
+  const uint32_t mask = static_cast<uint32_t>(index_.length / 2 - 1);
+  uint32_t x = f.hash & mask;
+  while (index_.data[2 * x] != 0) x = (x + 1) & mask;
+  index_.data[2 * x] = static_cast<int32_t>(s + 1);
+  index_.data[2 * x + 1] = static_cast<int32_t>(f.hash);
+  Append(s, list);
+  // The client: the SYN's sender; the SYN-ACK's receiver; else (TCP) the higher port's side, a guess.
+  bool src_is_client = true;
+  if (f.tcp && (f.flags & (kSyn | kAck)) == (kSyn | kAck)) {
+    src_is_client = false;
+    u[kMeta] |= kFlipped;
+  } else if (f.tcp && (f.flags & kSyn) == 0) {
+    src_is_client = f.src_port >= f.dst_port;
+    u[kMeta] |= kGuessed | (src_is_client ? 0 : kFlipped);
+  }
+  if (src_is_client == f.src_is_a) u[kMeta] |= kClientIsA;
+  u[kFirst] = time_words_.data[2 * i];
+  u[kFirst + 1] = time_words_.data[2 * i + 1];
+  d[kId] = clock_.data[kNextId]++;
+  return s;
+}
+
+bool FlowPass::Take(uint32_t i, uint32_t s, const FrameKey& f, bool fresh) {
   uint32_t* u = slots_.data + s * kW;
   double* d = reinterpret_cast<double*>(slots_.data) + s * kD;
   const uint32_t list = u[kMeta] & 0xff;
@@ -270,8 +325,8 @@ bool FlowPass::Take(uint32_t i, uint32_t s, const FrameKey& f) {
   const double scaled = words * 4294967296.0;
   const double ns = scaled + static_cast<double>(static_cast<int64_t>(low) - static_cast<int64_t>(clock_.data[kBaseLow]));
   // Idle past its timeout, or a new SYN on a closed connection: the flow ends first.
-  if (ns - d[kLastNs] > clock_.data[kTimeouts + list]) return false;
-  if (f.tcp && list == kListTcpClosed && (f.flags & (kSyn | kAck)) == kSyn) return false;
+  if (!fresh && ns - d[kLastNs] > clock_.data[kTimeouts + list]) return false;
+  if (!fresh && f.tcp && list == kListTcpClosed && (f.flags & (kSyn | kAck)) == kSyn) return false;
   // The list links Touch() follows must name slots of this table.
   const int32_t* links = links_.data + 2 * s;
   if (links[0] >= static_cast<int32_t>(capacity_) || links[1] >= static_cast<int32_t>(capacity_)) return false;
@@ -358,6 +413,12 @@ void FlowPass::Touch(uint32_t s, uint32_t list) {
   if (n >= 0) links[2 * n] = p;
   else tails_.data[was] = p;
   slots_.data[s * kW + kMeta] = (meta & ~0xffu) | list;
+  Append(s, list);
+}
+
+void FlowPass::Append(uint32_t s, uint32_t list) {
+  int32_t* links = links_.data;
+  const int32_t me = static_cast<int32_t>(s);
   const int32_t tail = tails_.data[list];
   links[2 * s] = tail;
   links[2 * s + 1] = -1;
