@@ -247,7 +247,7 @@ export declare class FlowPass {
   /** The table's arrays (again after it grows); clock: base time's high and low words, the latest time, a timeout per list, the next flow id. */
   table(slots: Uint32Array, index: Int32Array, links: Int32Array, heads: Int32Array, tails: Int32Array, free: Int32Array, sizes: Int32Array, clock: Float64Array): void;
   /** The batch the next run() calls read. */
-  batch(data: Uint8Array, offsets: Uint32Array, caplens: Uint32Array, lens: Uint32Array, timeWords: Uint32Array): void;
+  batch(data: Uint8Array, offsets: Uint32Array, caplens: Uint32Array, lens: Uint32Array, timeWords: Uint32Array, count: number): void;
   /** Takes the batch's packets from `from` on that update a held flow or start one in a free slot; returns the first it did not take. */
   run(from: number): number;
 }

@@ -43,7 +43,7 @@ export class FastPath {
 
   /** The batch the next run() calls read; words: its timestamps as 32-bit words. */
   batch(batch: PacketBatch, words: Uint32Array): void {
-    this.#pass.batch(batch.data, batch.offsets, batch.caplens, batch.lens, words);
+    this.#pass.batch(batch.data, batch.offsets, batch.caplens, batch.lens, words, batch.count);
   }
 
   /** Takes packets from `from` on; now: the latest packet time so far; nextId: the next flow's id. Returns the first packet not taken. */

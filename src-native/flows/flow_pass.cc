@@ -192,7 +192,8 @@ Napi::Value FlowPass::Batch(const Napi::CallbackInfo& info) {
   Hold(&caplens_, info[2]);
   Hold(&lens_, info[3]);
   Hold(&time_words_, info[4]);
-  count_ = static_cast<uint32_t>(std::min({offsets_.length, caplens_.length, lens_.length, time_words_.length / 2}));
+  const size_t count = info[5].As<Napi::Number>().Uint32Value();
+  count_ = static_cast<uint32_t>(std::min({count, offsets_.length, caplens_.length, lens_.length, time_words_.length / 2}));
   return info.Env().Undefined();
 }
 
@@ -229,8 +230,10 @@ Napi::Value FlowPass::Run(const Napi::CallbackInfo& info) {
       if (!read[k]) return Napi::Number::New(env, i + k);
       const FrameKey& f = keys[k];
       uint32_t slot = UINT32_MAX;
+      bool searched = false;  // an empty entry ended the search: the key is not in the table
       for (uint32_t probe = 0, x = f.hash & mask; probe <= mask; probe++, x = (x + 1) & mask) {
         const uint32_t e = static_cast<uint32_t>(index_.data[2 * x]);
+        searched = e == 0;
         if (e == 0 || e - 1 >= capacity_) break;
         if (static_cast<uint32_t>(index_.data[2 * x + 1]) != f.hash) continue;
         if (std::memcmp(slots_.data + (e - 1) * kW, f.key, sizeof f.key) == 0) {
@@ -238,6 +241,7 @@ Napi::Value FlowPass::Run(const Napi::CallbackInfo& info) {
           break;
         }
       }
+      if (slot == UINT32_MAX && !searched) return Napi::Number::New(env, i + k);
       const bool fresh = slot == UINT32_MAX;
       if (fresh) slot = Create(i + k, f);
       if (slot == UINT32_MAX || !Take(i + k, slot, f, fresh)) return Napi::Number::New(env, i + k);

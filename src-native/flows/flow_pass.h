@@ -31,7 +31,7 @@ class FlowPass : public Napi::ObjectWrap<FlowPass> {
   //       free: Int32Array, sizes: Int32Array, clock: Float64Array):
   // the table's arrays (again after it grows). clock: [base high word, base low word, now, timeout per list (4), next flow id].
   Napi::Value Table(const Napi::CallbackInfo& info);
-  // batch(data, offsets, caplens, lens, timeWords: Uint32Array): the batch the next run() calls read.
+  // batch(data, offsets, caplens, lens, timeWords: Uint32Array, count): the batch the next run() calls read.
   Napi::Value Batch(const Napi::CallbackInfo& info);
   // run(from): takes packets from `from` on; returns the first it did not take (the batch's count when all),
   // or the one after a packet that left a flow idle past its timeout (the tracker ends it first).

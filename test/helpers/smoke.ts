@@ -11,9 +11,9 @@ import { filePackets } from './tools';
 import { ROOT, UDP_HEADERS } from './traffic';
 
 /** The smoke program's checks, in order, apart from the worker's, which runs alone. */
-export const CHECKS = ['load', 'devices', 'live', 'dump', 'read', 'decode', 'seek', 'grpc'];
+export const CHECKS = ['load', 'devices', 'live', 'dump', 'read', 'decode', 'flows', 'seek', 'grpc'];
 export const CHECKS_TITLE =
-  'devices(), a filtered capture on lo with setFilter and stats, a native dump to its packet limit, batches() and for await, decode(), seeks, a gRPC stream';
+  'devices(), a filtered capture on lo with setFilter and stats, a native dump to its packet limit, batches() and for await, decode(), trackFlows, seeks, a gRPC stream';
 
 export interface Result {
   check: string;
