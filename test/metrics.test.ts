@@ -231,7 +231,7 @@ describeLive('--metrics on replay', () => {
       const text = await scrapeUntil(port, (s) => s.get(`wirecap_replay_sent_packets_total${labels}`) === 21, '21 packets sent');
       run.child.kill('SIGINT');
       const { code, stdout } = await run.exit;
-      await peer.stop();
+      await peer.stop(Number(/^Actual: (\d+) packets/m.exec(stdout)?.[1] ?? 0));
       expect(code).toBe(0);
       expect(promtool(text)).toEqual({ status: 0, output: '' });
       const s = samples(text);
