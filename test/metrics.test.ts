@@ -141,7 +141,8 @@ describeLive('--metrics on running commands', () => {
     let received = 0;
     const client = net.connect(listen, '127.0.0.1');
     client.on('data', (d: Buffer) => (received += d.length));
-    await new Promise((resolve) => client.once('connect', resolve));
+    // The server writes the pcap header as it takes a client on: from then on the client gets what is captured.
+    await waitFor(() => received >= 24, 15000, 'the server to take the client on');
     await waitFor(() => capturesPort(run.child.pid!, sink.port), 15000, "the capture's filter in the kernel");
     await sendUdp(sink.port, markedPayloads('serve', 6));
     const text = await scrapeUntil(port, (s) => s.get('wirecap_sent_packets_total{device="lo"}') === 6, '6 packets sent');

@@ -42,3 +42,9 @@ export function catches(pid: number, signal: 'SIGINT' | 'SIGTERM'): boolean {
     return false; // gone
   }
 }
+
+/** The bytes that the TCP connections to 127.0.0.1:port have received so far (tcp_info's bytes_received, as ss prints it), summed. */
+export function receivedFrom(port: number): number {
+  const out = execFileSync('ss', ['--tcp', '--info', '--numeric', 'state', 'established', 'dst', `127.0.0.1:${port}`], { encoding: 'utf8' });
+  return [...out.matchAll(/\bbytes_received:(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
