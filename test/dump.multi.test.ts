@@ -7,7 +7,7 @@ import { describeLive } from './helpers/live';
 import { makeNetns, Netns } from './helpers/netns';
 import { ISB, readPcapng } from './helpers/pcapng';
 import { capinfos, tcpdumpRead, tsharkFields } from './helpers/tools';
-import { runNode, sendUdp, sleep, waitFor } from './helpers/traffic';
+import { runNode, sendUdp, sleep, startSender, waitFor } from './helpers/traffic';
 
 let dir: string;
 let ns: Netns;
@@ -279,13 +279,20 @@ describeLive('liveDump() of several devices into one pcapng', () => {
 
   test('durationMs ends a multi-device dump on time with both devices\' packets of its window', async () => {
     const file = path.join(dir, 'duration.pcapng');
-    const dump = liveDump(twoDevices(), file, { filter: `udp and dst port ${PORT_B}`, durationMs: 300, timeoutMs: 10 });
     const [a, b] = ns.pairs;
-    // About 800 ms of traffic on each device.
-    await Promise.all([sendUdp(PORT_A, payloads('A', 160), 5, a.peerAddress), sendUdp(PORT_B, payloads('B', 160), 5, b.peerAddress)]);
+    // Traffic on each device from other processes, under way before the dump opens and after it ends.
+    const senders = [startSender(PORT_A, { address: a.peerAddress, gapMs: 5, marker: 'A' }), startSender(PORT_B, { address: b.peerAddress, gapMs: 5, marker: 'B' })];
+    // Only the senders' datagrams leave by these devices (IPv6 off, static neighbours): their tx counters follow them.
+    const sentOn = (): number[] => ns.pairs.map((p) => Number(fs.readFileSync(`/sys/class/net/${p.device}/statistics/tx_packets`, 'utf8')));
+    const before = sentOn();
+    await waitFor(() => sentOn().every((n, i) => n > before[i]), 15000, 'the traffic to start');
+    const dump = liveDump(twoDevices(), file, { filter: `udp and dst port ${PORT_B}`, durationMs: 300, timeoutMs: 10 });
     const result = await dump.done;
+    const atEnd = sentOn();
+    await waitFor(() => sentOn().every((n, i) => n > atEnd[i]), 15000, 'traffic after the dump ended');
+    const sent = await Promise.all(senders.map((s) => s.stop()));
     expect(result.reason).toBe('duration');
-    expect(result.interfaces!.every((p) => p.packets > 0 && p.packets < 160)).toBe(true);
+    expect(result.interfaces!.every((p, i) => p.packets > 0 && p.packets < sent[i])).toBe(true);
     const times = tsharkFields(file, ['frame.time_epoch']).map(([t]) => Number(t));
     expect(times.at(-1)! - times[0]).toBeLessThan(0.3);
     expect(readPcapng(file).isbs).toHaveLength(2);
