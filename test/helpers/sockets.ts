@@ -1,13 +1,12 @@
 /**
- * What the kernel says about another process's capture, so that a test
- * waits for the state it needs instead of sleeping: the filters on its
- * packet sockets (from `ss --packet --bpf`) and the signals it catches.
+ * What the kernel says about other processes' sockets, so that a test
+ * waits for the state it needs instead of sleeping: the filters on their
+ * packet sockets (`ss --packet --bpf`), the bytes a TCP connection got.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 
 /** The classic BPF programs on process pid's packet sockets ('' for a socket without one). */
-export function packetFilters(pid: number): string[] {
+function packetFilters(pid: number): string[] {
   const out = execFileSync('ss', ['--packet', '--bpf', '--processes', '--numeric'], { encoding: 'utf8' });
   const filters: string[] = [];
   let ours = false;
@@ -30,17 +29,6 @@ export function packetFilters(pid: number): string[] {
  */
 export function capturesPort(pid: number, port: number): boolean {
   return packetFilters(pid).some((f) => new RegExp(`\\b0x15 \\d+ \\d+ ${port},`).test(f));
-}
-
-/** Whether process pid has a handler for signal (its SigCgt mask in /proc). */
-export function catches(pid: number, signal: 'SIGINT' | 'SIGTERM'): boolean {
-  const number = signal === 'SIGINT' ? 2 : 15;
-  try {
-    const mask = BigInt(`0x${/^SigCgt:\s*([0-9a-f]+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]}`);
-    return ((mask >> BigInt(number - 1)) & 1n) === 1n;
-  } catch {
-    return false; // gone
-  }
 }
 
 /** The bytes that the TCP connections to 127.0.0.1:port have received so far (tcp_info's bytes_received, as ss prints it), summed. */
