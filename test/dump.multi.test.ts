@@ -50,6 +50,17 @@ function twoDevices(): [{ device: string; filter: string; description: string },
   return [{ device: a.device, filter: `udp and dst port ${PORT_A}`, description: 'uplink A' }, b.device];
 }
 
+/** This process's capture threads (each named so), as /proc lists them. */
+function captureThreads(): number {
+  return fs.readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'wirecap capture';
+    } catch {
+      return false; // ended meanwhile
+    }
+  }).length;
+}
+
 function expectIsbsMatch(file: string, result: DumpResult): void {
   const blocks = readPcapng(file);
   expect(blocks.isbs.map((s) => s.interfaceId)).toEqual([0, 1]);
@@ -235,9 +246,11 @@ describeLive('liveDump() of several devices into one pcapng', () => {
       const dump = liveDump([gone.device, ns.pairs[1].device], file, { filter: `udp and dst port ${PORT_B}`, timeoutMs: 10 });
       await sendUdp(PORT_B, payloads('G', 5), 0, gone.peerAddress);
       await sendUdp(PORT_B, payloads('B', 10), 0, ns.pairs[1].peerAddress);
-      await waitFor(() => dump.stats().packets === 15, 5000, 'both devices\' first packets');
+      await waitFor(() => dump.stats().packets === 15, 15000, 'both devices\' first packets');
+      const running = captureThreads();
       gone.remove();
-      await sleep(200);
+      // Its capture thread saw the device go (ENETDOWN) and ended; the other goes on.
+      await waitFor(() => captureThreads() === running - 1, 15000, "the removed device's capture thread to end");
       expect(dump.ended).toBe(false);
       await sendUdp(PORT_B, payloads('C', 10), 0, ns.pairs[1].peerAddress);
       const result = await dump.stop();
