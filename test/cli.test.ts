@@ -6,7 +6,8 @@ import { describeLive } from './helpers/live';
 import { capinfos } from './helpers/tools';
 import { nastyTrace } from './helpers/nasty';
 import { pcapBytes, random, referenceRead, syntheticPackets } from './helpers/trace';
-import { markedPayloads, ROOT, sendUdp, udpSink } from './helpers/traffic';
+import { capturesPort } from './helpers/sockets';
+import { markedPayloads, ROOT, sendUdp, udpSink, waitFor } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 
@@ -15,21 +16,16 @@ function cli(args: string[], input?: Buffer): { status: number | null; stdout: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The inodes of the packet sockets open on this machine (libpcap's live captures). */
-function packetSocketInodes(): Set<string> {
-  const lines = fs.readFileSync('/proc/net/packet', 'utf8').trim().split('\n').slice(1);
-  return new Set(lines.map((l) => l.trim().split(/\s+/).pop() as string));
-}
-
 /**
- * Starts the CLI. ready resolves to true once the child holds a packet socket, that
- * is, once its capture is open and its signal handlers are set (they are set
- * right after the open), false if it never does; a fixed sleep loses that
- * race on a loaded machine.
+ * Starts the CLI. ready(port) resolves to true once the child's capture has
+ * its filter on port in the kernel (what is sent to port from then on is
+ * captured; its signal handlers are set in the same synchronous run, right
+ * after the open), false if it exits first; a fixed sleep loses that race
+ * on a loaded machine.
  */
 function start(args: string[]): {
   child: ChildProcess;
-  ready: Promise<boolean>;
+  ready: (port: number) => Promise<boolean>;
   exit: Promise<{ code: number | null; stdout: string; stderr: string }>;
 } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -46,24 +42,10 @@ function start(args: string[]): {
       resolve({ code, stdout, stderr });
     }),
   );
-  const ready = (async () => {
-    const fdDir = `/proc/${child.pid}/fd`;
-    for (let waited = 0; waited < 15000 && !exited; waited += 20) {
-      const inodes = packetSocketInodes();
-      let fds: string[] = [];
-      try {
-        fds = fs.readdirSync(fdDir).map((fd) => fs.readlinkSync(path.join(fdDir, fd)));
-      } catch {
-        // The child is gone or closing a descriptor: look again.
-      }
-      if (fds.some((link) => inodes.has(/^socket:\[(\d+)\]$/.exec(link)?.[1] ?? ''))) {
-        await new Promise((r) => setTimeout(r, 50));
-        return true;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return false;
-  })();
+  const ready = async (port: number): Promise<boolean> => {
+    await waitFor(() => exited || capturesPort(child.pid!, port), 15000, `the capture's filter on port ${port}`);
+    return !exited;
+  };
   return { child, ready, exit };
 }
 
@@ -211,7 +193,7 @@ describeLive('wirecap capture / dump / list', () => {
 
   test('Ctrl-C stops a capture, prints its stats and exits 0', async () => {
     const run = start(['capture', 'lo', 'udp', 'port', '9']);
-    expect(await run.ready).toBe(true);
+    expect(await run.ready(9)).toBe(true);
     run.child.kill('SIGINT');
     const { code, stderr } = await run.exit;
     expect(code).toBe(0);
@@ -228,9 +210,7 @@ describeLive('wirecap capture / dump / list', () => {
     const sink = await udpSink();
     const file = path.join(dir, 'cli.pcapng');
     const run = start(['dump', 'lo', 'udp', 'and', 'dst', 'port', String(sink.port), '-w', file, '--format', 'pcapng']);
-    expect(await run.ready).toBe(true);
-    // The filter goes on just after the socket opens, and libpcap drops what came before it.
-    await new Promise((r) => setTimeout(r, 300));
+    expect(await run.ready(sink.port)).toBe(true);
     await sendUdp(sink.port, markedPayloads('cli', 25));
     run.child.kill('SIGINT');
     const { code, stdout } = await run.exit;

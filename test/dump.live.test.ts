@@ -5,7 +5,7 @@ import path from 'node:path';
 import { liveDump, openLive, Packet, WirecapError } from '../lib';
 import { describeLive } from './helpers/live';
 import { capinfos, filePackets, tcpdumpRead } from './helpers/tools';
-import { markedPayloads, runNode, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
+import { markedPayloads, runNode, sendUdp, sleep, startSender, udpSink, waitFor } from './helpers/traffic';
 
 let dir: string;
 beforeEach(() => {
@@ -83,10 +83,17 @@ describeLive('liveDump()', () => {
     const filter = `udp and dst port ${sink.port}`;
     const file = path.join(dir, 'duration.pcap');
     const watcher = openLive('lo', { filter, timeoutMs: 10 });
+    const seen = collect(watcher, Infinity);
+    // Traffic from another process, under way before the dump opens and after it ends.
+    const sender = startSender(sink.port, { gapMs: 4, marker: 't' });
+    await waitFor(() => watcher.stats().captured > 0, 15000, 'the traffic to start');
     const dump = liveDump('lo', file, { filter, durationMs: 300, timeoutMs: 10 });
-    const seen = collect(watcher, 200);
-    await sendUdp(sink.port, markedPayloads('t', 200), 4); // about 800 ms of traffic
     const result = await dump.done;
+    const atEnd = watcher.stats().captured;
+    await waitFor(() => watcher.stats().captured > atEnd, 15000, 'traffic after the dump ended');
+    const sent = await sender.stop();
+    await waitFor(() => watcher.stats().delivered === sent, 15000, 'the watcher to take every datagram');
+    watcher.close();
     expect(result.reason).toBe('duration');
     const inFile = filePackets(file);
     const all = await seen;
@@ -94,6 +101,7 @@ describeLive('liveDump()', () => {
     expect(inFile.length).toBeLessThan(all.length);
     // The file is a contiguous run of what the iterator saw, spanning less than the duration.
     const first = all.findIndex((p) => p.data.toString('hex') === inFile[0].hex);
+    expect(first).toBeGreaterThan(0);
     const expected = all.slice(first, first + inFile.length);
     expect(inFile.map((p) => p.hex)).toEqual(expected.map((p) => p.data.toString('hex')));
     expect(inFile.at(-1)!.timestamp - inFile[0].timestamp).toBeLessThan(300_000_000n);

@@ -7,7 +7,7 @@ import { describeLive } from './helpers/live';
 import { makeNetns, Netns } from './helpers/netns';
 import { ISB, readPcapng } from './helpers/pcapng';
 import { capinfos, tcpdumpRead, tsharkFields } from './helpers/tools';
-import { runNode, sendUdp, sleep, waitFor } from './helpers/traffic';
+import { runNode, sendUdp, sleep, startSender, waitFor } from './helpers/traffic';
 
 let dir: string;
 let ns: Netns;
@@ -48,6 +48,17 @@ function origins(file: string): { iface: string; marker: string; time: number }[
 function twoDevices(): [{ device: string; filter: string; description: string }, string] {
   const [a, b] = ns.pairs;
   return [{ device: a.device, filter: `udp and dst port ${PORT_A}`, description: 'uplink A' }, b.device];
+}
+
+/** This process's capture threads (each named so), as /proc lists them. */
+function captureThreads(): number {
+  return fs.readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'wirecap capture';
+    } catch {
+      return false; // ended meanwhile
+    }
+  }).length;
 }
 
 function expectIsbsMatch(file: string, result: DumpResult): void {
@@ -235,9 +246,11 @@ describeLive('liveDump() of several devices into one pcapng', () => {
       const dump = liveDump([gone.device, ns.pairs[1].device], file, { filter: `udp and dst port ${PORT_B}`, timeoutMs: 10 });
       await sendUdp(PORT_B, payloads('G', 5), 0, gone.peerAddress);
       await sendUdp(PORT_B, payloads('B', 10), 0, ns.pairs[1].peerAddress);
-      await waitFor(() => dump.stats().packets === 15, 5000, 'both devices\' first packets');
+      await waitFor(() => dump.stats().packets === 15, 15000, 'both devices\' first packets');
+      const running = captureThreads();
       gone.remove();
-      await sleep(200);
+      // Its capture thread saw the device go (ENETDOWN) and ended; the other goes on.
+      await waitFor(() => captureThreads() === running - 1, 15000, "the removed device's capture thread to end");
       expect(dump.ended).toBe(false);
       await sendUdp(PORT_B, payloads('C', 10), 0, ns.pairs[1].peerAddress);
       const result = await dump.stop();
@@ -279,13 +292,20 @@ describeLive('liveDump() of several devices into one pcapng', () => {
 
   test('durationMs ends a multi-device dump on time with both devices\' packets of its window', async () => {
     const file = path.join(dir, 'duration.pcapng');
-    const dump = liveDump(twoDevices(), file, { filter: `udp and dst port ${PORT_B}`, durationMs: 300, timeoutMs: 10 });
     const [a, b] = ns.pairs;
-    // About 800 ms of traffic on each device.
-    await Promise.all([sendUdp(PORT_A, payloads('A', 160), 5, a.peerAddress), sendUdp(PORT_B, payloads('B', 160), 5, b.peerAddress)]);
+    // Traffic on each device from other processes, under way before the dump opens and after it ends.
+    const senders = [startSender(PORT_A, { address: a.peerAddress, gapMs: 5, marker: 'A' }), startSender(PORT_B, { address: b.peerAddress, gapMs: 5, marker: 'B' })];
+    // Only the senders' datagrams leave by these devices (IPv6 off, static neighbours): their tx counters follow them.
+    const sentOn = (): number[] => ns.pairs.map((p) => Number(fs.readFileSync(`/sys/class/net/${p.device}/statistics/tx_packets`, 'utf8')));
+    const before = sentOn();
+    await waitFor(() => sentOn().every((n, i) => n > before[i]), 15000, 'the traffic to start');
+    const dump = liveDump(twoDevices(), file, { filter: `udp and dst port ${PORT_B}`, durationMs: 300, timeoutMs: 10 });
     const result = await dump.done;
+    const atEnd = sentOn();
+    await waitFor(() => sentOn().every((n, i) => n > atEnd[i]), 15000, 'traffic after the dump ended');
+    const sent = await Promise.all(senders.map((s) => s.stop()));
     expect(result.reason).toBe('duration');
-    expect(result.interfaces!.every((p) => p.packets > 0 && p.packets < 160)).toBe(true);
+    expect(result.interfaces!.every((p, i) => p.packets > 0 && p.packets < sent[i])).toBe(true);
     const times = tsharkFields(file, ['frame.time_epoch']).map(([t]) => Number(t));
     expect(times.at(-1)! - times[0]).toBeLessThan(0.3);
     expect(readPcapng(file).isbs).toHaveLength(2);

@@ -103,7 +103,7 @@ describeLive('wirecap flows on a device', () => {
     await get();
     await sleep(300);
     await get();
-    await waitFor(() => seen() > before, 5000, 'a later flow printed while capturing');
+    await waitFor(() => seen() > before, 15000, 'a later flow printed while capturing');
     child.kill('SIGINT');
     const code = await new Promise((resolve) => child.on('exit', resolve));
     server.close();

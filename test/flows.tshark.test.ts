@@ -9,10 +9,10 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decode, Defragmenter, openLive, openOffline, tcpStreams, trackFlows, type Flow, type TcpStream } from '../lib';
+import { decode, Defragmenter, openLive, openOffline, PacketBatch, tcpStreams, trackFlows, type Flow, type TcpStream } from '../lib';
 import { describeLive } from './helpers/live';
 import { pcapBytes } from './helpers/trace';
-import { sleep, waitFor } from './helpers/traffic';
+import { waitFor } from './helpers/traffic';
 import { endpoints, missing, pair, tsharkConversations, tsharkFollow, tsharkPackets, tsharkSize, type TsharkPackets } from './helpers/tshark-conv';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { tcpConversations, fragmentedDatagrams } = require('./helpers/conversations.js');
@@ -122,6 +122,25 @@ async function compareStreams(file: string, packets: TsharkPackets): Promise<[nu
   return [streams.length, bytes];
 }
 
+/** How many times needle occurs in haystack. */
+function occurrences(haystack: Buffer, needle: Buffer): number {
+  let n = 0;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) n++;
+  return n;
+}
+
+const readOrEmpty = (file: string): Buffer => (fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0));
+
+/** The states (hex, as /proc/net/tcp and tcp6 give them) of the TCP sockets with port at one end, but TIME_WAIT. */
+function openTcp(port: number): string[] {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return ['tcp', 'tcp6']
+    .flatMap((f) => fs.readFileSync(`/proc/net/${f}`, 'utf8').split('\n').slice(1))
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length > 3 && (f[1].endsWith(hex) || f[2].endsWith(hex)) && f[3] !== '06')
+    .map((f) => f[3]);
+}
+
 /** tshark's fields in two passes (-2), so that fragments know the frame they were reassembled in. */
 function tsharkFields2(file: string, fields: string[]): string[][] {
   const out = execFileSync('tshark', ['-2', '-n', '-r', file, '-T', 'fields', '-E', 'separator=,', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -225,12 +244,20 @@ describeLive('real traffic on lo', () => {
     let said = '';
     tcpdump.stderr.on('data', (d) => (said += d));
     const live = openLive('lo', { filter, timeoutMs: 10 });
+    // The last datagram and its echo: once both captures hold them twice, they hold all before them.
+    const sentinel = Buffer.from(`wirecap-flows-end-${udpPort}`);
+    let liveSentinels = 0;
+    const watched = async function* (): AsyncGenerator<PacketBatch> {
+      for await (const batch of live.batches()) {
+        liveSentinels += occurrences(Buffer.from(batch.data.buffer, batch.data.byteOffset, batch.data.length), sentinel);
+        yield batch;
+      }
+    };
     const liveFlows: Flow[] = [];
     const tracking = (async () => {
-      for await (const f of trackFlows(live)) liveFlows.push(f);
+      for await (const f of trackFlows(watched(), { linktype: live.linktype })) liveFlows.push(f);
     })();
-    await waitFor(() => said.includes('listening on'), 5000, 'tcpdump to start');
-    await sleep(300);
+    await waitFor(() => said.includes('listening on'), 10000, 'tcpdump to start');
     // Node's client (keep-alive off: a connection per request), then curl, over both address families.
     for (const host of ['127.0.0.1', '::1']) {
       for (let i = 0; i < 3; i++) {
@@ -246,11 +273,18 @@ describeLive('real traffic on lo', () => {
       await execFileAsync('curl', ['-s', '-o', '/dev/null', '--data-binary', 'x'.repeat(3000), `http://${host.includes(':') ? `[${host}]` : host}:${port}/curl`]);
     }
     const client = dgram.createSocket('udp4');
+    let echoes = 0;
+    client.on('message', () => echoes++);
     for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => client.send(Buffer.alloc(200 + i * 1000, i), udpPort, '127.0.0.1', () => resolve()));
-    await sleep(500);
+    await waitFor(() => echoes === 5, 10000, 'the five echoes');
+    // Every connection closed at both ends (the server's last ACK in): nothing of theirs is still on the way.
+    await new Promise((resolve) => server.close(resolve));
+    await waitFor(() => openTcp(port).length === 0, 10000, 'every connection closed at both ends');
+    client.send(sentinel, udpPort, '127.0.0.1');
+    await waitFor(() => echoes === 6, 10000, 'the last echo');
+    await waitFor(() => liveSentinels === 2 && occurrences(readOrEmpty(file), sentinel) === 2, 15000, 'both captures to take the last datagram and its echo');
     client.close();
     udp.close();
-    server.close();
     tcpdump.kill('SIGINT');
     await new Promise((resolve) => tcpdump.on('exit', resolve));
     await live.close();
@@ -260,7 +294,7 @@ describeLive('real traffic on lo', () => {
     expect(live.stats()).toMatchObject({ dropped: 0, consumerDropped: 0 });
     const fromFile = await flowsOf(file);
     const packets = tsharkPackets(file);
-    // 8 TCP connections and 1 UDP conversation.
+    // 8 TCP connections and 1 UDP conversation (its last datagram the sentinel).
     expect(compareConversations(file, fromFile, packets)).toBe(9);
     expect(compareConversations(file, liveFlows, packets)).toBe(9);
     expect(fromFile.filter((f) => f.key.protocol === 6).every((f) => f.tcp!.state === 'SF' && f.tcp!.rttNs !== null && !f.directionGuessed)).toBe(true);

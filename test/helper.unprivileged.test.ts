@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeNetns, Netns } from './helpers/netns';
 import { tcpdumpRead } from './helpers/tools';
-import { waitFor } from './helpers/traffic';
+import { udpSink, waitFor } from './helpers/traffic';
 import { cliAsRoot, CLI, copyHelper, makeUnprivileged, Unprivileged } from './helpers/unprivileged';
 import { scenario } from './helpers/workers';
 
@@ -148,7 +148,9 @@ test('without a grant: openLive, liveDump and helper: true/false all fail with E
 });
 
 test('through the granted helper on lo: filter, setFilter, stats with kernel counters, nano, inject; the helper holds no capability once open; close leaves no child, thread or fd', async () => {
-  const port = 41000 + (process.pid % 9000);
+  // Two ports bound here: no other suite's traffic on lo goes to them.
+  const sinks = [await udpSink(), await udpSink()];
+  const [port, other] = sinks.map((sink) => sink.port);
   const r = await asUser(
     `const fds0 = fds(), threads0 = threads();
      const cap = wirecap.openLive('lo', { filter: 'udp dst port ${port}', precision: 'nano', immediate: true, snaplen: 512 });
@@ -157,11 +159,11 @@ test('through the granted helper on lo: filter, setFilter, stats with kernel cou
      const helperCaps = ['CapEff', 'CapPrm', 'CapInh', 'CapAmb'].map((k) => new RegExp('^' + k + ':\\\\s*(\\\\S+)', 'm').exec(helperStatus)[1]);
      await pause(100);
      await send(${port}, 20);
-     await send(${port + 1}, 5);
+     await send(${other}, 5);
      const first = await take(cap, 20);
-     cap.setFilter('udp dst port ${port + 1}');
+     cap.setFilter('udp dst port ${other}');
      await send(${port}, 5);
-     await send(${port + 1}, 7);
+     await send(${other}, 7);
      const second = await take(cap, 7);
      const more = await take(cap, 1, 300);
      const injected = cap.inject(Buffer.alloc(60, 1));
@@ -177,7 +179,7 @@ test('through the granted helper on lo: filter, setFilter, stats with kernel cou
   );
   expect(r.stderr).toBe('');
   const o = r.result!;
-  expect(o).toMatchObject({ precision: 'nano', helperRunning: 1, first: 20, second: 7, more: 0, ports: [port, port + 1], injected: 60 });
+  expect(o).toMatchObject({ precision: 'nano', helperRunning: 1, first: 20, second: 7, more: 0, ports: [port, other], injected: 60 });
   expect(o).toMatchObject({ fdsBack: true, threadsBack: true, children: 0, capEff: '0000000000000000' });
   // The helper holds no capability once its device is open.
   expect(o.helperCaps).toEqual(Array(4).fill('0000000000000000'));
@@ -186,10 +188,12 @@ test('through the granted helper on lo: filter, setFilter, stats with kernel cou
   expect(stats.received).toBeGreaterThanOrEqual(27);
   expect(stats.dropped).toBe(0);
   expect(o.after).toMatchObject({ captured: 27, received: stats.received });
+  sinks.forEach((sink) => sink.close());
 });
 
 test('a dump with limits and rotation, written by the user: every file reads back in tcpdump', async () => {
-  const port = 42000 + (process.pid % 9000);
+  const sink = await udpSink(); // a port of this test's alone on lo
+  const port = sink.port;
   const file = path.join(u.outDir, 'rotated.pcap');
   const r = await asUser(
     `const dumper = wirecap.liveDump('lo', ${JSON.stringify(file)}, { filter: 'udp dst port ${port}', snaplen: 200, maxPackets: 60, rotate: { fileBytes: 2048 } });
@@ -211,6 +215,7 @@ test('a dump with limits and rotation, written by the user: every file reads bac
     total += read.lines.length;
   }
   expect(total).toBe(60);
+  sink.close();
 });
 
 describe('veth pairs in a namespace', () => {

@@ -39,10 +39,10 @@ interface ChildDump {
 
 /**
  * In a child on `library`: liveDump on lo with `options`, `send` UDP
- * datagrams of PAYLOAD bytes to a socket of its own, then stop() if asked;
- * returns the result as the child saw it.
+ * datagrams of PAYLOAD bytes to a socket of its own (after pauseMs), then
+ * stop() if asked; returns the result as the child saw it.
  */
-async function dumpInChild(library: string | null, file: string, options: object, send: number, stop = false): Promise<ChildDump> {
+async function dumpInChild(library: string | null, file: string, options: object, send: number, stop = false, pauseMs = 200): Promise<ChildDump> {
   const code = `
     const dgram = require('node:dgram');
     const pause = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -53,7 +53,7 @@ async function dumpInChild(library: string | null, file: string, options: object
       const options = { filter: 'udp and dst port ' + port, timeoutMs: 10, ...${JSON.stringify(options)} };
       const d = wirecap.liveDump('lo', ${JSON.stringify(file)}, options);
       const endedBefore = d.ended;
-      await pause(200);
+      await pause(${pauseMs});
       const tx = dgram.createSocket('udp4');
       for (let i = 0; i < ${send}; i++) {
         await new Promise((r) => tx.send(Buffer.from(('kernel:' + i + ':').padEnd(${PAYLOAD}, '.')), port, '127.0.0.1', r));
@@ -111,7 +111,8 @@ describeLive('a library with pcap_live_dump (the shim)', () => {
 
   test('durationMs ends it', async () => {
     const file = path.join(dir, 'duration.pcap');
-    const result = await dumpInChild(SHIM, file, { durationMs: 300 }, 5);
+    // Sent at once: a late 200 ms timer on a loaded machine would put them past the window.
+    const result = await dumpInChild(SHIM, file, { durationMs: 300 }, 5, false, 0);
     expect(result).toMatchObject({ mode: 'kernel', reason: 'duration', packets: 5 });
   });
 

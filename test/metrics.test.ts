@@ -12,6 +12,7 @@ import { FRAME_FILTER, frame, frames } from './helpers/frames';
 import { describeLive } from './helpers/live';
 import { makeNetns } from './helpers/netns';
 import { capturePeer } from './helpers/peer';
+import { capturesPort } from './helpers/sockets';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
@@ -90,7 +91,7 @@ describeLive('--metrics on running commands', () => {
     const port = await freePort();
     const run = start(['dump', 'lo', 'udp', 'port', String(sink.port), '-w', 'm.pcap', '--metrics', `127.0.0.1:${port}`]);
     await waitFor(() => run.err().includes('metrics on'), 10000, 'the metrics server');
-    await sleep(300);
+    await waitFor(() => capturesPort(run.child.pid!, sink.port), 15000, "the capture's filter in the kernel");
     await sendUdp(sink.port, markedPayloads('metrics', 7));
     const text = await scrapeUntil(port, (s) => s.get('wirecap_written_packets_total{device="lo"}') === 7, '7 packets written');
     run.child.kill('SIGINT');
@@ -114,7 +115,7 @@ describeLive('--metrics on running commands', () => {
     const port = await freePort();
     const run = start(['capture', 'lo', 'udp', 'port', String(sink.port), '--metrics', `127.0.0.1:${port}`]);
     await waitFor(() => run.err().includes('metrics on'), 10000, 'the metrics server');
-    await sleep(300);
+    await waitFor(() => capturesPort(run.child.pid!, sink.port), 15000, "the capture's filter in the kernel");
     await sendUdp(sink.port, markedPayloads('cap', 9));
     const text = await scrapeUntil(port, (s) => s.get('wirecap_captured_packets_total{device="lo"}') === 9, '9 packets captured');
     run.child.kill('SIGINT');
@@ -140,8 +141,9 @@ describeLive('--metrics on running commands', () => {
     let received = 0;
     const client = net.connect(listen, '127.0.0.1');
     client.on('data', (d: Buffer) => (received += d.length));
-    await new Promise((resolve) => client.once('connect', resolve));
-    await sleep(300);
+    // The server writes the pcap header as it takes a client on: from then on the client gets what is captured.
+    await waitFor(() => received >= 24, 15000, 'the server to take the client on');
+    await waitFor(() => capturesPort(run.child.pid!, sink.port), 15000, "the capture's filter in the kernel");
     await sendUdp(sink.port, markedPayloads('serve', 6));
     const text = await scrapeUntil(port, (s) => s.get('wirecap_sent_packets_total{device="lo"}') === 6, '6 packets sent');
     run.child.kill('SIGINT');
@@ -174,7 +176,7 @@ describeLive('--metrics on running commands', () => {
       const port = await freePort();
       const pub = start(['publish', 'lo', 'udp', 'port', String(sink.port), '--nats', nats.urls[0], '--subject', 'met.lo', '--sensor', 'edge-3', '--metrics', `127.0.0.1:${port}`]);
       await waitFor(() => pub.err().includes('metrics on'), 10000, 'the metrics server');
-      await sleep(300);
+      await waitFor(() => capturesPort(pub.child.pid!, sink.port), 15000, "the capture's filter in the kernel");
       await sendUdp(sink.port, markedPayloads('pub', 12), 5);
       const labels = '{device="lo",sensor="edge-3"}';
       const pubText = await scrapeUntil(port, (s) => s.get(`wirecap_sent_packets_total${labels}`) === 12, '12 packets sent');
@@ -230,7 +232,7 @@ describeLive('--metrics on replay', () => {
       const text = await scrapeUntil(port, (s) => s.get(`wirecap_replay_sent_packets_total${labels}`) === 21, '21 packets sent');
       run.child.kill('SIGINT');
       const { code, stdout } = await run.exit;
-      await peer.stop();
+      await peer.stop(Number(/^Actual: (\d+) packets/m.exec(stdout)?.[1] ?? 0));
       expect(code).toBe(0);
       expect(promtool(text)).toEqual({ status: 0, output: '' });
       const s = samples(text);
@@ -286,7 +288,7 @@ describeLive('--metrics on stream', () => {
     await waitFor(() => collector.err().includes('collecting on'), 10000, 'the collector');
     const run = start(['stream', 'lo', 'udp', 'port', String(sink.port), '--to', `127.0.0.1:${port}`, '--metrics', `127.0.0.1:${mport}`]);
     await waitFor(() => run.err().includes('metrics on'), 10000, 'the metrics server');
-    await sleep(500);
+    await waitFor(() => capturesPort(run.child.pid!, sink.port), 15000, "the capture's filter in the kernel");
     await sendUdp(sink.port, markedPayloads('stream', 8));
     const text = await scrapeUntil(mport, (s) => s.get('wirecap_sent_packets_total{device="lo"}') === 8, '8 packets sent');
     run.child.kill('SIGINT');

@@ -26,12 +26,17 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** The file's packets at a bounded pace (so that faults land mid-publish), copied out of the reader's batches. */
-async function* paced(file: string, every: number, pauseMs: number): AsyncGenerator<Packet> {
+/**
+ * The file's packets at a bounded pace, copied out of the reader's
+ * batches; after `holdAt` packets, none until `hold` resolves (so that a
+ * fault lands mid-publish however slow the machine).
+ */
+async function* paced(file: string, every: number, pauseMs: number, holdAt = -1, hold: Promise<void> = Promise.resolve()): AsyncGenerator<Packet> {
   let n = 0;
   for await (const p of openOffline(file)) {
     yield { ...p, data: Buffer.from(p.data) };
-    if (++n % every === 0) await sleep(pauseMs);
+    if (++n === holdAt) await hold;
+    if (n % every === 0) await sleep(pauseMs);
   }
 }
 
@@ -64,9 +69,12 @@ test('3 nodes, R3: a leader and the collector killed mid-run, yet every packet o
   const out = path.join(dir, 'out', 'fault.pcap');
   fs.mkdirSync(path.dirname(out));
   let child = collector(out);
-  const publish = (sensor: 'a' | 'b', every: number) =>
-    publishPackets(paced(traces[sensor], every, 20), { servers: nats.urls, subject: `fault.${sensor}`, sensor, batchPackets: 200, ackTimeoutMs: 2000 });
-  const publishers = [publish('a', 100), publish('b', 50)];
+  let leaderDied = (): void => undefined;
+  const leaderDead = new Promise<void>((resolve) => (leaderDied = resolve));
+  const publish = (sensor: 'a' | 'b', every: number, holdAt?: number) =>
+    publishPackets(paced(traces[sensor], every, 20, holdAt, leaderDead), { servers: nats.urls, subject: `fault.${sensor}`, sensor, batchPackets: 200, ackTimeoutMs: 2000 });
+  // Sensor a waits halfway until the leader is dead, then publishes into the election.
+  const publishers = [publish('a', 100, 12000), publish('b', 50)];
 
   // The collector dies mid-file, once a group of its is in the files (its
   // state says 'flushed'; a file alone may hold only a group it would cut
@@ -85,6 +93,7 @@ test('3 nodes, R3: a leader and the collector killed mid-run, yet every packet o
   const leader = await withJetStream(nats.urls, async (nc) => (await (await nc.jetstreamManager()).streams.info('FAULT')).cluster!.leader!);
   const node = nats.nodes.find((n) => n.name === leader)!;
   await node.kill();
+  leaderDied();
   child = collector(out);
   await sleep(1500);
   await node.start();
@@ -132,4 +141,4 @@ test('3 nodes, R3: a leader and the collector killed mid-run, yet every packet o
   expect(unknown).toEqual([]);
   expect(outOfOrder.slice(0, 5)).toEqual([]);
   expect(seen.size).toBe(36000); // lost: 36000 - seen.size
-}, 90000);
+}, 180000); // about 30 s alone, 50-65 s on a loaded 2-core machine (reading 36,000 packets back is CPU-bound)

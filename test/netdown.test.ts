@@ -39,7 +39,9 @@ function makeVeth(): void {
 
 /**
  * Captures and dumps on NEAR while 200 datagrams go to the namespace, runs
- * fault() 300 ms in; returns what the iterator threw and how the dump ended.
+ * fault() 300 ms after the iterator's first packet (so that both captures
+ * took packets before it, however late the first one came); returns what
+ * the iterator threw and how the dump ended.
  */
 async function captureThrough(fault: () => void, file: string): Promise<{ thrown: unknown; packets: number; dump: Awaited<ReturnType<typeof liveDump>['done']> }> {
   makeVeth();
@@ -51,11 +53,11 @@ async function captureThrough(fault: () => void, file: string): Promise<{ thrown
     const timer = setInterval(() => {
       if (sent++ < 200) socket.send(Buffer.alloc(32), 9, FAR_ADDRESS);
     }, 2);
-    const faultTimer = setTimeout(fault, 300);
+    let faultTimer: NodeJS.Timeout | undefined;
     let thrown: unknown = null;
     let packets = 0;
     try {
-      for await (const _ of capture) packets++;
+      for await (const _ of capture) if (++packets === 1) faultTimer = setTimeout(fault, 300);
     } catch (error) {
       thrown = error;
     }

@@ -11,7 +11,8 @@ import { openLive, openPcapStream, servePcap } from '../lib';
 import { describeLive } from './helpers/live';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { freePort } from './helpers/nats';
-import { markedPayloads, ROOT, sendUdp, sleep, tcpState, udpSink, waitFor } from './helpers/traffic';
+import { receivedFrom } from './helpers/sockets';
+import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 
@@ -113,7 +114,8 @@ describeLive('wirecap serve', () => {
       let lines = '';
       read.stdout.on('data', (d) => (lines += d));
       const readDone = new Promise((resolve) => read.on('close', resolve));
-      await waitFor(() => tcpState(port, '01'), 15000, 'the reader to connect');
+      // The server writes the pcap header as it takes a client on: from then on the client gets what is captured.
+      await waitFor(() => receivedFrom(port) >= 24, 15000, 'the server to take the reader on');
       await sendUdp(sink.port, markedPayloads('served', 3));
       await readDone;
       expect(lines.trim().split('\n')).toHaveLength(3);

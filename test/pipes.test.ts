@@ -8,6 +8,7 @@ import path from 'node:path';
 import { connect } from 'nats';
 import { describeLive } from './helpers/live';
 import { createStream, freePort, NatsCluster, startNats } from './helpers/nats';
+import { capturesPort } from './helpers/sockets';
 import { pcapBytes, referenceRead, syntheticPackets } from './helpers/trace';
 import { markedPayloads, ROOT, sendUdp, sleep, udpSink, waitFor } from './helpers/traffic';
 
@@ -55,16 +56,6 @@ function piped(args: string[], reader: string): { pid: Promise<number>; output: 
   return { pid, output: () => stdout, exit: run.exit };
 }
 
-/** Whether process pid holds a packet socket: its live capture is open. */
-function capturing(pid: number): boolean {
-  const inodes = new Set(fs.readFileSync('/proc/net/packet', 'utf8').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).pop()));
-  try {
-    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => inodes.has(/^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]));
-  } catch {
-    return false;
-  }
-}
-
 /** Sends a datagram every 50 ms until the run exits (at most 400). */
 async function sendUntilExit(exit: Promise<unknown>, port: number, payloads: Buffer[]): Promise<void> {
   const done = exit.then(() => true);
@@ -97,14 +88,13 @@ describeLive('-w - on live captures', () => {
     const run = piped([command, 'lo', 'udp', 'port', String(sink.port), '-w', '-'], 'tshark -l -n -r - -T fields -e udp.dstport');
     const pid = await run.pid;
     try {
-      await waitFor(() => capturing(pid), 10000, 'the capture to open');
-      await sleep(500); // its filter is set just after the socket opens
+      await waitFor(() => capturesPort(pid, sink.port), 15000, "the capture's filter in the kernel");
       const sent = Date.now();
       await sendUdp(sink.port, [Buffer.from('one')]);
       await waitFor(() => run.output().includes(String(sink.port)), 10000, 'tshark to print the packet');
       // A figure for the notes, not a threshold: how long the packet took to reach tshark.
       process.stdout.write(`${command} -w - | tshark: one packet seen after ${Date.now() - sent} ms\n`);
-      expect(capturing(pid)).toBe(true);
+      expect(capturesPort(pid, sink.port)).toBe(true);
     } finally {
       process.kill(pid, 'SIGINT');
       await run.exit;

@@ -11,7 +11,7 @@ import { makeNetns, Netns } from './helpers/netns';
 import { capturePeer } from './helpers/peer';
 import { FRAME_FILTER, frame, frames, indexOf } from './helpers/frames';
 import { pcapBytes, referenceRead, TracePacket } from './helpers/trace';
-import { runNode } from './helpers/traffic';
+import { runNode, waitFor } from './helpers/traffic';
 import { sendQueueShim } from './helpers/tools';
 
 let dir: string;
@@ -40,12 +40,13 @@ async function replayCaptured(source: Parameters<typeof replay>[0], options: Par
   const peer = await capturePeer(ns, device, out, FRAME_FILTER);
   let result: ReplayResult | null = null;
   let error: unknown = null;
+  const run = replay(source, device, options);
   try {
-    result = await replay(source, device, options).done;
+    result = await run.done;
   } catch (e) {
     error = e;
   }
-  await peer.stop();
+  await peer.stop(run.stats().sent);
   return { result, error, arrived: referenceRead(out).packets };
 }
 
@@ -105,7 +106,8 @@ describeLive('replay onto a veth pair', () => {
       [{ speed: 1, realtime: false }, 0],
     ] as const) {
       const r = replay(file, device, options);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Mid-replay: its first frame is out, 19 more are due over 760 ms.
+      await waitFor(() => r.stats().sent > 0, 10000, 'the first frame sent');
       expect(policies()).toEqual([policy]);
       expect(r.stats().realtime).toBe(policy === 1);
       expect(await r.done).toMatchObject({ sent: 20, realtime: policy === 1 });
@@ -219,7 +221,7 @@ describeLive('replay through WinPcap send queues (a libpcap with pcap_sendqueue_
     const out = path.join(dir, 'sendqueue.peer.pcap');
     const peer = await capturePeer(ns, device, out, FRAME_FILTER);
     const result = await run(file, { speed: 1 });
-    await peer.stop();
+    await peer.stop(Number(result.sent));
     expect(result).toMatchObject({ mode: 'sendqueue', sent: 40, failed: 0, reason: 'end', taken: 40 });
     const arrived = referenceRead(out).packets;
     expect(arrived.map((p) => p.hex)).toEqual(referenceRead(file).packets.map((p) => p.hex));
@@ -233,7 +235,7 @@ describeLive('replay through WinPcap send queues (a libpcap with pcap_sendqueue_
     const out = path.join(dir, 'sendqueue-top.peer.pcap');
     const peer = await capturePeer(ns, device, out, FRAME_FILTER);
     const result = await run(file, { topspeed: true, maxPackets: 250 });
-    await peer.stop();
+    await peer.stop(Number(result.sent));
     expect(result).toMatchObject({ mode: 'sendqueue', sent: 250, unsent: 50, taken: 300, reason: 'maxPackets' });
     expect(referenceRead(out).packets.map((p) => indexOf(p.hex))).toEqual(Array.from({ length: 250 }, (_, i) => i));
   });
@@ -248,7 +250,7 @@ describeLive('wirecap replay', () => {
     const peer = await capturePeer(ns, device, out, FRAME_FILTER);
     const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
     const run = spawnSync(process.execPath, [cli, 'replay', a, b, '-i', device, '--speed', '20', '--loop', '2', 'len', '<=', '700'], { encoding: 'utf8', timeout: 20000 });
-    await peer.stop();
+    await peer.stop(Number(/^Actual: (\d+) packets/.exec(run.stdout)?.[1] ?? 0));
     expect(run.status).toBe(0);
     const n = wanted.length * 2;
     expect(run.stdout).toMatch(new RegExp(`^Actual: ${n} packets \\(\\d+ bytes\\) sent in [\\d.]+ seconds\nRated: [\\d.]+ Bps, [\\d.]+ Mbps, [\\d.]+ pps\n0 failed, 0 over the MTU, ${140 - n} filtered out, 0 unsent;.*ended: end; mode: inject`));
@@ -303,12 +305,14 @@ describeLive('replay refuses or reports bad input', () => {
   test('the device going away mid-replay ends it with ENETDOWN and the counts so far', async () => {
     const gone = makeNetns(1, 'rg', 1);
     try {
-      const r = replay(trace('netdown.pcap', frames(400, 1n)), gone.pairs[0].device, { pps: 1000 });
-      setTimeout(() => gone.removePair(gone.pairs[0]), 150);
+      // 4 s of frames at 1000 a second; the device goes once more than 10 are out.
+      const r = replay(trace('netdown.pcap', frames(4000, 1n)), gone.pairs[0].device, { pps: 1000 });
+      await waitFor(() => r.stats().sent > 10, 10000, 'more than 10 frames sent');
+      gone.removePair(gone.pairs[0]);
       await expect(r.done).rejects.toMatchObject({ code: 'ENETDOWN', message: expect.stringMatching(/packets \(\d+ bytes\) sent/) });
       const s = r.stats();
       expect(s.sent).toBeGreaterThan(10);
-      expect(s.sent).toBeLessThan(400);
+      expect(s.sent).toBeLessThan(4000);
       expect(s.failed).toBe(1);
       expectAccounted({ ...s, mode: 'inject', reason: 'end' });
     } finally {

@@ -48,8 +48,9 @@ describeWindows('replay in the Windows build under wine', () => {
       const dev = wirecap.devices().find((d) => d.description === ${JSON.stringify(device)});
       const r = wirecap.replay(${JSON.stringify(win.windowsPath(file))}, dev.name, { speed: 4 });
       r.done.then((result) => console.log(JSON.stringify(result)), (e) => console.log(JSON.stringify({ thrown: e.code, message: e.message })));`);
-    await peer.stop();
-    const result = JSON.parse(r.output.trim().split(/\r?\n/).pop() ?? '');
+    const last = r.output.trim().split(/\r?\n/).pop() ?? '';
+    await peer.stop(Number(/"sent":(\d+)/.exec(last)?.[1] ?? 0));
+    const result = JSON.parse(last);
     expect(result).toMatchObject({ sent: 60, failed: 0, reason: 'end', mode: 'sendpacket' });
     // Paced, not at top speed: 59 gaps of 2 ms at speed 4, less 1 ms for where
     // the elapsed time starts (the first send, read off wine's clock).
@@ -72,8 +73,9 @@ describeWindows('replay in the Windows build under wine', () => {
         const dev = wirecap.devices().find((d) => d.description === ${JSON.stringify(device)});
         const r = wirecap.replay(${JSON.stringify(win.windowsPath(file))}, dev.name, { topspeed: true });
         r.done.then((result) => console.log(JSON.stringify({ mtu: r.mtu, ...result })), (e) => console.log(JSON.stringify({ thrown: e.code, message: e.message })));`);
-      await peer.stop();
-      const result = JSON.parse(r.output.trim().split(/\r?\n/).pop() ?? '');
+      const last = r.output.trim().split(/\r?\n/).pop() ?? '';
+      await peer.stop(Number(/"sent":(\d+)/.exec(last)?.[1] ?? 0));
+      const result = JSON.parse(last);
       expect(result).toMatchObject({ mtu: 1400, taken: 5, sent: 3, oversize: 2, failed: 0, reason: 'end' });
       expect(referenceRead(out).packets.map((p) => indexOf(p.hex))).toEqual([0, 1, 4]);
     } finally {

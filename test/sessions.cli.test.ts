@@ -4,7 +4,8 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describeLive } from './helpers/live';
-import { ROOT, sleep } from './helpers/traffic';
+import { capturesPort } from './helpers/sockets';
+import { ROOT, waitFor } from './helpers/traffic';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const LATEST = path.join(__dirname, 'fixtures', 'ja4', 'latest.pcapng');
@@ -68,12 +69,15 @@ describeLive('wirecap capture --sessions', () => {
     const child = spawn(process.execPath, [CLI, 'capture', 'lo', `tcp port ${port}`, '--sessions', '--immediate'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    await sleep(1500);
-    for (const p of ['/one', '/two']) await new Promise<void>((resolve) => http.get({ host: '127.0.0.1', port, path: p, headers: { Host: 'live.test' } }, (res) => res.resume().on('end', resolve)));
-    for (let i = 0; i < 50 && (out.match(/^ {2}HTTP /gm) ?? []).length < 2; i++) await sleep(100);
-    child.kill('SIGINT');
-    await new Promise((resolve) => child.on('close', resolve));
-    server.close();
+    try {
+      await waitFor(() => capturesPort(child.pid!, port), 15000, "the capture's filter in the kernel");
+      for (const p of ['/one', '/two']) await new Promise<void>((resolve) => http.get({ host: '127.0.0.1', port, path: p, headers: { Host: 'live.test' } }, (res) => res.resume().on('end', resolve)));
+      await waitFor(() => (out.match(/^ {2}HTTP /gm) ?? []).length >= 2, 20000, 'both transactions printed');
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((resolve) => child.on('close', resolve));
+      server.close();
+    }
     expect(out.match(/^ {2}HTTP .* GET live\.test\/(one|two) -> 200 OK \(4 bytes\)$/gm)).toHaveLength(2);
   });
 });

@@ -141,6 +141,8 @@ export class Capture implements AsyncIterable<Packet> {
   #wake: (() => void) | null = null;
   #batchesInTurn = 0;
   #delivers: boolean;
+  /** Wall-clock ns (to the millisecond, rounded down) just before the handle opened. */
+  #openedNs = BigInt(Date.now()) * 1_000_000n;
   #filter: string | undefined;
   #abortReason: { reason: unknown } | null = null;
   #finalStats: NativeStats | null = null;
@@ -246,6 +248,8 @@ export class Capture implements AsyncIterable<Packet> {
     this.#checkOpen();
     if (this.#dumper !== null) throw new WirecapError('this capture is already dumping', 'EINVAL');
     native.interfaces = [this.#describe()];
+    // liveDump's capture has nothing but its dump: the dump starts when it opened.
+    if (!this.#delivers) native.startNs = this.#openedNs;
     const obstacle = kernelObstacle(native, { delivers: this.#delivers, precision: this.precision });
     const { kernelError } = startDump(this.#native, native, mode, obstacle);
     this.#dumper = new Dumper({ native: this.#native, captures: [this], onEnded: () => this.#onDumpEnded?.() }, kernelError);
@@ -264,6 +268,8 @@ export class Capture implements AsyncIterable<Packet> {
     if (native.format !== 'pcapng') throw new WirecapError('several devices share a file only in format pcapng', 'EINVAL');
     const all = [this, ...others];
     native.interfaces = all.map((c, i) => c.#describe(descriptions[i]));
+    // Its packets are stamped from the first device's open on: its window starts there, not once all are open.
+    native.startNs = this.#openedNs;
     this.#native.startDump(native, others.map((c) => c.#native));
     const dumper = new Dumper({ native: this.#native, captures: all, onEnded: () => this.#onDumpEnded?.() }, undefined);
     for (const c of all) c.#dumper = dumper;

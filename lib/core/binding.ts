@@ -80,6 +80,8 @@ export interface NativeDumpOptions {
   fileBytes: number;
   fileSeconds: number;
   files: number;
+  /** Wall-clock ns the dump's window (durationMs) starts at; the call's own time if not given. */
+  startNs?: bigint;
   /** pcapng: per device (this handle first, then startDump's others) its IDB's if_description and if_filter. */
   interfaces?: { description?: string; filter?: string }[];
   /** pcapng SHB options shb_userappl, shb_os and shb_hardware. */

@@ -166,6 +166,13 @@ void CaptureHandle::Run() {
       });
       if (stop_.load()) break;
       if (task_ != nullptr) continue;
+    } else if (!deliver_ && dump_ == nullptr) {
+      // A dump-only capture (liveDump) has nowhere to put a packet until its
+      // dump arrives: leave them in the kernel buffer meanwhile, so that the
+      // dump gets every packet since the open.
+      room_.wait(lock, [&] { return stop_.load() || task_ != nullptr || dump_ != nullptr; });
+      if (stop_.load()) break;
+      continue;
     }
     lock.unlock();
     if (file_ != nullptr) {

@@ -247,9 +247,17 @@ Napi::Value CaptureHandle::StartDump(const Napi::CallbackInfo& info) {
   config.file_seconds = NumberOption(options, "fileSeconds", 0);
   config.files = static_cast<uint32_t>(NumberOption(options, "files", 0));
 
+  // liveDump() starts the window when its first device opened: packets are
+  // stamped from then on, and a window started later would keep some
+  // stamped before it (a file spanning more than durationMs).
+  int64_t start_ns = NowNs();
+  if (options.Get("startNs").IsBigInt()) {
+    bool lossless = false;
+    start_ns = std::min(start_ns, options.Get("startNs").As<Napi::BigInt>().Int64Value(&lossless));
+  }
   auto dump = std::make_shared<Dump>();
   CaptureWriter::Error error;
-  if (!dump->Start(config, NowNs(), &error)) throw WirecapError(env, error.code, error.message);
+  if (!dump->Start(config, start_ns, &error)) throw WirecapError(env, error.code, error.message);
   for (uint32_t i = 0; i < handles.size(); i++) {
     CaptureHandle* h = handles[i];
     // Called under the dump's lock, only while h's thread is in the dump.

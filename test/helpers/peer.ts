@@ -4,11 +4,33 @@
  * independent witness of what was sent. Also the peer's kernel counters.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { Netns } from './netns';
 
 export interface PeerCapture {
-  /** Stops tcpdump once it has written everything; resolves with its stderr summary. */
-  stop(): Promise<string>;
+  /**
+   * Stops tcpdump once its file holds `expected` packets (the sender's
+   * count; it writes each packet as it takes it), or after 10 s if it never
+   * does (the test's comparison then shows what is missing). Resolves with
+   * its stderr summary.
+   */
+  stop(expected: number): Promise<string>;
+}
+
+/** The whole records in a pcap file that is still being written. */
+function recordsIn(file: string): number {
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(file);
+  } catch {
+    return 0; // not created yet
+  }
+  let n = 0;
+  for (let at = 24; at + 16 <= data.length; n++) {
+    at += 16 + data.readUInt32LE(at + 8);
+    if (at > data.length) break;
+  }
+  return n;
 }
 
 /** The namespace end of pair `device` is `${device}p` (see makeNetns). */
@@ -20,7 +42,7 @@ export function peerName(device: string): string {
 export async function capturePeer(ns: Netns, device: string, file: string, filter: string[] = []): Promise<PeerCapture> {
   const child = spawn(
     'ip',
-    ['netns', 'exec', ns.name, 'tcpdump', '-n', '-i', peerName(device), '-w', file, '--time-stamp-precision=nano', '--immediate-mode', '-B', '65536', ...filter],
+    ['netns', 'exec', ns.name, 'tcpdump', '-n', '-i', peerName(device), '-w', file, '--time-stamp-precision=nano', '--immediate-mode', '-B', '65536', '-U', ...filter],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -39,9 +61,10 @@ export async function capturePeer(ns: Netns, device: string, file: string, filte
     check();
   });
   return {
-    async stop() {
-      // A last look after the sender's end: what is in flight lands first.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+    async stop(expected) {
+      // What the sender sent may still be in tcpdump's ring: wait until it took it.
+      const deadline = Date.now() + 10000;
+      while (recordsIn(file) < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       child.kill('SIGINT');
       await exited;
       return stderr;

@@ -121,7 +121,7 @@ export async function timedRun(tool: Tool, ns: Netns, device: string, file: stri
   try {
     cpuNs = tool === 'wirecap' ? await wirecap() : tcpreplayRun(device, file);
   } finally {
-    await peer.stop();
+    await peer.stop(sent.length);
   }
   return measure(tool, sent, out, cpuNs);
 }

@@ -34,6 +34,34 @@ export async function sendUdp(port: number, payloads: Buffer[], gapMs = 0, addre
   }
 }
 
+/**
+ * A child node that sends "<marker>:<i>:" to address:port (default
+ * 127.0.0.1) every gapMs, from i = 0, until stop() (or max datagrams):
+ * traffic that goes on whatever this process is doing, so that a window
+ * opened here while it runs has datagrams in it. stop() resolves with how
+ * many it sent.
+ */
+export function startSender(port: number, options: { address?: string; gapMs?: number; marker?: string; max?: number } = {}): { stop(): Promise<number> } {
+  const { address = '127.0.0.1', gapMs = 4, marker = 's', max = 5000 } = options;
+  const code = `const s = require('node:dgram').createSocket('udp4'); let i = 0; let stopping = false;
+    const tick = () => {
+      if (stopping || i >= ${max}) { s.close(); process.stdout.write(String(i)); return; }
+      s.send(Buffer.from('${marker}:' + i++ + ':'), ${port}, '${address}', () => setTimeout(tick, ${gapMs}));
+    };
+    process.stdin.on('end', () => (stopping = true)).resume();
+    tick();`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const exited = new Promise<number>((resolve) => child.on('close', () => resolve(Number(out))));
+  return {
+    stop() {
+      child.stdin!.end();
+      return exited;
+    },
+  };
+}
+
 /** n payloads "<marker>:<i>:" padded with 'x' to varying sizes. */
 export function markedPayloads(marker: string, n: number): Buffer[] {
   return Array.from({ length: n }, (_, i) => {
