@@ -5,6 +5,7 @@
 # stays as it is. Use it after touching threads or buffers in src-native/.
 #   scripts/test-asan.sh [jest args...]
 #   FUZZ_CASES=100000 LEAK_SCALE=1 scripts/test-asan.sh test/workers.test.ts
+#   FUZZ_TARGET=flows FUZZ_CASES=5000 scripts/test-asan.sh test/flows.test.ts
 # Every process (jest, its workers, the tests' child nodes) writes what a
 # sanitizer reports to asan-report.<pid>; the run fails if there is any.
 set -euo pipefail
@@ -46,7 +47,7 @@ skip=(/node_modules/ 'test/(runtimes|windows|replay\.windows|arm64|linux-x64|sym
 echo "test-asan: left out: ${skip[*]}"
 node_modules/.bin/jest --runInBand --forceExit --testPathIgnorePatterns "${skip[@]}" -- "$@" || status=$?
 if [ "${FUZZ_CASES:-0}" -gt 0 ]; then
-  node scripts/fuzz.js --cases "$FUZZ_CASES" --seed "${FUZZ_SEED:-1}" --case-ms 20000 || status=$?
+  node scripts/fuzz.js --cases "$FUZZ_CASES" --seed "${FUZZ_SEED:-1}" --target "${FUZZ_TARGET:-all}" --case-ms 20000 || status=$?
 fi
 if [ -n "${LEAK_SCALE:-}" ]; then
   node --expose-gc --max-semi-space-size=1 bench/leaks.js --scale "$LEAK_SCALE" || status=$?
