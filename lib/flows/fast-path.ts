@@ -2,8 +2,8 @@
  * FlowTracker's native fast path (src-native/flows/flow_pass.h): over a
  * batch, it takes the packets of held flows and those that start a flow in
  * a free slot, in place in the table's arrays, and stops at the first one
- * the tracker must take itself. Used only when the tracker hands no bytes to stream
- * handlers (those need every packet in JavaScript).
+ * the tracker must take itself. Used only when the tracker hands no bytes
+ * to stream handlers (those need every packet in JavaScript).
  */
 import type { PacketBatch } from '../capture/batch';
 import { binding, type FlowPass } from '../core/binding';

@@ -9,8 +9,10 @@
  * The per-packet path reads an Ethernet frame's IPv4/IPv6 and TCP/UDP
  * headers in place (keys.ts; any other packet is decoded by PacketColumns)
  * and updates typed arrays (table.ts): no object is made per packet, one
- * per flow (record.ts). Time is the packets' time, never the wall clock. Ended
- * flows come out as 'flow' events.
+ * per flow (record.ts). In batches without stream handlers, the native fast
+ * path (fast-path.ts) does the same for most packets and leaves the rest
+ * here. Time is the packets' time, never the wall clock. Ended flows come
+ * out as 'flow' events.
  */
 import { EventEmitter } from 'node:events';
 import type { PacketBatch, Packet } from '../capture/batch';
