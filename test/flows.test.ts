@@ -187,6 +187,21 @@ describe('FlowTracker: frames read in place', () => {
   });
 });
 
+test('a PacketBatch whose offsets or caplens point past its bytes: no throw and no read past them; a packet that starts past the end is not IP, one whose caplen runs past it ends with the bytes', () => {
+  const frames = tcpConversations({ seed: 1, connections: 20 }).frames as { timestamp: bigint; data: Buffer }[];
+  const batch = batchOf(frames.map(({ timestamp, data }) => packet(data, timestamp)));
+  const pastTheEnd = new Set<number>();
+  for (let i = 5; i < batch.count; i += 7) {
+    batch.offsets[i] = batch.data.length - 3;
+    pastTheEnd.add(i);
+  }
+  for (let i = 9; i < batch.count; i += 11) batch.caplens[i] = 0xffffffff;
+  const tracker = new FlowTracker();
+  tracker.addBatch(batch, 1);
+  tracker.end();
+  expect(tracker.stats).toMatchObject({ packets: batch.count, notIp: pastTheEnd.size, flows: 20, active: 0 });
+});
+
 /** Runs packets through a tracker in batches of 97 and through another one by one (PacketColumns' path): the same flows in the same order, the same stats. Returns the flow count. */
 function inBatchesAndByOne(packets: Packet[], options: ConstructorParameters<typeof FlowTracker>[0]): number {
   const byOne = run(packets, options);
