@@ -110,7 +110,9 @@ zig_linux() {
 }
 
 # macOS: -s strips at link time, because the arm64 linker signs the file
-# (ad hoc) and any later edit would break that signature. N-API comes from
+# (ad hoc) and any later edit would break that signature; -dead_strip drops
+# the code nothing reaches (about 70 KiB of the inlined node-addon-api
+# templates), as ELF's section garbage collection would. N-API comes from
 # the node binary that loads the addon (-undefined dynamic_lookup), as
 # node-gyp's own macOS builds do.
 #   zig_darwin <prebuild dir> <zig target with minimum macOS version>
@@ -120,7 +122,7 @@ zig_darwin() {
   trap 'rm -rf "$work"' RETURN
   zig_objects "$work" "$target" src-native/platform/platform_posix.cc
   mkdir -p "prebuilds/$dir"
-  "${zig[@]}" c++ -target "$target" -shared -s -Wl,-undefined,dynamic_lookup -Wl,-install_name,@rpath/wirecap.node \
+  "${zig[@]}" c++ -target "$target" -shared -s -Wl,-dead_strip -Wl,-undefined,dynamic_lookup -Wl,-install_name,@rpath/wirecap.node \
     -o "prebuilds/$dir/wirecap.node" "$work"/*.o
 }
 
