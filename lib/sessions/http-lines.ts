@@ -6,6 +6,8 @@
 import type { Direction } from './types';
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A chunk-size line: hex digits, then an extension. */
+const CHUNK_LINE = /^([0-9A-Fa-f]{1,12})[ \t]*(;.*)?$/;
 /** A Content-Length value. */
 const DIGITS = /^\d{1,15}$/;
 /** Bytes no HTTP head holds: controls other than tab, CR and LF, and DEL. */
@@ -90,6 +92,12 @@ export function chunkSize(bytes: Buffer, at: number): { size: number; end: numbe
   }
   if (i === at || i + 1 >= bytes.length || bytes[i] !== 0x0d || bytes[i + 1] !== 0x0a) return null;
   return { size, end: i + 2 };
+}
+
+/** A chunk-size line read as text (without its line end; an extension allowed, a last chunk's trailers follow): the size, or null. */
+export function chunkSizeText(line: string): number | null {
+  const m = CHUNK_LINE.exec(line);
+  return m === null ? null : parseInt(m[1], 16);
 }
 
 /** What the headers say of the body: chunked (the last Transfer-Encoding ends in chunked) and the Content-Length, or 'bad' (lengths that disagree). */

@@ -7,7 +7,7 @@
  * bounded; input that is not HTTP, or breaks a bound, ends the parsing of
  * that direction with a flagged record and the rest counted as given up.
  */
-import { authorityOf, BLANK_LINE, bodyHeaders, chunkSize, CONTROL, isBlank, isName, requestLine, sniffHttp, statusLine } from './http-lines';
+import { authorityOf, BLANK_LINE, bodyHeaders, chunkSize, chunkSizeText, CONTROL, isBlank, isName, requestLine, sniffHttp, statusLine } from './http-lines';
 import type { Direction, ChunkInfo, HttpMessage, HttpRequest, HttpResponse, HttpTransaction, ParserContext, ParserDefinition, SessionParser } from './types';
 
 export interface HttpOptions {
@@ -40,6 +40,14 @@ class Side {
   bodyKept: Buffer[] = [];
   bodyKeptLength = 0;
   lastTime = 0n;
+
+  /** After a chunk-size line: the chunk's data, or after the last chunk (size 0) its trailers. */
+  startChunk(size: number): void {
+    this.state = size === 0 ? 'trailers' : 'chunk-data';
+    this.remaining = size;
+    this.lines = 0;
+    this.lineBytes = 0;
+  }
 }
 
 interface Pending {
@@ -352,11 +360,7 @@ class HttpParser implements SessionParser {
       } else {
         const line = chunkSize(bytes, at);
         if (line !== null) {
-          // The last chunk (size 0) is followed by trailers, usually none.
-          side.state = line.size === 0 ? 'trailers' : 'chunk-data';
-          side.remaining = line.size;
-          side.lines = 0;
-          side.lineBytes = 0;
+          side.startChunk(line.size);
           return line.end;
         }
       }
@@ -389,22 +393,12 @@ class HttpParser implements SessionParser {
       side.state = 'chunk-size';
       return end;
     }
-    const m = /^([0-9A-Fa-f]{1,12})[ \t]*(;.*)?$/.exec(line);
-    if (m === null) {
+    const size = chunkSizeText(line);
+    if (size === null) {
       this.stop(direction, side, 'bad-chunk', bytes.length - end);
       return bytes.length;
     }
-    const size = parseInt(m[1], 16);
-    if (size === 0) {
-      side.state = 'trailers';
-      side.lines = 0;
-      side.lineBytes = 0;
-      side.head = [];
-      // The last chunk: trailers (usually none) end with an empty line.
-      return end;
-    }
-    side.state = 'chunk-data';
-    side.remaining = size;
+    side.startChunk(size);
     return end;
   }
 
