@@ -16,11 +16,16 @@ const NOW = 2;
 const TIMEOUTS = 3;
 const NEXT_ID = TIMEOUTS + 4;
 
+/** Whether the native layout was found to match (checked once, at the first tracker). */
+let layoutChecked = false;
+
 function checkLayout(): void {
+  if (layoutChecked) return;
   const native = binding.FlowPass.layout();
   for (const [name, value] of Object.entries(LAYOUT)) {
     if (native[name] !== value) throw new WirecapError(`the native addon was built for another flow table layout (${name}: ${native[name]}, lib/flows/table.ts: ${value}): rebuild it`, 'ELOAD');
   }
+  layoutChecked = true;
 }
 
 export class FastPath {

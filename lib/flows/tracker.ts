@@ -104,10 +104,11 @@ export class FlowTracker extends EventEmitter {
   #baseHi = 0;
   #baseLo = 0;
   #based = false;
+  /** The next flow's id: the flows created so far. */
   #nextId = 0;
   #frame = 0;
   #ended = false;
-  readonly #stats = { packets: 0, notIp: 0, truncated: 0, flows: 0, ended: { closed: 0, idle: 0, evicted: 0, end: 0 } };
+  readonly #stats = { packets: 0, notIp: 0, truncated: 0, ended: { closed: 0, idle: 0, evicted: 0, end: 0 } };
 
   constructor(options: FlowOptions = {}) {
     super();
@@ -142,9 +143,13 @@ export class FlowTracker extends EventEmitter {
 
   get stats(): FlowTrackerStats {
     const b = this.#budget;
+    const { packets, notIp, truncated, ended } = this.#stats;
     return {
-      ...this.#stats,
-      ended: { ...this.#stats.ended },
+      packets,
+      notIp,
+      truncated,
+      flows: this.#nextId,
+      ended: { ...ended },
       active: this.#slots.count,
       defrag: this.#defrag === null ? null : { ...this.#defrag.stats },
       reassembly: { heldBytes: b.held, gapBytes: b.gapBytes, forcedGaps: b.forcedGaps },
@@ -179,7 +184,6 @@ export class FlowTracker extends EventEmitter {
             this.#frame += next - i;
             this.#stats.packets += next - i;
             this.#now = fast.latest();
-            this.#stats.flows += fast.nextId() - this.#nextId;
             this.#nextId = fast.nextId();
             misses = 0;
             i = next;
@@ -366,7 +370,6 @@ export class FlowTracker extends EventEmitter {
     slots.u[s * W + FIRST] = tw[ti];
     slots.u[s * W + FIRST + 1] = tw[ti + 1];
     slots.f[s * D + ID] = this.#nextId++;
-    this.#stats.flows++;
     if (this.#streams !== null && (proto === 6 || proto === 17)) {
       // The factory gets the flow's record now; it is filled in when the flow ends.
       const record = makeRecord(slots, s, null, this.#vlan);

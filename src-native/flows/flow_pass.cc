@@ -201,6 +201,10 @@ Napi::Value FlowPass::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint32_t from = info[0].As<Napi::Number>().Uint32Value();
   if (capacity_ == 0) return Napi::Number::New(env, from);
+  // The lists' ends must name slots of this table (Touch() and Append() keep them so from here on).
+  for (uint32_t l = 0; l < kLists; l++) {
+    if (heads_.data[l] >= static_cast<int32_t>(capacity_) || tails_.data[l] >= static_cast<int32_t>(capacity_)) return Napi::Number::New(env, from);
+  }
   const uint32_t mask = static_cast<uint32_t>(index_.length / 2 - 1);
   FrameKey keys[kWindow];
   bool read[kWindow];
@@ -279,9 +283,6 @@ uint32_t FlowPass::Create(uint32_t i, const FrameKey& f) {
   if (free_count <= 0 || static_cast<uint32_t>(free_count) > free_.length) return UINT32_MAX;
   const uint32_t s = static_cast<uint32_t>(free_.data[free_count - 1]);
   if (s >= capacity_) return UINT32_MAX;
-  for (uint32_t l = 0; l < kLists; l++) {
-    if (tails_.data[l] >= static_cast<int32_t>(capacity_)) return UINT32_MAX;
-  }
   sizes_.data[kFreeCount] = free_count - 1;
   sizes_.data[kCount]++;
   uint32_t* u = slots_.data + s * kW;
@@ -334,9 +335,6 @@ bool FlowPass::Take(uint32_t i, uint32_t s, const FrameKey& f, bool fresh) {
   // The list links Touch() follows must name slots of this table.
   const int32_t* links = links_.data + 2 * s;
   if (links[0] >= static_cast<int32_t>(capacity_) || links[1] >= static_cast<int32_t>(capacity_)) return false;
-  for (uint32_t l = 0; l < kLists; l++) {
-    if (tails_.data[l] >= static_cast<int32_t>(capacity_) || heads_.data[l] >= static_cast<int32_t>(capacity_)) return false;
-  }
 
   const uint32_t side = ((u[kMeta] & kClientIsA) != 0) == f.src_is_a ? 0 : 1;
   clock_.data[kNow] = std::max(clock_.data[kNow], ns);
