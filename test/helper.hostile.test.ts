@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openLive, WirecapError } from '../lib';
 import { ROOT, udpSink, waitFor } from './helpers/traffic';
-import { makeUnprivileged, markerSource, Unprivileged } from './helpers/unprivileged';
+import { makeUnprivileged, markerLibrary, Unprivileged } from './helpers/unprivileged';
 
 jest.setTimeout(30000);
 
@@ -166,14 +166,8 @@ test('the parent SIGKILLed mid-capture: its helper ends with it', async () => {
 });
 
 test('WIRECAP_LIBPCAP, LD_PRELOAD and LD_LIBRARY_PATH pointing at a library of the test: not loaded by the granted helper', async () => {
-  const dir = fs.mkdtempSync(path.join(u.dir, 'marker-'));
-  fs.chmodSync(dir, 0o755);
-  const marker = path.join(dir, 'loaded');
-  const source = path.join(dir, 'marker.c');
   // (setpriv, which starts the helper, loads it too.)
-  fs.writeFileSync(source, markerSource(marker));
-  const lib = path.join(dir, 'marker.so');
-  execFileSync('cc', ['-shared', '-fPIC', '-o', lib, source]);
+  const { dir, marker, lib } = markerLibrary(u.dir, 'marker.so', (out, source) => execFileSync('cc', ['-shared', '-fPIC', '-o', out, source]));
   fs.copyFileSync(lib, path.join(dir, 'libpcap.so.1'));
   fs.copyFileSync(lib, path.join(dir, 'libpcap.so.0.8'));
   // The marker exists and anyone may append to it, whoever loads the library first.

@@ -20,7 +20,7 @@ import { muslEnv, muslLibraries } from './helpers/musl';
 import { helperSeen, passed, runSmoke, smokeApp } from './helpers/smoke';
 import { stagePackage } from './helpers/stage';
 import { ROOT } from './helpers/traffic';
-import { Unprivileged, cliAsRoot, makeUnprivileged, markerSource } from './helpers/unprivileged';
+import { Unprivileged, cliAsRoot, makeUnprivileged, markerLibrary } from './helpers/unprivileged';
 
 const { RUNTIMES } = require('../scripts/install-runtimes') as { RUNTIMES: Record<string, { version: string }> };
 const MUSL_LOADER = '/lib/ld-musl-x86_64.so.1';
@@ -97,15 +97,9 @@ describeMusl('the linux-x64 musl capture helper, run by musl\u2019s loader', () 
   }, 120000);
 
   test('granted, it loads no LD_PRELOAD or LD_LIBRARY_PATH library of its user\u2019s (musl\u2019s secure mode); an ungranted copy does', () => {
-    const dir = fs.mkdtempSync(path.join(u.dir, 'marker-'));
-    fs.chmodSync(dir, 0o755);
-    const marker = path.join(dir, 'loaded');
-    const source = path.join(dir, 'marker.c');
-    fs.writeFileSync(source, markerSource(marker));
-    const lib = path.join(dir, 'libpcap.so.1');
-    execFileSync('bash', [path.join(ROOT, 'scripts', 'zig.sh'), 'cc', '-target', 'x86_64-linux-musl', '-shared', '-fPIC', '-o', lib, source]);
-    fs.writeFileSync(marker, '', { mode: 0o666 });
-    fs.chmodSync(marker, 0o666);
+    const { dir, marker, lib } = markerLibrary(u.dir, 'libpcap.so.1', (out, source) =>
+      execFileSync('bash', [path.join(ROOT, 'scripts', 'zig.sh'), 'cc', '-target', 'x86_64-linux-musl', '-shared', '-fPIC', '-o', out, source]),
+    );
     const plain = path.join(u.dir, 'wirecap-helper-plain.musl');
     fs.copyFileSync(HELPER, plain);
     fs.chmodSync(plain, 0o755);

@@ -43,8 +43,26 @@ export function copyHelper(file: string): string {
   return file;
 }
 
-/** C source of a library whose constructor appends the path of each program that loads it to marker: who loaded it, for the LD_* tests. */
-export function markerSource(marker: string): string {
+/**
+ * For the LD_* tests: a folder under parent (open to all) holding a
+ * library, built by compile(lib, source), whose constructor appends the
+ * path of each program that loads it to marker, a file anyone may write.
+ */
+export function markerLibrary(parent: string, name: string, compile: (lib: string, source: string) => void): { dir: string; marker: string; lib: string } {
+  const dir = fs.mkdtempSync(path.join(parent, 'marker-'));
+  fs.chmodSync(dir, 0o755);
+  const marker = path.join(dir, 'loaded');
+  const source = path.join(dir, 'marker.c');
+  fs.writeFileSync(source, markerSource(marker));
+  const lib = path.join(dir, name);
+  compile(lib, source);
+  fs.writeFileSync(marker, '');
+  fs.chmodSync(marker, 0o666);
+  return { dir, marker, lib };
+}
+
+/** C source of a library whose constructor appends the path of each program that loads it to marker: who loaded it. */
+function markerSource(marker: string): string {
   return `#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark(void) { char exe[4096]; ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); int fd = open("${marker}", O_CREAT | O_WRONLY | O_APPEND, 0666); if (fd >= 0 && n > 0) { exe[n++] = '\\n'; write(fd, exe, n); close(fd); } }\n`;
 }
 
